@@ -1,0 +1,71 @@
+"""Admin registrations. Credentials and buyer data are excluded: the admin never shows them."""
+
+from django.contrib import admin
+
+from marketplaces.models import (
+    Listing,
+    SalesChannel,
+    SalesOrder,
+    SalesOrderComment,
+    SalesOrderLine,
+    SalesOrderTax,
+    Shipment,
+    ShipmentLine,
+)
+
+
+@admin.register(SalesChannel)
+class SalesChannelAdmin(admin.ModelAdmin):
+    list_display = ("name", "marketplace", "seller_id", "status", "mapped_warehouse")
+    list_filter = ("status", "marketplace")
+    exclude = ("refresh_token",)
+
+
+@admin.register(Listing)
+class ListingAdmin(admin.ModelAdmin):
+    list_display = ("seller_sku", "channel", "item", "fulfillment_channel", "push_pending")
+    list_filter = ("fulfillment_channel", "push_pending")
+    list_select_related = ("channel", "item")
+    search_fields = ("seller_sku", "asin")
+    raw_id_fields = ("item",)
+
+
+class SalesOrderLineInline(admin.TabularInline):
+    model = SalesOrderLine
+    extra = 0
+    raw_id_fields = ("item",)
+
+
+class SalesOrderCommentInline(admin.TabularInline):
+    model = SalesOrderComment
+    extra = 0
+
+
+@admin.register(SalesOrder)
+class SalesOrderAdmin(admin.ModelAdmin):
+    list_display = ("amazon_order_id", "channel", "status", "fulfillment_channel", "purchased_at")
+    list_filter = ("status", "fulfillment_channel", "channel")
+    search_fields = ("amazon_order_id",)
+    exclude = ("buyer_name", "buyer_email", "buyer_phone", "shipping_address")
+    inlines = [SalesOrderLineInline, SalesOrderCommentInline]
+    show_full_result_count = False
+
+
+@admin.register(SalesOrderTax)
+class SalesOrderTaxAdmin(admin.ModelAdmin):
+    list_display = ("line", "component", "collector", "tax_name", "amount")
+    raw_id_fields = ("line",)
+
+
+class ShipmentLineInline(admin.TabularInline):
+    model = ShipmentLine
+    extra = 0
+    raw_id_fields = ("order_line",)
+
+
+@admin.register(Shipment)
+class ShipmentAdmin(admin.ModelAdmin):
+    list_display = ("order", "carrier_code", "tracking_number", "ship_date", "amazon_status")
+    list_filter = ("amazon_status",)
+    raw_id_fields = ("order",)
+    inlines = [ShipmentLineInline]

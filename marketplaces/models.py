@@ -1,0 +1,316 @@
+"""Sales channels (connected marketplace accounts), their listings and their sales orders."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from inventory_sync.fields import EncryptedJSONField, EncryptedTextField
+
+AMAZON_CA_MARKETPLACE_ID = "A2EUQ1WTGCTBG2"
+AMAZON_NA_ENDPOINT = "https://sellingpartnerapi-na.amazon.com"
+AMAZON_LWA_ENDPOINT = "https://api.amazon.com"
+
+
+class SalesChannel(models.Model):
+    """One connected Amazon seller account on one marketplace."""
+
+    class Marketplace(models.TextChoices):
+        AMAZON_CA = "amazon_ca", "Amazon.ca"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        INACTIVE = "inactive", "Inactive"
+        NEEDS_REAUTHORIZATION = "needs_reauthorization", "Needs re-authorization"
+
+    name = models.CharField(max_length=120)
+    marketplace = models.CharField(
+        max_length=32, choices=Marketplace.choices, default=Marketplace.AMAZON_CA
+    )
+    marketplace_id = models.CharField(max_length=32, default=AMAZON_CA_MARKETPLACE_ID)
+    currency = models.CharField(max_length=3, default="CAD")
+    seller_id = models.CharField("selling partner id", max_length=64)
+    refresh_token = EncryptedTextField(blank=True)
+    spapi_endpoint = models.URLField(
+        "SP-API endpoint", default=AMAZON_NA_ENDPOINT, help_text="Amazon's, or the simulator's."
+    )
+    lwa_endpoint = models.URLField("LWA endpoint", default=AMAZON_LWA_ENDPOINT)
+    status = models.CharField(max_length=32, choices=Status.choices, default=Status.ACTIVE)
+    status_reason = models.CharField(max_length=500, blank=True)
+
+    # Modules in Sync (Show Details).
+    sync_items = models.BooleanField(default=True)
+    sync_orders = models.BooleanField(default=True)
+    sync_stock = models.BooleanField(default=True)
+    sync_shipments = models.BooleanField(default=True)
+    mapped_warehouse = models.ForeignKey(
+        "warehouses.Warehouse",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="mapped_channels",
+        help_text="When set, orders commit and ship from it and its stock is what Amazon sees.",
+    )
+    sync_interval_minutes = models.PositiveIntegerField(default=15)
+    safety_buffer = models.PositiveIntegerField(
+        default=0, help_text="Units held back from the quantity sent to Amazon."
+    )
+    max_quantity = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Never tell Amazon more than this."
+    )
+
+    # Checkpoints: taken from Amazon's data, moved only after the data they cover is committed.
+    orders_checkpoint = models.DateTimeField(null=True, blank=True)
+    items_checkpoint = models.DateTimeField(null=True, blank=True)
+
+    connected_at = models.DateTimeField(auto_now_add=True)
+    connected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["seller_id", "marketplace_id"], name="channel_seller_marketplace"
+            ),
+            models.CheckConstraint(
+                condition=Q(sync_interval_minutes__gte=1), name="channel_interval_gte_1"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_marketplace_display()})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+
+class FulfillmentChannel(models.TextChoices):
+    MERCHANT = "merchant", "Fulfilled by merchant"
+    AMAZON = "amazon", "Fulfilled by Amazon"
+
+
+class Listing(models.Model):
+    """An Amazon listing of a channel, matched to an item by SKU.
+
+    It is also the stock-push outbox: ``push_pending`` is set when the item's available quantity
+    changes and cleared only when Amazon accepted ``pushed_quantity``.
+    """
+
+    channel = models.ForeignKey(SalesChannel, on_delete=models.CASCADE, related_name="listings")
+    item = models.ForeignKey(
+        "warehouses.Item", on_delete=models.CASCADE, related_name="listings"
+    )
+    seller_sku = models.CharField(max_length=200)
+    asin = models.CharField(max_length=20, blank=True)
+    title = models.CharField(max_length=500, blank=True)
+    product_type = models.CharField(max_length=100, blank=True)
+    fulfillment_channel = models.CharField(
+        max_length=16, choices=FulfillmentChannel.choices, default=FulfillmentChannel.MERCHANT
+    )
+    amazon_quantity = models.IntegerField(
+        null=True, blank=True, help_text="The quantity Amazon listed when last read."
+    )
+    price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    push_pending = models.BooleanField(default=False)
+    pushed_quantity = models.IntegerField(null=True, blank=True)
+    pushed_at = models.DateTimeField(null=True, blank=True)
+    push_error = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["seller_sku"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "seller_sku"], name="listing_channel_sku"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["channel", "seller_sku"],
+                condition=Q(push_pending=True),
+                name="listing_push_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.seller_sku
+
+
+class SalesOrder(models.Model):
+    class Status(models.TextChoices):
+        CONFIRMED = "confirmed", "Confirmed"
+        ON_HOLD = "on_hold", "On hold"
+        PARTIALLY_SHIPPED = "partially_shipped", "Partially shipped"
+        SHIPPED = "shipped", "Shipped"
+        CANCELLED = "cancelled", "Cancelled"
+
+    channel = models.ForeignKey(SalesChannel, on_delete=models.PROTECT, related_name="orders")
+    amazon_order_id = models.CharField(max_length=64)
+    status = models.CharField(max_length=32, choices=Status.choices, default=Status.CONFIRMED)
+    hold_reason = models.CharField(max_length=500, blank=True)
+    amazon_status = models.CharField(max_length=32, help_text="Amazon's fulfillment status.")
+    fulfillment_channel = models.CharField(max_length=16, choices=FulfillmentChannel.choices)
+    warehouse = models.ForeignKey(
+        "warehouses.Warehouse", on_delete=models.PROTECT, related_name="sales_orders"
+    )
+    currency = models.CharField(max_length=3, default="CAD")
+    purchased_at = models.DateTimeField()
+    amazon_updated_at = models.DateTimeField(help_text="Amazon's lastUpdatedTime.")
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    shipped_at = models.DateTimeField(null=True, blank=True)
+
+    subtotal = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    shipping_total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    discount_total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    tax_total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+
+    # Personal data (SPEC §9): encrypted at rest, erased 30 days after delivery.
+    buyer_name = EncryptedTextField(blank=True)
+    buyer_email = EncryptedTextField(blank=True)
+    buyer_phone = EncryptedTextField(blank=True)
+    shipping_address = EncryptedJSONField(null=True, blank=True)
+    personal_data_erased_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-purchased_at", "-id"]
+        constraints = [
+            # An order is imported once, whatever happens (SPEC §5): enforced by the database.
+            models.UniqueConstraint(
+                fields=["channel", "amazon_order_id"], name="order_channel_amazon_id"
+            ),
+        ]
+        indexes = [
+            models.Index(F("purchased_at").desc(), F("id").desc(), name="order_recent"),
+            models.Index(fields=["status", "purchased_at"], name="order_status_purchased"),
+        ]
+
+    def __str__(self) -> str:
+        return self.amazon_order_id
+
+
+class SalesOrderLine(models.Model):
+    order = models.ForeignKey(SalesOrder, on_delete=models.CASCADE, related_name="lines")
+    amazon_order_item_id = models.CharField(max_length=64)
+    item = models.ForeignKey(
+        "warehouses.Item", on_delete=models.PROTECT, related_name="order_lines"
+    )
+    seller_sku = models.CharField(max_length=200)
+    title = models.CharField(max_length=500, blank=True)
+    quantity = models.PositiveIntegerField()
+    quantity_shipped = models.PositiveIntegerField(default=0)
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2)
+    shipping_price = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    promotion_discount = models.DecimalField(
+        max_digits=12, decimal_places=2, default=Decimal("0")
+    )
+    shipping_discount = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    stock_committed = models.PositiveIntegerField(
+        default=0, help_text="Units this line holds committed in the order's warehouse."
+    )
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "amazon_order_item_id"], name="order_line_amazon_item"
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity_shipped__lte=F("quantity")), name="line_shipped_lte_quantity"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.seller_sku} × {self.quantity}"
+
+
+class SalesOrderTax(models.Model):
+    """One tax amount of one line, by component and by who remits it (SPEC §5)."""
+
+    class Component(models.TextChoices):
+        ITEM = "item", "Item"
+        SHIPPING = "shipping", "Shipping"
+        GIFT_WRAP = "gift_wrap", "Gift wrap"
+
+    class Collector(models.TextChoices):
+        MARKETPLACE = "marketplace", "Marketplace facilitator"
+        SELLER = "seller", "Seller"
+
+    line = models.ForeignKey(SalesOrderLine, on_delete=models.CASCADE, related_name="taxes")
+    component = models.CharField(max_length=16, choices=Component.choices)
+    collector = models.CharField(max_length=16, choices=Collector.choices)
+    tax_name = models.CharField(max_length=64, blank=True, help_text="GST, HST, PST, QST…")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+
+    def __str__(self) -> str:
+        return f"{self.component} {self.tax_name} {self.amount}"
+
+
+class Shipment(models.Model):
+    class AmazonStatus(models.TextChoices):
+        NOT_SENT = "not_sent", "Not sent (Amazon-fulfilled)"
+        PENDING = "pending", "Waiting to be sent"
+        ACCEPTED = "accepted", "Accepted by Amazon"
+        REJECTED = "rejected", "Rejected by Amazon"
+
+    order = models.ForeignKey(SalesOrder, on_delete=models.PROTECT, related_name="shipments")
+    package_reference_id = models.CharField(max_length=64)
+    carrier_code = models.CharField(max_length=64)
+    carrier_name = models.CharField(max_length=120, blank=True)
+    shipping_method = models.CharField(max_length=120, blank=True)
+    tracking_number = models.CharField(max_length=120)
+    ship_date = models.DateTimeField()
+    amazon_status = models.CharField(
+        max_length=16, choices=AmazonStatus.choices, default=AmazonStatus.PENDING
+    )
+    amazon_error = models.TextField(blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "package_reference_id"], name="shipment_order_package"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.carrier_code} {self.tracking_number}"
+
+
+class ShipmentLine(models.Model):
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="lines")
+    order_line = models.ForeignKey(
+        SalesOrderLine, on_delete=models.PROTECT, related_name="shipment_lines"
+    )
+    quantity = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.order_line.seller_sku} × {self.quantity}"
+
+
+class SalesOrderComment(models.Model):
+    order = models.ForeignKey(SalesOrder, on_delete=models.CASCADE, related_name="comments")
+    text = models.TextField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.text[:60]

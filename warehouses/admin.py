@@ -1,0 +1,49 @@
+from django.contrib import admin
+
+from warehouses.models import Item, Organization, Stock, StockMovement, Warehouse
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ("name", "base_currency", "taxes_enabled", "multi_warehouse_enabled")
+
+
+@admin.register(Warehouse)
+class WarehouseAdmin(admin.ModelAdmin):
+    list_display = ("name", "is_active", "created_at")
+    search_fields = ("name",)
+
+
+class StockInline(admin.TabularInline):
+    model = Stock
+    extra = 0
+    # Quantities change only through the stock services, which record a movement.
+    readonly_fields = ("warehouse", "on_hand", "committed")
+    can_delete = False
+
+
+@admin.register(Item)
+class ItemAdmin(admin.ModelAdmin):
+    list_display = ("sku", "name", "status", "updated_at")
+    list_filter = ("status",)
+    search_fields = ("sku", "name")
+    inlines = [StockInline]
+
+
+@admin.register(Stock)
+class StockAdmin(admin.ModelAdmin):
+    list_display = ("item", "warehouse", "on_hand", "committed")
+    list_select_related = ("item", "warehouse")
+    readonly_fields = ("item", "warehouse", "on_hand", "committed")
+    search_fields = ("item__sku",)
+
+
+@admin.register(StockMovement)
+class StockMovementAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "item", "warehouse", "kind", "on_hand_change", "committed_change")
+    list_filter = ("kind", "warehouse")
+    list_select_related = ("item", "warehouse")
+    search_fields = ("item__sku", "reference")
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False  # history is append-only

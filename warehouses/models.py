@@ -1,0 +1,144 @@
+"""The seller's own inventory: organization settings, warehouses, items, stock and its history."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+
+class Organization(models.Model):
+    """The one organization of this installation (SPEC §1). Always row id 1."""
+
+    class OrderSyncPreference(models.TextChoices):
+        CONFIRMED = "confirmed", "Confirmed only"
+        CONFIRMED_AND_FULFILLED = "confirmed_and_fulfilled", "Confirmed and Fulfilled"
+
+    SINGLETON_ID = 1
+
+    name = models.CharField(max_length=200, default="My organization")
+    base_currency = models.CharField(
+        max_length=3, default="CAD", help_text="ISO 4217 code. Amazon.ca needs CAD."
+    )
+    taxes_enabled = models.BooleanField(default=True)
+    multi_warehouse_enabled = models.BooleanField("multi-warehouse", default=False)
+    primary_warehouse = models.ForeignKey(
+        "Warehouse", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    order_sync_preference = models.CharField(
+        max_length=32, choices=OrderSyncPreference.choices, default=OrderSyncPreference.CONFIRMED
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="organization_is_singleton"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def load(cls) -> Organization:
+        organization, _ = cls.objects.get_or_create(id=cls.SINGLETON_ID)
+        return organization
+
+
+class Warehouse(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    address = models.TextField(blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Item(models.Model):
+    """One product the seller stocks: one SKU.
+
+    Amazon listings with no matching SKU arrive as *unconfirmed* items; the seller confirms them
+    (they become ordinary items) or links their listing to an existing item (SPEC §3).
+    """
+
+    class Status(models.TextChoices):
+        CONFIRMED = "confirmed", "Confirmed"
+        UNCONFIRMED = "unconfirmed", "Unconfirmed"
+
+    sku = models.CharField("SKU", max_length=200, unique=True)
+    name = models.CharField(max_length=500)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CONFIRMED)
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["sku"]
+        indexes = [models.Index(fields=["status", "sku"], name="item_status_sku")]
+
+    def __str__(self) -> str:
+        return f"{self.sku} — {self.name}"
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.status == self.Status.CONFIRMED
+
+
+class Stock(models.Model):
+    """Quantities of one item in one warehouse. Change it only through the stock services."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="stocks")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="stocks")
+    on_hand = models.IntegerField(default=0)
+    committed = models.IntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "warehouse"], name="stock_item_warehouse"),
+            models.CheckConstraint(condition=Q(committed__gte=0), name="stock_committed_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item.sku} @ {self.warehouse.name}"
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.committed
+
+
+class StockMovement(models.Model):
+    """One change of on-hand or committed quantity, with the totals after it (an audit trail)."""
+
+    class Kind(models.TextChoices):
+        OPENING = "opening", "Opening stock"
+        ADJUSTMENT = "adjustment", "Adjustment"
+        COMMIT = "commit", "Committed to an order"
+        RELEASE = "release", "Released from an order"
+        SHIP = "ship", "Shipped"
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="movements")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="movements")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    on_hand_change = models.IntegerField(default=0)
+    committed_change = models.IntegerField(default=0)
+    on_hand_after = models.IntegerField()
+    committed_after = models.IntegerField()
+    reference = models.CharField(
+        max_length=200, blank=True, help_text="What caused it, e.g. a sales order number."
+    )
+    note = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(F("item"), F("created_at").desc(), name="movement_item_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.item.sku} {self.on_hand_change:+d}"
