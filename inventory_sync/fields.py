@@ -16,36 +16,33 @@ class EncryptedTextField(models.TextField):
     Encrypted values cannot be filtered or ordered on: look rows up by other columns.
     """
 
-    def from_db_value(self, value: str | None, expression: Any, connection: Any) -> str | None:
+    def to_plaintext(self, value: Any) -> str:
+        return str(value)
+
+    def from_plaintext(self, plaintext: str) -> Any:
+        return plaintext
+
+    def from_db_value(self, value: str | None, expression: Any, connection: Any) -> Any:
         if value is None or value == "":
             return value
-        return crypto.decrypt(value)
+        return self.from_plaintext(crypto.decrypt(value))
 
     def get_prep_value(self, value: Any) -> str | None:
-        value = super().get_prep_value(value)
         if value is None or value == "":
             return value
-        return crypto.encrypt(str(value))
+        return crypto.encrypt(self.to_plaintext(value))
 
 
 class EncryptedJSONField(EncryptedTextField):
     """A JSON document (e.g. a postal address) stored encrypted as a whole."""
 
-    def from_db_value(self, value: str | None, expression: Any, connection: Any) -> Any:
-        plaintext = super().from_db_value(value, expression, connection)
-        if plaintext is None or plaintext == "":
-            return None
+    def to_plaintext(self, value: Any) -> str:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+    def from_plaintext(self, plaintext: str) -> Any:
         return json.loads(plaintext)
 
-    def to_python(self, value: Any) -> Any:
-        if isinstance(value, str) and value:
-            try:
-                return json.loads(value)
-            except ValueError:
-                return value
-        return value
-
-    def get_prep_value(self, value: Any) -> str | None:
-        if value is None:
+    def from_db_value(self, value: str | None, expression: Any, connection: Any) -> Any:
+        if value == "":
             return None
-        return super().get_prep_value(json.dumps(value, sort_keys=True, ensure_ascii=False))
+        return super().from_db_value(value, expression, connection)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -20,7 +21,7 @@ VAR_DIR = Path(environ.Env().str("VAR_DIR", default=str(BASE_DIR / "var")))
 env = environ.Env()
 
 
-def _typed(name: str, reader, default):  # type: ignore[no-untyped-def]
+def _typed(name: str, reader: Any, default: Any) -> Any:
     """Read a typed variable; a value that cannot be parsed stops start-up naming it."""
     try:
         return reader(name, default=default)
@@ -28,7 +29,23 @@ def _typed(name: str, reader, default):  # type: ignore[no-untyped-def]
         raise ImproperlyConfigured(f"Environment variable {name} is invalid: {exc}") from exc
 
 
-DEBUG: bool = _typed("DEBUG", env.bool, True)
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _strict_bool(name: str, default: bool) -> bool:
+    """django-environ reads any unknown word as False; a typo in DEBUG must not pass silently."""
+    raw = env.str(name, default=str(default)).strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ImproperlyConfigured(
+        f"Environment variable {name} is invalid: {raw!r} is not one of true/false/1/0/yes/no"
+    )
+
+
+DEBUG: bool = _strict_bool("DEBUG", True)
 
 _DEV_SECRET_KEY = "django-insecure-development-only-key-change-me"  # noqa: S105
 # A fixed development key so a laptop install survives restarts; production must set its own.
@@ -81,7 +98,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -91,6 +107,11 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
 ]
+
+if not DEBUG:
+    # In development runserver serves static files; in production whitenoise does, compressed
+    # and with far-future cache headers.
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "inventory_sync.urls"
 
@@ -117,7 +138,13 @@ DATABASES = {
         "DATABASE_URL", env.db_url, f"sqlite:///{VAR_DIR / 'inventory_sync.sqlite3'}"
     )
 }
-DATABASES["default"].setdefault("ATOMIC_REQUESTS", False)
+if DATABASES["default"].get("ENGINE") not in {
+    "django.db.backends.sqlite3",
+    "django.db.backends.postgresql",
+}:
+    raise ImproperlyConfigured(
+        "Environment variable DATABASE_URL is invalid: use postgres://… or sqlite:///…"
+    )
 DATABASES["default"]["CONN_MAX_AGE"] = _typed("CONN_MAX_AGE", env.int, 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -169,7 +196,7 @@ STORAGES = {
 
 # Production hardening; each can be relaxed from the environment behind a TLS-terminating proxy.
 if not DEBUG:
-    SECURE_SSL_REDIRECT = _typed("SECURE_SSL_REDIRECT", env.bool, True)
+    SECURE_SSL_REDIRECT = _strict_bool("SECURE_SSL_REDIRECT", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = _typed("SECURE_HSTS_SECONDS", env.int, 60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
@@ -195,7 +222,7 @@ else:
         "processed_folder": str(CELERY_FILESYSTEM_DIR / "processed"),
         "store_processed": False,
     }
-CELERY_TASK_ALWAYS_EAGER: bool = _typed("CELERY_TASK_ALWAYS_EAGER", env.bool, False)
+CELERY_TASK_ALWAYS_EAGER: bool = _strict_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
@@ -212,7 +239,9 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # Sync-history retention (SPEC §7): successful runs are kept a month, failed runs two.
-SYNC_HISTORY_KEEP_SUCCEEDED = timedelta(days=_typed("SYNC_HISTORY_KEEP_SUCCEEDED_DAYS", env.int, 30))
+SYNC_HISTORY_KEEP_SUCCEEDED = timedelta(
+    days=_typed("SYNC_HISTORY_KEEP_SUCCEEDED_DAYS", env.int, 30)
+)
 SYNC_HISTORY_KEEP_FAILED = timedelta(days=_typed("SYNC_HISTORY_KEEP_FAILED_DAYS", env.int, 60))
 SYNC_HISTORY_DELETE_BATCH = _typed("SYNC_HISTORY_DELETE_BATCH", env.int, 1000)
 

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from warehouses.models import Item, Organization, Stock, StockMovement, Warehouse
 
@@ -45,5 +46,5 @@ class StockMovementAdmin(admin.ModelAdmin):
     list_select_related = ("item", "warehouse")
     search_fields = ("item__sku", "reference")
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False  # history is append-only

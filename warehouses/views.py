@@ -1,3 +1,103 @@
-from django.shortcuts import render
+from __future__ import annotations
 
-# Create your views here.
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import F, Q, Sum
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.permissions import admin_required, is_org_admin
+from warehouses import services
+from warehouses.forms import OrganizationForm, WarehouseForm
+from warehouses.models import Item, Organization, Warehouse
+
+ITEMS_PER_PAGE = 50
+
+
+@require_http_methods(["GET", "POST"])
+def organization_settings(request: HttpRequest) -> HttpResponse:
+    organization = Organization.load()
+    if request.method == "POST":
+        if not is_org_admin(request.user):
+            raise PermissionDenied("Only an admin may change the organization settings.")
+        form = OrganizationForm(request.POST, instance=organization)
+        if form.is_valid():
+            form.save()
+            messages.success(request, "Organization settings saved.")
+            return redirect("organization-settings")
+    else:
+        form = OrganizationForm(instance=organization)
+    return render(request, "warehouses/organization_settings.html", {"form": form})
+
+
+@require_http_methods(["GET"])
+def warehouse_list(request: HttpRequest) -> HttpResponse:
+    warehouses = Warehouse.objects.annotate(
+        on_hand=Sum("stocks__on_hand"), committed=Sum("stocks__committed")
+    )
+    return render(
+        request,
+        "warehouses/warehouse_list.html",
+        {"warehouses": warehouses, "organization": Organization.load()},
+    )
+
+
+def _warehouse_form(request: HttpRequest, warehouse: Warehouse | None) -> HttpResponse:
+    form = WarehouseForm(request.POST or None, instance=warehouse)
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = services.save_warehouse(form.instance)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Warehouse “{saved.name}” saved.")
+            return redirect("warehouse-list")
+    return render(request, "warehouses/warehouse_form.html", {"form": form, "warehouse": warehouse})
+
+
+@require_http_methods(["GET", "POST"])
+@admin_required
+def warehouse_create(request: HttpRequest) -> HttpResponse:
+    return _warehouse_form(request, None)
+
+
+@require_http_methods(["GET", "POST"])
+@admin_required
+def warehouse_edit(request: HttpRequest, warehouse_id: int) -> HttpResponse:
+    return _warehouse_form(request, get_object_or_404(Warehouse, id=warehouse_id))
+
+
+@require_POST
+@admin_required
+def warehouse_make_primary(request: HttpRequest, warehouse_id: int) -> HttpResponse:
+    warehouse = get_object_or_404(Warehouse, id=warehouse_id)
+    try:
+        services.set_primary_warehouse(warehouse)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"“{warehouse.name}” is now the primary warehouse.")
+    return redirect("warehouse-list")
+
+
+@require_http_methods(["GET"])
+def item_list(request: HttpRequest) -> HttpResponse:
+    items = Item.objects.annotate(
+        on_hand=Sum("stocks__on_hand"),
+        committed=Sum("stocks__committed"),
+        available=Sum(F("stocks__on_hand") - F("stocks__committed")),
+    ).order_by("sku")
+    query = request.GET.get("q", "").strip()
+    if query:
+        items = items.filter(Q(sku__icontains=query) | Q(name__icontains=query))
+    status = request.GET.get("status", "")
+    if status in Item.Status.values:
+        items = items.filter(status=status)
+    page = Paginator(items, ITEMS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "warehouses/item_list.html",
+        {"page": page, "query": query, "status": status, "statuses": Item.Status.choices},
+    )

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django import forms
+
+from warehouses.models import Organization, Warehouse
+
+
+class OrganizationForm(forms.ModelForm):
+    class Meta:
+        model = Organization
+        fields = [
+            "name",
+            "base_currency",
+            "taxes_enabled",
+            "multi_warehouse_enabled",
+            "primary_warehouse",
+            "order_sync_preference",
+        ]
+        help_texts = {
+            "order_sync_preference": "Applies to all sales channels.",
+            "multi_warehouse_enabled": "Needed to map a warehouse to a sales channel.",
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        primary = self.fields["primary_warehouse"]
+        assert isinstance(primary, forms.ModelChoiceField)
+        primary.queryset = Warehouse.objects.filter(is_active=True)
+        primary.required = True
+
+    def clean_base_currency(self) -> str:
+        value = self.cleaned_data["base_currency"].strip().upper()
+        if not re.fullmatch(r"[A-Z]{3}", value):
+            raise forms.ValidationError("Enter a three-letter ISO 4217 code, such as CAD.")
+        return value
+
+
+class WarehouseForm(forms.ModelForm):
+    class Meta:
+        model = Warehouse
+        fields = ["name", "address", "is_active"]
+        widgets = {"address": forms.Textarea(attrs={"rows": 3})}
+        labels = {"is_active": "Active"}
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError("Enter a name.")
+        return name
