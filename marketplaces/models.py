@@ -314,3 +314,33 @@ class SalesOrderComment(models.Model):
 
     def __str__(self) -> str:
         return self.text[:60]
+
+
+class ApiQuota(models.Model):
+    """Our side of one Amazon usage plan: a token bucket per (seller, operation).
+
+    Shared by every worker process through the database, so all of them together stay within
+    Amazon's rate; also what the API quota view shows (calls made, throttles met, next call).
+    """
+
+    seller_id = models.CharField(max_length=64)
+    operation = models.CharField(max_length=64)
+    tokens = models.FloatField()
+    refilled_at = models.DateTimeField()
+    next_allowed_at = models.DateTimeField(null=True, blank=True)
+    calls = models.PositiveBigIntegerField(default=0)
+    throttled = models.PositiveBigIntegerField(
+        default=0, help_text="429 answers from Amazon despite our pacing."
+    )
+    paced = models.PositiveBigIntegerField(
+        default=0, help_text="Calls our limiter delayed or deferred to stay within the plan."
+    )
+    last_call_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["seller_id", "operation"], name="quota_seller_operation"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.seller_id} {self.operation}"

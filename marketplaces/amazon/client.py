@@ -1,0 +1,519 @@
+"""The one module that speaks HTTP to Amazon.
+
+Everything above it gets typed results (``marketplaces.amazon.types``) and the product's own
+exceptions (``marketplaces.amazon.errors``); nothing above it imports ``sp_api`` or ``httpx``.
+python-amazon-sp-api is configured only through its constructor (``marketplace=`` and
+``auth_token_client_class=``), so the same code talks to Amazon and to the simulator.
+
+Every call first takes a token from our shared rate limiter. The library has no retry of its
+own; this module does not retry either: it classifies. Callers (sync services, Celery tasks)
+decide to retry transient failures later, never permanent ones.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+from django.conf import settings
+from sp_api.api import Feeds, ListingsItems, Orders, Reports
+from sp_api.auth import AccessTokenClient
+from sp_api.auth.access_token_response import AccessTokenResponse
+from sp_api.auth.exceptions import AuthorizationError
+from sp_api.base import ApiResponse, SellingApiException
+
+from marketplaces.amazon import ratelimit
+from marketplaces.amazon.errors import (
+    AmazonAuthError,
+    AmazonError,
+    AmazonPayloadError,
+    AmazonRejected,
+    AmazonThrottled,
+    AmazonTransientError,
+)
+from marketplaces.amazon.types import (
+    ORDER_DATA,
+    PERSONAL_DATA,
+    AmazonOrder,
+    FeedStatus,
+    ListingQuantity,
+    OrdersPage,
+    ReportStatus,
+    parse_order,
+    parse_orders_page,
+)
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+HTTP_TIMEOUT = 30.0
+ORDERS_VERSION = "2026-01-01"
+
+
+@dataclass(frozen=True)
+class Connection:
+    """What one channel needs to call Amazon. Built from a SalesChannel by the sync services."""
+
+    seller_id: str
+    marketplace_id: str
+    refresh_token: str
+    spapi_endpoint: str
+    lwa_endpoint: str
+    client_id: str
+    client_secret: str
+
+    def __repr__(self) -> str:  # never print secrets, even in a traceback's locals
+        return f"Connection(seller_id={self.seller_id!r}, endpoint={self.spapi_endpoint!r})"
+
+
+@dataclass(frozen=True)
+class _Marketplace:
+    """Duck-types ``sp_api.base.Marketplaces``: the library reads these three attributes."""
+
+    endpoint: str
+    marketplace_id: str
+    region: str = "us-east-1"
+
+
+# Access tokens, keyed by token endpoint, client and refresh-token digest. sp_api's own cache
+# keeps tokens 3200 s whatever Amazon says and ignores the endpoint; ours honours expires_in.
+_tokens: dict[str, tuple[float, dict[str, Any]]] = {}
+_tokens_lock = threading.Lock()
+_TOKEN_MARGIN = 60.0
+
+
+def _token_key(token_url: str, client_id: str, refresh_token: str) -> str:
+    digest = hashlib.sha256(f"{token_url}\0{client_id}\0{refresh_token}".encode()).hexdigest()
+    return digest
+
+
+def forget_access_tokens() -> None:
+    with _tokens_lock:
+        _tokens.clear()
+
+
+class _LwaClient(AccessTokenClient):
+    """Login with Amazon at the channel's token endpoint, with a cache that honours expiry."""
+
+    scheme = "https://"
+    host = "api.amazon.com"
+    path = "/auth/o2/token"
+
+    def get_auth(self) -> AccessTokenResponse:
+        url = self.scheme + self.host + self.path
+        key = _token_key(url, self.cred.client_id, self.cred.refresh_token)
+        now = time.monotonic()
+        with _tokens_lock:
+            cached = _tokens.get(key)
+        if cached and cached[0] > now:
+            return AccessTokenResponse(**cached[1])
+        data = self._request(url, self.data, self.headers)
+        lifetime = float(data.get("expires_in") or 3600)
+        with _tokens_lock:
+            _tokens[key] = (now + max(0.0, lifetime - _TOKEN_MARGIN), data)
+        return AccessTokenResponse(**data)
+
+
+def _lwa_class(lwa_endpoint: str) -> type[AccessTokenClient]:
+    parts = urlsplit(lwa_endpoint.rstrip("/"))
+    # ``host`` may carry a path prefix (SPAPI_NOTES): keep whatever path the endpoint has.
+    return type(
+        "ChannelLwaClient",
+        (_LwaClient,),
+        {"scheme": f"{parts.scheme}://", "host": parts.netloc + parts.path},
+    )
+
+
+def _error_parts(error: SellingApiException) -> tuple[str, str]:
+    first = error.error[0] if isinstance(error.error, list) and error.error else {}
+    if not isinstance(first, dict):
+        first = {}
+    return str(first.get("code") or ""), str(first.get("message") or "")
+
+
+def exchange_authorization_code(
+    code: str, *, lwa_endpoint: str, client_id: str, client_secret: str
+) -> str:
+    """OAuth callback: trade a ``spapi_oauth_code`` for the seller's refresh token."""
+    lwa = _lwa_class(lwa_endpoint)(
+        credentials={
+            "lwa_app_id": client_id,
+            "lwa_client_secret": client_secret,
+            "refresh_token": "",
+        }
+    )
+    try:
+        answer = lwa.authorize_auth_code(code)
+    except AuthorizationError as error:
+        if int(getattr(error, "status_code", 0) or 0) >= 500:
+            raise AmazonTransientError("Login with Amazon is unavailable; try again") from None
+        reason = getattr(error, "message", "") or "invalid_grant"
+        raise AmazonAuthError(f"Amazon refused the authorization code ({reason})") from None
+    except (httpx.HTTPError, ValueError) as error:
+        raise AmazonTransientError(
+            f"Login with Amazon did not answer: {type(error).__name__}"
+        ) from None
+    token = answer.get("refresh_token") if isinstance(answer, dict) else None
+    if not token:
+        raise AmazonPayloadError("Login with Amazon answered without a refresh token")
+    return str(token)
+
+
+class AmazonClient:
+    """One seller's Amazon, for one task. Not thread-safe (neither are sp_api's clients)."""
+
+    def __init__(self, connection: Connection, *, max_wait: float | None = None) -> None:
+        self.connection = connection
+        self.max_wait = settings.AMAZON_MAX_PACING_WAIT if max_wait is None else max_wait
+        self._clients: dict[str, Any] = {}
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _sp(self, api: type, version: str | None = None) -> Any:
+        key = f"{api.__name__}:{version}"
+        if key not in self._clients:
+            c = self.connection
+            kwargs: dict[str, Any] = {
+                "marketplace": _Marketplace(c.spapi_endpoint.rstrip("/"), c.marketplace_id),
+                "refresh_token": c.refresh_token,
+                "credentials": {
+                    "lwa_app_id": c.client_id,
+                    "lwa_client_secret": c.client_secret,
+                    "refresh_token": c.refresh_token,
+                },
+                "auth_token_client_class": _lwa_class(c.lwa_endpoint),
+                "timeout": HTTP_TIMEOUT,
+            }
+            if version:
+                kwargs["version"] = version
+            self._clients[key] = api(**kwargs)
+        return self._clients[key]
+
+    def _call(self, operation: str, call: Callable[[], T]) -> T:
+        """Pace, call, and turn every failure into one of the product's exceptions."""
+        ratelimit.acquire(self.connection.seller_id, operation, self.max_wait)
+        try:
+            return call()
+        except AuthorizationError as error:
+            status = int(getattr(error, "status_code", 0) or 0)
+            if status >= 500 or status == 429:
+                raise AmazonTransientError(f"{operation}: Login with Amazon unavailable") from None
+            raise AmazonAuthError(
+                f"{operation}: Amazon no longer accepts this seller's authorization "
+                f"({getattr(error, 'error_code', '') or 'invalid_grant'})"
+            ) from None
+        except SellingApiException as error:
+            code, message = _error_parts(error)
+            status = int(getattr(error, "code", 0) or 0)
+            if status == 429:
+                retry_after = ratelimit.record_throttle(self.connection.seller_id, operation)
+                raise AmazonThrottled(operation, retry_after) from None
+            if status >= 500 or status == 999:
+                raise AmazonTransientError(f"{operation}: Amazon error {status} {code}") from None
+            if status == 403 and code in {"Unauthorized", "InvalidToken", "AccessDenied", ""}:
+                # The access token may just have expired early: drop it, retry once later.
+                forget_access_tokens()
+                raise AmazonAuthError(f"{operation}: access denied ({code or status})") from None
+            raise AmazonRejected(operation, status, code, message) from None
+        except (httpx.TimeoutException, httpx.TransportError) as error:
+            raise AmazonTransientError(f"{operation}: {type(error).__name__}") from None
+        except (ValueError, KeyError) as error:  # JSON the library could not make sense of
+            raise AmazonPayloadError(f"{operation}: unreadable answer ({error})") from None
+
+    @staticmethod
+    def _payload(operation: str, response: ApiResponse) -> dict[str, Any]:
+        """A 429/503 with an HTML or empty body comes back from sp_api as an empty response:
+        that is an error, never "no data"."""
+        payload = response.payload if isinstance(response, ApiResponse) else None
+        if not isinstance(payload, dict) or not payload:
+            raise AmazonTransientError(f"{operation}: empty answer from Amazon")
+        return payload
+
+    # -- orders ---------------------------------------------------------------------------
+
+    def search_orders(
+        self,
+        *,
+        last_updated_after: datetime | None = None,
+        last_updated_before: datetime | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        statuses: Iterable[str] = (),
+        fulfilled_by: Iterable[str] = (),
+        personal_data: bool = False,
+        next_token: str | None = None,
+        page_size: int = 100,
+    ) -> OrdersPage:
+        # Reference: https://developer-docs.amazon.com/sp-api/reference/searchorders
+        params: dict[str, Any] = {"marketplaceIds": [self.connection.marketplace_id]}
+        if next_token:
+            params["paginationToken"] = next_token
+        else:
+            if (last_updated_after is None) == (created_after is None):
+                raise ValueError("give exactly one of last_updated_after / created_after")
+            for name, value in (
+                ("lastUpdatedAfter", last_updated_after),
+                ("lastUpdatedBefore", last_updated_before),
+                ("createdAfter", created_after),
+                ("createdBefore", created_before),
+            ):
+                if value is not None:
+                    params[name] = _iso(value)
+            if statuses:
+                params["fulfillmentStatuses"] = list(statuses)
+            if fulfilled_by:
+                params["fulfilledBy"] = list(fulfilled_by)
+            params["maxResultsPerPage"] = page_size
+        params["includedData"] = list(ORDER_DATA + (PERSONAL_DATA if personal_data else ()))
+        orders = self._sp(Orders, ORDERS_VERSION)
+        response = self._call("searchOrders", lambda: orders.search_orders(**params))
+        payload = self._payload("searchOrders", response)
+        if response.pagination is not None:
+            payload = {**payload, "pagination": response.pagination}
+        return parse_orders_page(payload)
+
+    def get_order(self, order_id: str, *, personal_data: bool = False) -> AmazonOrder:
+        # Reference: https://developer-docs.amazon.com/sp-api/reference/getorder
+        orders = self._sp(Orders, ORDERS_VERSION)
+        included = list(ORDER_DATA + (PERSONAL_DATA if personal_data else ()))
+        response = self._call(
+            "getOrder", lambda: orders.get_order(order_id, includedData=included)
+        )
+        payload = self._payload("getOrder", response)
+        return parse_order(payload.get("order", payload))
+
+    def confirm_shipment(self, order_id: str, package_detail: dict[str, Any]) -> None:
+        # Reference: https://developer-docs.amazon.com/sp-api/reference/confirmshipment
+        if not package_detail.get("carrierCode"):
+            raise ValueError("carrierCode is mandatory for Amazon.ca")
+        orders = self._sp(Orders, "v0")
+        body = {"marketplaceId": self.connection.marketplace_id, "packageDetail": package_detail}
+        self._call("confirmShipment", lambda: orders.confirm_shipment(order_id, **body))
+
+    # -- reports --------------------------------------------------------------------------
+
+    def create_report(
+        self, report_type: str, *, start: datetime | None = None, end: datetime | None = None
+    ) -> str:
+        # Reference: https://developer-docs.amazon.com/sp-api/reference/createreport
+        body: dict[str, Any] = {
+            "reportType": report_type,
+            "marketplaceIds": [self.connection.marketplace_id],
+        }
+        if start:
+            body["dataStartTime"] = _iso(start)
+        if end:
+            body["dataEndTime"] = _iso(end)
+        reports = self._sp(Reports)
+        payload = self._payload(
+            "createReport", self._call("createReport", lambda: reports.create_report(**body))
+        )
+        return _required(payload, "reportId", "createReport")
+
+    def get_report(self, report_id: str) -> ReportStatus:
+        # Reference: https://developer-docs.amazon.com/sp-api/reference/getreport
+        reports = self._sp(Reports)
+        payload = self._payload(
+            "getReport", self._call("getReport", lambda: reports.get_report(report_id))
+        )
+        return ReportStatus(
+            report_id=report_id,
+            status=_required(payload, "processingStatus", "getReport"),
+            document_id=payload.get("reportDocumentId"),
+        )
+
+    def download_report(self, document_id: str) -> str:
+        """The report's text: fetched from its pre-signed URL, gunzipped, decoded."""
+        # Reference: https://developer-docs.amazon.com/sp-api/reference/getreportdocument
+        reports = self._sp(Reports)
+        payload = self._payload(
+            "getReportDocument",
+            self._call("getReportDocument", lambda: reports.get_report_document(document_id)),
+        )
+        return self._download(payload, "getReportDocument")
+
+    # -- feeds ----------------------------------------------------------------------------
+
+    def submit_json_feed(self, feed_type: str, document: dict[str, Any]) -> str:
+        """Upload a JSON feed document as UTF-8 and create the feed; return the feed id."""
+        # Reference: https://developer-docs.amazon.com/sp-api/reference/createfeeddocument
+        content_type = "application/json; charset=UTF-8"
+        feeds = self._sp(Feeds)
+        created = self._payload(
+            "createFeedDocument",
+            self._call(
+                "createFeedDocument",
+                lambda: feeds.create_feed_document(file=None, content_type=content_type),
+            ),
+        )
+        url = _required(created, "url", "createFeedDocument")
+        body = json.dumps(document, ensure_ascii=False).encode("utf-8")
+        try:
+            upload = httpx.put(
+                url, content=body, headers={"Content-Type": content_type}, timeout=HTTP_TIMEOUT
+            )
+        except httpx.HTTPError as error:
+            raise AmazonTransientError(f"feed upload: {type(error).__name__}") from None
+        if not 200 <= upload.status_code < 300:
+            raise AmazonTransientError(f"feed upload answered {upload.status_code}")
+        document_id = _required(created, "feedDocumentId", "createFeedDocument")
+        # Reference: https://developer-docs.amazon.com/sp-api/reference/createfeed
+        response = self._call(
+            "createFeed",
+            lambda: feeds.create_feed(
+                feed_type, document_id, marketplaceIds=[self.connection.marketplace_id]
+            ),
+        )
+        return _required(self._payload("createFeed", response), "feedId", "createFeed")
+
+    def get_feed(self, feed_id: str) -> FeedStatus:
+        # Reference: https://developer-docs.amazon.com/sp-api/reference/getfeed
+        feeds = self._sp(Feeds)
+        payload = self._payload("getFeed", self._call("getFeed", lambda: feeds.get_feed(feed_id)))
+        return FeedStatus(
+            feed_id=feed_id,
+            status=_required(payload, "processingStatus", "getFeed"),
+            result_document_id=payload.get("resultFeedDocumentId"),
+        )
+
+    def download_feed_result(self, document_id: str) -> dict[str, Any]:
+        """The feed's processing report, as JSON."""
+        # Reference: https://developer-docs.amazon.com/sp-api/reference/getfeeddocument
+        feeds = self._sp(Feeds)
+        path = f"/feeds/2021-06-30/documents/{document_id}"
+        # sp_api's get_feed_document always downloads and never checks the download's status;
+        # take only the document's metadata and fetch it ourselves.
+        response = self._call(
+            "getFeedDocument", lambda: feeds._request(path, add_marketplace=False)
+        )
+        text = self._download(self._payload("getFeedDocument", response), "getFeedDocument")
+        try:
+            report = json.loads(text)
+        except ValueError:
+            raise AmazonPayloadError("the feed processing report is not JSON") from None
+        if not isinstance(report, dict):
+            raise AmazonPayloadError("the feed processing report is not a JSON object")
+        return report
+
+    # -- listings -------------------------------------------------------------------------
+
+    def patch_listing_quantity(self, seller_sku: str, product_type: str, quantity: int) -> None:
+        # Reference: https://developer-docs.amazon.com/sp-api/reference/patchlistingsitem
+        listings = self._sp(ListingsItems)
+        body = {
+            "productType": product_type or "PRODUCT",
+            "patches": [
+                {
+                    "op": "replace",
+                    "path": "/attributes/fulfillment_availability",
+                    "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": quantity}],
+                }
+            ],
+        }
+        response = self._call(
+            "patchListingsItem",
+            lambda: listings.patch_listings_item(
+                self.connection.seller_id,
+                seller_sku,
+                marketplaceIds=[self.connection.marketplace_id],
+                body=body,
+            ),
+        )
+        payload = self._payload("patchListingsItem", response)
+        if payload.get("status") not in {"ACCEPTED", "VALID"}:
+            issues = payload.get("issues") or []
+            reason = "; ".join(
+                str(i.get("message")) for i in issues if isinstance(i, dict) and i.get("message")
+            )
+            raise AmazonRejected(
+                "patchListingsItem", 400, str(payload.get("status") or "INVALID"),
+                reason or "Amazon did not accept the quantity",
+            )
+
+    def get_listing_quantity(self, seller_sku: str) -> ListingQuantity:
+        # Reference: https://developer-docs.amazon.com/sp-api/reference/getlistingsitem
+        listings = self._sp(ListingsItems)
+        response = self._call(
+            "getListingsItem",
+            lambda: listings.get_listings_item(
+                self.connection.seller_id,
+                seller_sku,
+                marketplaceIds=[self.connection.marketplace_id],
+                includedData=["summaries", "fulfillmentAvailability"],
+            ),
+        )
+        payload = self._payload("getListingsItem", response)
+        return _listing_quantity(payload, seller_sku)
+
+    # -- documents ------------------------------------------------------------------------
+
+    def _download(self, document: dict[str, Any], operation: str) -> str:
+        url = _required(document, "url", operation)
+        try:
+            answer = httpx.get(url, timeout=HTTP_TIMEOUT)
+        except httpx.HTTPError as error:
+            raise AmazonTransientError(f"{operation} download: {type(error).__name__}") from None
+        if answer.status_code != 200:
+            # Pre-signed document URLs expire after five minutes: ask for the document again.
+            raise AmazonTransientError(f"{operation} download answered {answer.status_code}")
+        content = answer.content
+        if document.get("compressionAlgorithm") == "GZIP":
+            try:
+                content = gzip.decompress(content)
+            except (OSError, EOFError):
+                raise AmazonPayloadError(f"{operation}: document is not valid gzip") from None
+        charset = answer.charset_encoding or "windows-1252"
+        try:
+            return content.decode(charset)
+        except (UnicodeDecodeError, LookupError):
+            raise AmazonPayloadError(f"{operation}: document is not {charset}") from None
+
+
+def _required(payload: dict[str, Any], key: str, operation: str) -> str:
+    value = payload.get(key)
+    if value in (None, ""):
+        raise AmazonPayloadError(f"{operation} answered without {key}")
+    return str(value)
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("Amazon times must be timezone-aware")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _listing_quantity(payload: dict[str, Any], seller_sku: str) -> ListingQuantity:
+    quantity: int | None = None
+    channel = "DEFAULT"
+    for entry in payload.get("fulfillmentAvailability") or []:
+        if isinstance(entry, dict):
+            channel = str(entry.get("fulfillmentChannelCode") or channel)
+            if isinstance(entry.get("quantity"), int):
+                quantity = entry["quantity"]
+    summaries = payload.get("summaries") or [{}]
+    product_type = str(summaries[0].get("productType") or "") if summaries else ""
+    return ListingQuantity(
+        seller_sku=seller_sku,
+        quantity=quantity,
+        fulfillment_channel_code=channel,
+        product_type=product_type,
+    )
+
+
+__all__ = [
+    "AmazonClient",
+    "AmazonError",
+    "Connection",
+    "exchange_authorization_code",
+    "forget_access_tokens",
+]

@@ -1,0 +1,247 @@
+"""Typed views of Amazon's JSON, parsed once at the edge.
+
+Parsing is strict about what the product depends on (ids, times, status, SKUs, quantities,
+money) and lenient about everything else, so a new optional field from Amazon never breaks a
+sync while a broken payload is an error with a reason instead of a silently wrong order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from marketplaces.amazon.errors import AmazonPayloadError
+
+ZERO = Decimal("0.00")
+
+# includedData the product asks searchOrders for. BUYER and RECIPIENT (personal data) are added
+# only for merchant-fulfilled orders still to ship (Amazon's Data Protection Policy: ask only
+# for what is needed).
+ORDER_DATA = ("FULFILLMENT", "PROCEEDS", "TAX", "PROMOTION", "CANCELLATION")
+PERSONAL_DATA = ("BUYER", "RECIPIENT")
+
+
+def parse_time(value: Any, what: str) -> datetime:
+    if not isinstance(value, str):
+        raise AmazonPayloadError(f"{what} is missing")
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise AmazonPayloadError(f"{what} is not an ISO 8601 time: {value!r}") from exc
+    if moment.tzinfo is None:
+        raise AmazonPayloadError(f"{what} has no time zone: {value!r}")
+    return moment
+
+
+def parse_money(value: Any, what: str) -> Decimal:
+    """Amazon's Money: {"amount": "12.34", "currencyCode": "CAD"}; absent means zero."""
+    if value is None:
+        return ZERO
+    if not isinstance(value, dict) or "amount" not in value:
+        raise AmazonPayloadError(f"{what} is not a Money object")
+    try:
+        return Decimal(str(value["amount"])).quantize(Decimal("0.01"))
+    except InvalidOperation as exc:
+        raise AmazonPayloadError(f"{what} amount is not a number: {value['amount']!r}") from exc
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+@dataclass(frozen=True)
+class AmazonOrderItem:
+    order_item_id: str
+    seller_sku: str
+    asin: str
+    title: str
+    quantity: int
+    quantity_shipped: int
+    unit_price: Decimal
+    item_subtotal: Decimal
+    shipping: Decimal
+    item_tax: Decimal
+    shipping_tax: Decimal
+    gift_wrap_tax: Decimal
+    item_discount: Decimal
+    shipping_discount: Decimal
+    marketplace_collects_tax: bool
+
+
+@dataclass(frozen=True)
+class AmazonOrder:
+    order_id: str
+    created: datetime
+    last_updated: datetime
+    status: str
+    fulfilled_by: str
+    marketplace_id: str
+    currency: str
+    items: tuple[AmazonOrderItem, ...]
+    grand_total: Decimal | None
+    buyer_name: str = ""
+    buyer_email: str = ""
+    buyer_phone: str = ""
+    delivery_address: dict[str, Any] | None = None
+    delivered: datetime | None = None
+    shipped: datetime | None = None
+
+    @property
+    def is_merchant_fulfilled(self) -> bool:
+        return self.fulfilled_by == "MERCHANT"
+
+
+def _breakdown(breakdowns: Any) -> dict[str, dict[str, Any]]:
+    return {
+        str(entry.get("type")): entry for entry in breakdowns or [] if isinstance(entry, dict)
+    }
+
+
+def _detail(entry: dict[str, Any] | None, subtype: str, what: str) -> Decimal:
+    if not entry:
+        return ZERO
+    for detail in entry.get("detailedBreakdowns") or []:
+        if isinstance(detail, dict) and detail.get("subtype") == subtype:
+            return parse_money(detail.get("value"), f"{what} {subtype}")
+    return ZERO
+
+
+def parse_order_item(raw: Any, order_id: str) -> AmazonOrderItem:
+    if not isinstance(raw, dict):
+        raise AmazonPayloadError(f"order {order_id}: an order item is not an object")
+    item_id = raw.get("orderItemId")
+    quantity = raw.get("quantityOrdered")
+    product = _dict(raw.get("product"))
+    sku = product.get("sellerSku")
+    if not item_id or not isinstance(item_id, str):
+        raise AmazonPayloadError(f"order {order_id}: an order item has no orderItemId")
+    if not isinstance(quantity, int) or quantity < 0:
+        raise AmazonPayloadError(f"order {order_id} item {item_id}: bad quantityOrdered")
+    if not sku or not isinstance(sku, str):
+        raise AmazonPayloadError(f"order {order_id} item {item_id}: no sellerSku")
+    where = f"order {order_id} item {item_id}"
+    proceeds = _breakdown(_dict(raw.get("proceeds")).get("breakdowns"))
+    unit_price = parse_money(_dict(product.get("price")).get("unitPrice"), f"{where} unitPrice")
+    item_subtotal = (
+        parse_money(proceeds["ITEM"].get("subtotal"), f"{where} ITEM")
+        if "ITEM" in proceeds
+        else unit_price * quantity
+    )
+    tax = proceeds.get("TAX")
+    discount = proceeds.get("DISCOUNT")
+    collections = _dict(raw.get("tax")).get("taxCollections") or []
+    fulfillment = _dict(raw.get("fulfillment"))
+    shipped = fulfillment.get("quantityFulfilled", 0)
+    return AmazonOrderItem(
+        order_item_id=item_id,
+        seller_sku=sku,
+        asin=str(product.get("asin") or ""),
+        title=str(product.get("title") or ""),
+        quantity=quantity,
+        quantity_shipped=shipped if isinstance(shipped, int) and 0 <= shipped <= quantity else 0,
+        unit_price=unit_price,
+        item_subtotal=item_subtotal,
+        shipping=parse_money(_dict(proceeds.get("SHIPPING")).get("subtotal"), f"{where} SHIPPING"),
+        item_tax=_detail(tax, "ITEM", f"{where} TAX"),
+        shipping_tax=_detail(tax, "SHIPPING", f"{where} TAX"),
+        gift_wrap_tax=_detail(tax, "GIFT_WRAP", f"{where} TAX"),
+        # Amazon reports discounts as negative amounts; the product stores them positive.
+        item_discount=-_detail(discount, "ITEM", f"{where} DISCOUNT"),
+        shipping_discount=-_detail(discount, "SHIPPING", f"{where} DISCOUNT"),
+        marketplace_collects_tax=any(
+            isinstance(c, dict) and c.get("model") == "MARKETPLACE_FACILITATOR"
+            for c in collections
+        ),
+    )
+
+
+def parse_order(raw: Any) -> AmazonOrder:
+    if not isinstance(raw, dict):
+        raise AmazonPayloadError("an order is not an object")
+    order_id = raw.get("orderId")
+    if not order_id or not isinstance(order_id, str):
+        raise AmazonPayloadError("an order has no orderId")
+    fulfillment = _dict(raw.get("fulfillment"))
+    status = fulfillment.get("fulfillmentStatus")
+    if not isinstance(status, str) or not status:
+        raise AmazonPayloadError(f"order {order_id}: no fulfillment.fulfillmentStatus")
+    raw_items = raw.get("orderItems")
+    if not isinstance(raw_items, list):
+        raise AmazonPayloadError(f"order {order_id}: orderItems is missing")
+    items = tuple(parse_order_item(item, order_id) for item in raw_items)
+    proceeds = _dict(raw.get("proceeds"))
+    grand_total = proceeds.get("grandTotal")
+    buyer = _dict(raw.get("buyer"))
+    address = _dict(raw.get("recipient")).get("deliveryAddress")
+    currency = _dict(grand_total).get("currencyCode") or "CAD"
+    shipped_times = [
+        parse_time(p.get("shipTime"), f"order {order_id} package shipTime")
+        for p in raw.get("packages") or []
+        if isinstance(p, dict) and p.get("shipTime")
+    ]
+    return AmazonOrder(
+        order_id=order_id,
+        created=parse_time(raw.get("createdTime"), f"order {order_id} createdTime"),
+        last_updated=parse_time(raw.get("lastUpdatedTime"), f"order {order_id} lastUpdatedTime"),
+        status=status,
+        fulfilled_by=str(fulfillment.get("fulfilledBy") or "MERCHANT"),
+        marketplace_id=str(_dict(raw.get("salesChannel")).get("marketplaceId") or ""),
+        currency=str(currency),
+        items=items,
+        grand_total=parse_money(grand_total, f"order {order_id} grandTotal")
+        if grand_total
+        else None,
+        buyer_name=str(buyer.get("buyerName") or ""),
+        buyer_email=str(buyer.get("buyerEmail") or ""),
+        buyer_phone=str(_dict(address).get("phone") or ""),
+        delivery_address=dict(address) if isinstance(address, dict) else None,
+        shipped=max(shipped_times) if shipped_times else None,
+    )
+
+
+@dataclass(frozen=True)
+class OrdersPage:
+    orders: tuple[AmazonOrder, ...]
+    next_token: str | None
+    # Orders whose JSON could not be parsed: (order id or "?", reason). They are recorded as
+    # failed sync records; the rest of the page carries on.
+    invalid: tuple[tuple[str, str], ...] = field(default=())
+
+
+def parse_orders_page(payload: Any) -> OrdersPage:
+    if not isinstance(payload, dict) or not isinstance(payload.get("orders"), list):
+        raise AmazonPayloadError("searchOrders answered without an orders list")
+    orders: list[AmazonOrder] = []
+    invalid: list[tuple[str, str]] = []
+    for raw in payload["orders"]:
+        try:
+            orders.append(parse_order(raw))
+        except AmazonPayloadError as error:
+            order_id = raw.get("orderId") if isinstance(raw, dict) else None
+            invalid.append((str(order_id or "?"), str(error)))
+    next_token = _dict(payload.get("pagination")).get("nextToken")
+    return OrdersPage(orders=tuple(orders), next_token=next_token or None, invalid=tuple(invalid))
+
+
+@dataclass(frozen=True)
+class ReportStatus:
+    report_id: str
+    status: str  # IN_QUEUE, IN_PROGRESS, DONE, CANCELLED, FATAL
+    document_id: str | None
+
+
+@dataclass(frozen=True)
+class FeedStatus:
+    feed_id: str
+    status: str  # IN_QUEUE, IN_PROGRESS, DONE, CANCELLED, FATAL
+    result_document_id: str | None
+
+
+@dataclass(frozen=True)
+class ListingQuantity:
+    seller_sku: str
+    quantity: int | None
+    fulfillment_channel_code: str
+    product_type: str
