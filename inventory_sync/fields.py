@@ -36,6 +36,10 @@ class EncryptedTextField(models.TextField):
 class EncryptedJSONField(EncryptedTextField):
     """A JSON document (e.g. a postal address) stored encrypted as a whole."""
 
+    # For django-stubs: instances hold any JSON value, not a str.
+    _pyi_private_set_type: Any
+    _pyi_private_get_type: Any
+
     def to_plaintext(self, value: Any) -> str:
         return json.dumps(value, sort_keys=True, ensure_ascii=False)
 

@@ -268,6 +268,16 @@ AUTH_USER_MODEL = "accounts.User"
 # where an admin can see and pause them. `expires` drops a run that waited too long in the queue
 # rather than letting a backlog of identical jobs pile up.
 CELERY_BEAT_SCHEDULE = {
+    "schedule-automatic-syncs": {
+        "task": "marketplaces.tasks.schedule_automatic_syncs_task",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 50},
+    },
+    "reap-dead-sync-runs": {
+        "task": "synchistory.tasks.reap_dead_runs_task",
+        "schedule": timedelta(minutes=2),
+        "options": {"expires": 60},
+    },
     "prune-sync-history": {
         "task": "synchistory.tasks.prune_sync_history_task",
         "schedule": timedelta(days=1),

@@ -339,7 +339,9 @@ class ApiQuota(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["seller_id", "operation"], name="quota_seller_operation"),
+            models.UniqueConstraint(
+                fields=["seller_id", "operation"], name="quota_seller_operation"
+            ),
         ]
 
     def __str__(self) -> str:

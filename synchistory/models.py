@@ -47,6 +47,9 @@ class SyncRun(models.Model):
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(null=True, blank=True)
     error = models.TextField(blank=True, help_text="Why the run failed as a whole.")
+    cursor = models.TextField(
+        blank=True, help_text="Where a retried run resumes (e.g. Amazon's pagination token)."
+    )
     reinitiates = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reinitiated_by"
     )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
+from django.contrib.contenttypes.models import ContentType
+from django.db import IntegrityError, models, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from synchistory.models import SyncRecord, SyncRun
@@ -73,3 +74,150 @@ def prune_sync_history(now: datetime | None = None, batch_size: int | None = Non
         "Sync history pruned: %d runs and %d records deleted", runs_deleted, records_deleted
     )
     return PruneResult(runs_deleted=runs_deleted, records_deleted=records_deleted)
+
+
+class SyncAlreadyRunning(Exception):
+    """A run of this kind is already queued or running for the channel."""
+
+    def __init__(self, run: SyncRun) -> None:
+        self.run = run
+        super().__init__(
+            f"A {run.get_kind_display().lower()} sync is already "
+            f"{run.get_status_display().lower()} for this channel (run #{run.pk})."
+        )
+
+
+# A running run whose worker has not reported for this long is dead (SIGKILL, OOM, a lost
+# machine): it may be claimed again and is finally marked failed.
+STALE_AFTER = timedelta(minutes=10)
+
+
+def start_run(
+    channel_id: int,
+    kind: str,
+    trigger: str,
+    *,
+    window_start: datetime | None = None,
+    window_end: datetime | None = None,
+    reinitiates: SyncRun | None = None,
+    requested_by_id: int | None = None,
+) -> SyncRun:
+    """Queue a run. The database refuses a second active run of the same kind and channel."""
+    try:
+        with transaction.atomic():
+            return SyncRun.objects.create(
+                channel_id=channel_id,
+                kind=kind,
+                trigger=trigger,
+                window_start=window_start,
+                window_end=window_end,
+                reinitiates=reinitiates,
+                requested_by_id=requested_by_id,
+            )
+    except IntegrityError:
+        active = SyncRun.objects.filter(
+            channel_id=channel_id, kind=kind, status__in=ACTIVE_STATUSES
+        ).first()
+        if active is None:  # it finished in between: try once more
+            return start_run(
+                channel_id, kind, trigger, window_start=window_start, window_end=window_end,
+                reinitiates=reinitiates, requested_by_id=requested_by_id,
+            )
+        raise SyncAlreadyRunning(active) from None
+
+
+ACTIVE_STATUSES = (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING)
+
+
+def claim_run(run_id: int) -> bool:
+    """Take a queued run, or a running one whose worker died, for this worker.
+
+    A conditional UPDATE decides: of two workers handed the same task (a redelivery, a double
+    beat), exactly one gets row count 1 and runs it.
+    """
+    now = timezone.now()
+    claimable = Q(status=SyncRun.Status.QUEUED) | Q(
+        status=SyncRun.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER
+    )
+    return (
+        SyncRun.objects.filter(claimable, id=run_id).update(
+            status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now
+        )
+        == 1
+    )
+
+
+def heartbeat(run: SyncRun, *, done: int | None = None, total: int | None = None) -> None:
+    fields: dict[str, object] = {"heartbeat_at": timezone.now()}
+    if done is not None:
+        fields["progress_done"] = done
+    if total is not None:
+        fields["progress_total"] = total
+    SyncRun.objects.filter(id=run.id).update(**fields)
+
+
+def record(
+    run: SyncRun,
+    record_type: str,
+    external_id: str,
+    outcome: str,
+    *,
+    reason: str = "",
+    local_object: models.Model | None = None,
+) -> SyncRecord:
+    """Write one record and bump the run's counters in the same statement set (F(), no race)."""
+    sync_record = SyncRecord.objects.create(
+        run=run,
+        record_type=record_type,
+        external_id=external_id[:200],
+        outcome=outcome,
+        reason=reason[:2000],
+        local_type=ContentType.objects.get_for_model(local_object) if local_object else None,
+        local_id=local_object.pk if local_object else None,
+    )
+    counter = _COUNTERS.get((record_type, outcome))
+    if counter:
+        SyncRun.objects.filter(id=run.id).update(**{counter: F(counter) + 1})
+    return sync_record
+
+
+_COUNTERS: dict[tuple[str, str], str] = {
+    (SyncRecord.RecordType.ITEM, SyncRecord.Outcome.SYNCED): "items_synced",
+    (SyncRecord.RecordType.ITEM, SyncRecord.Outcome.FAILED): "items_failed",
+    (SyncRecord.RecordType.ORDER, SyncRecord.Outcome.SYNCED): "orders_synced",
+    (SyncRecord.RecordType.ORDER, SyncRecord.Outcome.FAILED): "orders_failed",
+    (SyncRecord.RecordType.STOCK, SyncRecord.Outcome.SYNCED): "items_synced",
+    (SyncRecord.RecordType.STOCK, SyncRecord.Outcome.FAILED): "items_failed",
+    (SyncRecord.RecordType.SHIPMENT, SyncRecord.Outcome.SYNCED): "orders_synced",
+    (SyncRecord.RecordType.SHIPMENT, SyncRecord.Outcome.FAILED): "orders_failed",
+}
+
+
+def finish_run(run: SyncRun, *, error: str = "") -> SyncRun:
+    """Final status from what happened: failed as a whole, with failed records, or clean."""
+    run.refresh_from_db()
+    if error:
+        status = SyncRun.Status.FAILED
+    elif run.items_failed or run.orders_failed:
+        status = SyncRun.Status.PARTIAL
+    else:
+        status = SyncRun.Status.SUCCEEDED
+    now = timezone.now()
+    SyncRun.objects.filter(id=run.id).update(
+        status=status, error=error[:2000], finished_at=now, heartbeat_at=now
+    )
+    run.refresh_from_db()
+    return run
+
+
+def reap_dead_runs(now: datetime | None = None) -> int:
+    """Mark runs whose worker died as failed, with the reason, so the next run redoes them."""
+    now = now or timezone.now()
+    return SyncRun.objects.filter(
+        status=SyncRun.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER
+    ).update(
+        status=SyncRun.Status.FAILED,
+        finished_at=now,
+        error="The worker running this sync stopped reporting (it died or was killed); "
+        "the next run picks up its work.",
+    )

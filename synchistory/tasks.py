@@ -9,3 +9,8 @@ from synchistory import services
 def prune_sync_history_task() -> dict[str, int]:
     result = services.prune_sync_history()
     return {"runs_deleted": result.runs_deleted, "records_deleted": result.records_deleted}
+
+
+@shared_task
+def reap_dead_runs_task() -> int:
+    return services.reap_dead_runs()

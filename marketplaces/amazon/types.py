@@ -205,6 +205,8 @@ def parse_order(raw: Any) -> AmazonOrder:
 class OrdersPage:
     orders: tuple[AmazonOrder, ...]
     next_token: str | None
+    # Amazon's own upper bound of the data it searched (its clock, not ours).
+    last_updated_before: datetime | None = None
     # Orders whose JSON could not be parsed: (order id or "?", reason). They are recorded as
     # failed sync records; the rest of the page carries on.
     invalid: tuple[tuple[str, str], ...] = field(default=())
@@ -222,7 +224,13 @@ def parse_orders_page(payload: Any) -> OrdersPage:
             order_id = raw.get("orderId") if isinstance(raw, dict) else None
             invalid.append((str(order_id or "?"), str(error)))
     next_token = _dict(payload.get("pagination")).get("nextToken")
-    return OrdersPage(orders=tuple(orders), next_token=next_token or None, invalid=tuple(invalid))
+    bound = payload.get("lastUpdatedBefore")
+    return OrdersPage(
+        orders=tuple(orders),
+        next_token=next_token or None,
+        last_updated_before=parse_time(bound, "lastUpdatedBefore") if bound else None,
+        invalid=tuple(invalid),
+    )
 
 
 @dataclass(frozen=True)

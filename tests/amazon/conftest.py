@@ -57,3 +57,66 @@ def connection_to(sim: Simulator, refresh_token: str = "Atzr|simulator") -> Conn
 @pytest.fixture
 def amazon(sim: Simulator, db: None) -> AmazonClient:
     return AmazonClient(connection_to(sim), max_wait=0)
+
+
+@pytest.fixture
+def live_sim(sim_factory: Any) -> Simulator:
+    """A simulator whose manual clock starts at the real now, as the product's clock does."""
+    from django.utils import timezone
+
+    return sim_factory(start_time=timezone.now().replace(microsecond=0))
+
+
+def sim_get(sim: Simulator, path: str) -> Any:
+    import httpx
+
+    answer = httpx.get(f"{sim.base_url}{path}", timeout=10)
+    answer.raise_for_status()
+    return answer.json()
+
+
+def sim_post(sim: Simulator, path: str, body: dict[str, Any] | None = None) -> Any:
+    import httpx
+
+    answer = httpx.post(f"{sim.base_url}{path}", json=body or {}, timeout=10)
+    answer.raise_for_status()
+    return answer.json() if answer.content else {}
+
+
+@pytest.fixture
+def warehouse(db: None) -> Any:
+    from warehouses.models import Organization, Warehouse
+
+    main = Warehouse.objects.create(name="Main warehouse")
+    organization = Organization.load()
+    organization.primary_warehouse = main
+    organization.save()
+    return main
+
+
+@pytest.fixture
+def stocked_items(live_sim: Simulator, warehouse: Any) -> dict[str, Any]:
+    """Every merchant-fulfilled listing of the simulator as a confirmed item with 50 on hand."""
+    from warehouses import stock
+    from warehouses.models import Item
+
+    items = {}
+    for listing in sim_get(live_sim, "/_sim/listings")["listings"]:
+        item = Item.objects.create(sku=listing["sku"], name=listing.get("title") or listing["sku"])
+        if listing["fulfillmentChannelCode"] == "DEFAULT":
+            stock.set_opening_stock(item, warehouse, 50)
+        items[listing["sku"]] = item
+    return items
+
+
+@pytest.fixture
+def channel(live_sim: Simulator, warehouse: Any) -> Any:
+    from marketplaces.models import SalesChannel
+
+    return SalesChannel.objects.create(
+        name="Amazon.ca",
+        seller_id=SELLER_ID,
+        refresh_token="Atzr|simulator",
+        spapi_endpoint=live_sim.base_url,
+        lwa_endpoint=live_sim.base_url,
+    )

@@ -1,0 +1,470 @@
+"""Amazon orders in, as sales orders (SPEC §5).
+
+Idempotent by the database: one sales order per (channel, Amazon order id), lines unique per
+Amazon order item; an order seen again is updated, never duplicated. Stock moves only through
+``warehouses.stock``; each order is its own transaction, so one bad order fails alone and the
+others carry on. Amazon is never called inside a transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from marketplaces.amazon.client import AmazonClient
+from marketplaces.amazon.errors import AmazonError
+from marketplaces.amazon.types import AmazonOrder, AmazonOrderItem
+from marketplaces.models import (
+    FulfillmentChannel,
+    Listing,
+    SalesChannel,
+    SalesOrder,
+    SalesOrderComment,
+    SalesOrderLine,
+    SalesOrderTax,
+)
+from synchistory import services as history
+from synchistory.models import SyncRecord, SyncRun
+from warehouses import stock
+from warehouses.models import Item, Organization, Warehouse
+
+logger = logging.getLogger(__name__)
+
+# lastUpdatedAfter goes back this far behind the checkpoint: orders Amazon commits late (its
+# own replication, a clock five minutes off) are still seen; seeing one twice is harmless.
+OVERLAP = timedelta(minutes=10)
+INITIAL_LOOKBACK = timedelta(days=7)
+AMAZON_RETENTION = timedelta(days=730)
+# searchOrders refuses an upper bound less than two minutes before the request.
+SEARCH_LAG = timedelta(minutes=3)
+
+CONFIRMED_STATUSES = {"UNSHIPPED", "PARTIALLY_SHIPPED"}
+FULFILLED_STATUSES = {"SHIPPED"}
+NEVER_IMPORTED = {"PENDING", "PENDING_AVAILABILITY"}
+PAYMENT_COMMENT = "Payment status: Paid"
+
+
+@dataclass(frozen=True)
+class OrderOutcome:
+    outcome: str  # SyncRecord.Outcome
+    order: SalesOrder | None
+    reason: str = ""
+
+
+def importable_statuses(organization: Organization) -> set[str]:
+    if organization.order_sync_preference == Organization.OrderSyncPreference.CONFIRMED:
+        return set(CONFIRMED_STATUSES)
+    return CONFIRMED_STATUSES | FULFILLED_STATUSES
+
+
+def order_window(channel: SalesChannel, now: datetime) -> datetime:
+    """Where an automatic sync starts: the checkpoint minus the overlap, or the initial
+    look-back for a channel that never synced; never beyond what Amazon keeps."""
+    start = (
+        channel.orders_checkpoint - OVERLAP if channel.orders_checkpoint else now - INITIAL_LOOKBACK
+    )
+    return max(start, now - AMAZON_RETENTION + timedelta(hours=1))
+
+
+def sync_orders(run: SyncRun, client: AmazonClient) -> None:
+    """One order sync run: every order Amazon changed in the run's window, page by page.
+
+    The checkpoint moves to the end of the window Amazon says it covered (its own clock, not
+    ours) only after every order of every page has been committed.
+    """
+    channel = run.channel
+    organization = Organization.load()
+    now = timezone.now()
+    if run.window_start is None:
+        run.window_start = order_window(channel, now)
+        SyncRun.objects.filter(id=run.id).update(window_start=run.window_start)
+    end = run.window_end
+    if end is not None and end > now - SEARCH_LAG:
+        end = None  # Amazon wants the upper bound in the past; without one it uses its own
+    newest_seen: datetime | None = None
+    upper_bound: datetime | None = None
+    # A retried run (throttled, worker restarted) resumes at the page it had reached.
+    next_token: str | None = run.cursor or None
+    done = run.progress_done if next_token else 0
+    while True:
+        page = client.search_orders(
+            last_updated_after=None if next_token else run.window_start,
+            last_updated_before=None if next_token else end,
+            next_token=next_token,
+        )
+        for order_id, reason in page.invalid:
+            history.record(run, SyncRecord.RecordType.ORDER, order_id, "failed", reason=reason)
+        for amazon_order in page.orders:
+            outcome = import_order(channel, organization, amazon_order, client)
+            if outcome.outcome != SyncRecord.Outcome.SKIPPED or outcome.reason:
+                history.record(
+                    run,
+                    SyncRecord.RecordType.ORDER,
+                    amazon_order.order_id,
+                    outcome.outcome,
+                    reason=outcome.reason,
+                    local_object=outcome.order,
+                )
+            if newest_seen is None or amazon_order.last_updated > newest_seen:
+                newest_seen = amazon_order.last_updated
+        upper_bound = upper_bound or page.last_updated_before
+        done += len(page.orders) + len(page.invalid)
+        next_token = page.next_token
+        SyncRun.objects.filter(id=run.id).update(cursor=next_token or "")
+        history.heartbeat(run, done=done)
+        if not next_token:
+            break
+    if run.trigger in (SyncRun.Trigger.AUTOMATIC, SyncRun.Trigger.INITIAL) and end is None:
+        advance_checkpoint(channel, newest_seen, page_upper_bound=upper_bound)
+
+
+def advance_checkpoint(
+    channel: SalesChannel, newest_seen: datetime | None, *, page_upper_bound: datetime | None
+) -> None:
+    """Move forward only: Amazon's own upper bound when it gives one, else the newest order."""
+    candidate = page_upper_bound or newest_seen
+    if candidate is None:
+        return
+    with transaction.atomic():
+        locked = SalesChannel.objects.select_for_update().get(id=channel.id)
+        if locked.orders_checkpoint is None or candidate > locked.orders_checkpoint:
+            locked.orders_checkpoint = candidate
+            locked.save(update_fields=["orders_checkpoint", "updated_at"])
+            channel.orders_checkpoint = candidate
+
+
+def import_order(
+    channel: SalesChannel,
+    organization: Organization,
+    amazon_order: AmazonOrder,
+    client: AmazonClient | None,
+) -> OrderOutcome:
+    """Create or update one sales order; never raises for a bad order, returns the failure."""
+    existing = SalesOrder.objects.filter(
+        channel=channel, amazon_order_id=amazon_order.order_id
+    ).first()
+    if existing is None:
+        skip = _skip_reason(organization, amazon_order)
+        if skip is not None:
+            return OrderOutcome(SyncRecord.Outcome.SKIPPED, None, skip)
+        if (
+            client is not None
+            and amazon_order.is_merchant_fulfilled
+            and amazon_order.status in CONFIRMED_STATUSES
+            and not amazon_order.buyer_name
+        ):
+            # Buyer and address only for merchant orders still to ship (Data Protection Policy).
+            try:
+                amazon_order = client.get_order(amazon_order.order_id, personal_data=True)
+            except AmazonError as error:
+                logger.warning(
+                    "Order %s imported without buyer data: %s", amazon_order.order_id, error
+                )
+    try:
+        with transaction.atomic():
+            order = _upsert(channel, organization, amazon_order)
+    except IntegrityError:
+        # Another worker inserted it between our read and our insert: update theirs.
+        try:
+            with transaction.atomic():
+                order = _upsert(channel, organization, amazon_order)
+        except Exception as error:  # noqa: BLE001 - one order's failure never stops the run
+            return OrderOutcome(SyncRecord.Outcome.FAILED, None, _reason(error))
+    except Exception as error:  # noqa: BLE001 - recorded with its reason, the run goes on
+        logger.exception("Order %s could not be imported", amazon_order.order_id)
+        return OrderOutcome(SyncRecord.Outcome.FAILED, None, _reason(error))
+    return OrderOutcome(SyncRecord.Outcome.SYNCED, order)
+
+
+def _reason(error: Exception) -> str:
+    messages = getattr(error, "messages", None)
+    if messages:
+        return " ".join(str(m) for m in messages)
+    return f"{type(error).__name__}: {error}"
+
+
+def _skip_reason(organization: Organization, amazon_order: AmazonOrder) -> str | None:
+    if amazon_order.status in NEVER_IMPORTED:
+        return ""  # picked up once Amazon has the payment: not worth a history row
+    if amazon_order.status not in importable_statuses(organization):
+        if amazon_order.status in FULFILLED_STATUSES:
+            return ""  # already fulfilled and the preference is "Confirmed only"
+        if amazon_order.status == "CANCELLED":
+            return ""  # cancelled before we ever saw it
+        return f"Amazon status {amazon_order.status} is not imported"
+    return None
+
+
+def _warehouse_for(channel: SalesChannel, organization: Organization) -> Warehouse:
+    warehouse = channel.mapped_warehouse or organization.primary_warehouse
+    if warehouse is None:
+        raise ValueError(
+            "No primary warehouse is set: choose one in Settings › Organization, then "
+            "re-initiate this sync."
+        )
+    return warehouse
+
+
+def _item_for(channel: SalesChannel, line: AmazonOrderItem) -> Item:
+    """The listing's item, else the item with that SKU, else a new unconfirmed item."""
+    listing = (
+        Listing.objects.select_related("item")
+        .filter(channel=channel, seller_sku=line.seller_sku)
+        .first()
+    )
+    if listing is not None:
+        return listing.item
+    item, _ = Item.objects.get_or_create(
+        sku=line.seller_sku,
+        defaults={"name": line.title or line.seller_sku, "status": Item.Status.UNCONFIRMED},
+    )
+    return item
+
+
+def _upsert(
+    channel: SalesChannel, organization: Organization, amazon_order: AmazonOrder
+) -> SalesOrder:
+    order = (
+        SalesOrder.objects.select_for_update()
+        .filter(channel=channel, amazon_order_id=amazon_order.order_id)
+        .first()
+    )
+    if order is None:
+        return _create(channel, organization, amazon_order)
+    if amazon_order.last_updated < order.amazon_updated_at:
+        return order  # an older view of the order (overlap, out-of-order page): ignore
+    _update(order, amazon_order)
+    return order
+
+
+def _create(
+    channel: SalesChannel, organization: Organization, amazon_order: AmazonOrder
+) -> SalesOrder:
+    fulfilled_by_amazon = not amazon_order.is_merchant_fulfilled
+    order = SalesOrder.objects.create(
+        channel=channel,
+        amazon_order_id=amazon_order.order_id,
+        amazon_status=amazon_order.status,
+        fulfillment_channel=(
+            FulfillmentChannel.AMAZON if fulfilled_by_amazon else FulfillmentChannel.MERCHANT
+        ),
+        warehouse=_warehouse_for(channel, organization),
+        currency=amazon_order.currency,
+        purchased_at=amazon_order.created,
+        amazon_updated_at=amazon_order.last_updated,
+        buyer_name=amazon_order.buyer_name,
+        buyer_email=amazon_order.buyer_email,
+        buyer_phone=amazon_order.buyer_phone,
+        shipping_address=amazon_order.delivery_address,
+    )
+    unconfirmed: list[str] = []
+    for amazon_line in amazon_order.items:
+        item = _item_for(channel, amazon_line)
+        if not item.is_confirmed:
+            unconfirmed.append(item.sku)
+        line = SalesOrderLine.objects.create(
+            order=order,
+            amazon_order_item_id=amazon_line.order_item_id,
+            item=item,
+            seller_sku=amazon_line.seller_sku,
+            title=amazon_line.title[:500],
+            quantity=amazon_line.quantity,
+            unit_price=amazon_line.unit_price,
+            shipping_price=amazon_line.shipping,
+            promotion_discount=amazon_line.item_discount,
+            shipping_discount=amazon_line.shipping_discount,
+        )
+        _write_taxes(line, amazon_line)
+    _set_totals(order, amazon_order)
+    SalesOrderComment.objects.create(order=order, text=PAYMENT_COMMENT)
+    if unconfirmed:
+        order.status = SalesOrder.Status.ON_HOLD
+        order.hold_reason = "Waiting for unconfirmed items: " + ", ".join(sorted(set(unconfirmed)))
+        order.save(update_fields=["status", "hold_reason", "updated_at"])
+        return order
+    _apply_amazon_status(order, amazon_order)
+    return order
+
+
+def _write_taxes(line: SalesOrderLine, amazon_line: AmazonOrderItem) -> None:
+    collector = (
+        SalesOrderTax.Collector.MARKETPLACE
+        if amazon_line.marketplace_collects_tax
+        else SalesOrderTax.Collector.SELLER
+    )
+    line.taxes.all().delete()
+    SalesOrderTax.objects.bulk_create(
+        SalesOrderTax(line=line, component=component, collector=collector, amount=amount)
+        for component, amount in (
+            (SalesOrderTax.Component.ITEM, amazon_line.item_tax),
+            (SalesOrderTax.Component.SHIPPING, amazon_line.shipping_tax),
+            (SalesOrderTax.Component.GIFT_WRAP, amazon_line.gift_wrap_tax),
+        )
+        if amount
+    )
+
+
+def _set_totals(order: SalesOrder, amazon_order: AmazonOrder) -> None:
+    items = amazon_order.items
+    order.subtotal = sum((i.item_subtotal for i in items), Decimal("0"))
+    order.shipping_total = sum((i.shipping for i in items), Decimal("0"))
+    order.discount_total = sum((i.item_discount + i.shipping_discount for i in items), Decimal("0"))
+    order.tax_total = sum(
+        (i.item_tax + i.shipping_tax + i.gift_wrap_tax for i in items), Decimal("0")
+    )
+    computed = order.subtotal + order.shipping_total + order.tax_total - order.discount_total
+    order.total = amazon_order.grand_total if amazon_order.grand_total is not None else computed
+    order.save(
+        update_fields=[
+            "subtotal", "shipping_total", "discount_total", "tax_total", "total", "updated_at",
+        ]
+    )
+
+
+def _update(order: SalesOrder, amazon_order: AmazonOrder) -> None:
+    order.amazon_status = amazon_order.status
+    order.amazon_updated_at = amazon_order.last_updated
+    if amazon_order.buyer_name and not order.personal_data_erased_at:
+        order.buyer_name = amazon_order.buyer_name
+        order.buyer_email = amazon_order.buyer_email
+        order.buyer_phone = amazon_order.buyer_phone
+        order.shipping_address = amazon_order.delivery_address
+    order.save()
+    if order.status == SalesOrder.Status.ON_HOLD:
+        if amazon_order.status == "CANCELLED":
+            _cancel(order)
+        return  # nothing is committed while on hold; release_hold applies Amazon's status
+    _apply_amazon_status(order, amazon_order)
+
+
+def _apply_amazon_status(order: SalesOrder, amazon_order: AmazonOrder) -> None:
+    """Bring local stock and status in line with Amazon's status for a confirmed order."""
+    if amazon_order.status == "CANCELLED":
+        _cancel(order)
+        return
+    if order.status == SalesOrder.Status.CANCELLED:
+        return
+    merchant = order.fulfillment_channel == FulfillmentChannel.MERCHANT
+    shipped_by_line = {i.order_item_id: i.quantity_shipped for i in amazon_order.items}
+    if amazon_order.status == "SHIPPED":
+        shipped_by_line = {i.order_item_id: i.quantity for i in amazon_order.items}
+    for line in order.lines.select_related("item").select_for_update():
+        # Amazon-fulfilled orders ship from Amazon's warehouse, not ours: no local stock moves.
+        if merchant:
+            amazon_shipped = shipped_by_line.get(line.amazon_order_item_id, 0)
+            _ship_line(order, line, max(0, amazon_shipped - line.quantity_shipped))
+            _commit_line(order, line)
+        else:
+            line.quantity_shipped = max(
+                line.quantity_shipped, shipped_by_line.get(line.amazon_order_item_id, 0)
+            )
+            line.save(update_fields=["quantity_shipped"])
+    _set_status_from_lines(order, amazon_order)
+
+
+def _commit_line(order: SalesOrder, line: SalesOrderLine) -> None:
+    """Hold exactly the units still to ship."""
+    wanted = line.quantity - line.quantity_shipped
+    difference = wanted - line.stock_committed
+    reference = order.amazon_order_id
+    if difference > 0:
+        stock.commit_stock(line.item, order.warehouse, difference, reference=reference)
+    elif difference < 0:
+        stock.release_stock(line.item, order.warehouse, -difference, reference=reference)
+    if difference:
+        line.stock_committed = wanted
+        line.save(update_fields=["stock_committed"])
+
+
+def _ship_line(order: SalesOrder, line: SalesOrderLine, quantity: int) -> None:
+    if quantity <= 0:
+        return
+    from_committed = min(quantity, line.stock_committed)
+    if from_committed:
+        stock.ship_stock(
+            line.item, order.warehouse, from_committed, reference=order.amazon_order_id
+        )
+    if quantity - from_committed:
+        stock.ship_stock(
+            line.item, order.warehouse, quantity - from_committed,
+            reference=order.amazon_order_id, from_committed=False,
+        )
+    line.quantity_shipped += quantity
+    line.stock_committed -= from_committed
+    line.save(update_fields=["quantity_shipped", "stock_committed"])
+
+
+def _cancel(order: SalesOrder) -> None:
+    if order.status == SalesOrder.Status.CANCELLED:
+        return
+    for line in order.lines.select_related("item").select_for_update():
+        if line.stock_committed:
+            stock.release_stock(
+                line.item, order.warehouse, line.stock_committed, reference=order.amazon_order_id
+            )
+            line.stock_committed = 0
+            line.save(update_fields=["stock_committed"])
+    order.status = SalesOrder.Status.CANCELLED
+    order.hold_reason = ""
+    order.save(update_fields=["status", "hold_reason", "updated_at"])
+
+
+def _set_status_from_lines(order: SalesOrder, amazon_order: AmazonOrder) -> None:
+    lines = list(order.lines.all())
+    shipped = sum(line.quantity_shipped for line in lines)
+    wanted = sum(line.quantity for line in lines)
+    if wanted and shipped >= wanted:
+        order.status = SalesOrder.Status.SHIPPED
+        order.shipped_at = order.shipped_at or amazon_order.shipped or amazon_order.last_updated
+    elif shipped:
+        order.status = SalesOrder.Status.PARTIALLY_SHIPPED
+    else:
+        order.status = SalesOrder.Status.CONFIRMED
+    order.hold_reason = ""
+    order.save(update_fields=["status", "shipped_at", "hold_reason", "updated_at"])
+
+
+def release_held_orders(item: Item) -> int:
+    """After an item is confirmed or linked: orders waiting only for it commit their stock."""
+    released = 0
+    held = SalesOrder.objects.filter(
+        status=SalesOrder.Status.ON_HOLD, lines__item=item
+    ).distinct()
+    for order in held:
+        with transaction.atomic():
+            locked = SalesOrder.objects.select_for_update().get(id=order.id)
+            if locked.status != SalesOrder.Status.ON_HOLD:
+                continue
+            if locked.lines.filter(item__status=Item.Status.UNCONFIRMED).exists():
+                continue
+            snapshot = _snapshot(locked)
+            _apply_amazon_status(locked, snapshot)
+            released += 1
+    return released
+
+
+def _snapshot(order: SalesOrder) -> AmazonOrder:
+    """What we know of Amazon's view of a held order, to apply it once the hold lifts."""
+    lines = tuple(
+        AmazonOrderItem(
+            order_item_id=line.amazon_order_item_id, seller_sku=line.seller_sku, asin="",
+            title=line.title, quantity=line.quantity, quantity_shipped=line.quantity_shipped,
+            unit_price=line.unit_price, item_subtotal=line.unit_price * line.quantity,
+            shipping=line.shipping_price, item_tax=Decimal(0), shipping_tax=Decimal(0),
+            gift_wrap_tax=Decimal(0), item_discount=line.promotion_discount,
+            shipping_discount=line.shipping_discount, marketplace_collects_tax=False,
+        )
+        for line in order.lines.all()
+    )
+    return AmazonOrder(
+        order_id=order.amazon_order_id, created=order.purchased_at,
+        last_updated=order.amazon_updated_at, status=order.amazon_status,
+        fulfilled_by="MERCHANT" if order.fulfillment_channel == "merchant" else "AMAZON",
+        marketplace_id=order.channel.marketplace_id, currency=order.currency, items=lines,
+        grand_total=order.total,
+    )

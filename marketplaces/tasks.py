@@ -1,0 +1,103 @@
+"""Celery tasks: thin, primitive ids in, safe to run twice (DESIGN, Shape)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from celery import Task, shared_task
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from marketplaces.amazon import order_sync
+from marketplaces.amazon.client import AmazonClient
+from marketplaces.amazon.connection import client_for
+from marketplaces.amazon.errors import AmazonAuthError, AmazonThrottled, AmazonTransientError
+from marketplaces.models import SalesChannel
+from synchistory import services as history
+from synchistory.models import SyncRun
+
+logger = logging.getLogger(__name__)
+
+MAX_TRANSIENT_RETRIES = 8
+
+
+def _backoff(retries: int) -> int:
+    return min(600, 15 * 2**retries)
+
+
+def execute_run(task: Task, run_id: int, work: Callable[[SyncRun, AmazonClient], None]) -> None:
+    if not history.claim_run(run_id):
+        return  # another worker has it, or it already finished: running twice is a no-op
+    run = SyncRun.objects.select_related("channel").get(id=run_id)
+    channel = run.channel
+    if not channel.is_active:
+        history.finish_run(run, error=f"{channel.name} is {channel.get_status_display()}.")
+        return
+    try:
+        work(run, client_for(channel))
+    except AmazonThrottled as throttled:
+        _requeue(run)
+        raise task.retry(
+            countdown=max(1, int(throttled.retry_after) + 1), max_retries=None
+        ) from None
+    except AmazonTransientError as error:
+        if task.request.retries >= MAX_TRANSIENT_RETRIES:
+            history.finish_run(run, error=f"Amazon kept failing: {error}")
+            return
+        _requeue(run)
+        raise task.retry(countdown=_backoff(task.request.retries)) from None
+    except AmazonAuthError as error:
+        SalesChannel.objects.filter(id=channel.id).update(
+            status=SalesChannel.Status.NEEDS_REAUTHORIZATION, status_reason=str(error)[:500]
+        )
+        history.finish_run(run, error=f"{error}. Re-authorize the channel to resume syncing.")
+    except Exception as error:
+        logger.exception("Sync run %s failed", run_id)
+        history.finish_run(run, error=f"Unexpected error: {type(error).__name__}: {error}")
+    else:
+        history.finish_run(run)
+
+
+def _requeue(run: SyncRun) -> None:
+    """Back to queued: it stays the channel's active run, so nothing else starts meanwhile."""
+    SyncRun.objects.filter(id=run.id, status=SyncRun.Status.RUNNING).update(
+        status=SyncRun.Status.QUEUED
+    )
+
+
+@shared_task(bind=True, acks_late=True)
+def sync_orders_task(self: Task, run_id: int) -> None:
+    execute_run(self, run_id, order_sync.sync_orders)
+
+
+TASK_FOR_KIND: dict[str, Any] = {SyncRun.Kind.ORDERS: sync_orders_task}
+
+
+@shared_task
+def schedule_automatic_syncs_task() -> int:
+    """Beat calls this every minute: start each active channel's due order sync."""
+    started = 0
+    now = timezone.now()
+    for channel in SalesChannel.objects.filter(status=SalesChannel.Status.ACTIVE):
+        for kind, module in (("orders", "sync_orders"),):
+            if not getattr(channel, module) or kind not in TASK_FOR_KIND:
+                continue
+            last = (
+                SyncRun.objects.filter(channel=channel, kind=kind)
+                .order_by("-created_at")
+                .values_list("created_at", flat=True)
+                .first()
+            )
+            if last and last > now - timedelta(minutes=channel.sync_interval_minutes):
+                continue
+            from marketplaces.services import request_sync
+
+            try:
+                request_sync(channel, kind, SyncRun.Trigger.AUTOMATIC)
+            except ValidationError:
+                continue  # one is already queued or running
+            started += 1
+    return started

@@ -1,0 +1,223 @@
+"""Amazon orders in: correct, idempotent, stock committed, shipped and released (SPEC §5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db.models import Sum
+
+from marketplaces.amazon import order_sync
+from marketplaces.amazon.simulator import Simulator
+from marketplaces.models import SalesChannel, SalesOrder, SalesOrderLine, SalesOrderTax
+from marketplaces.tasks import sync_orders_task
+from synchistory import services as history
+from synchistory.models import SyncRecord, SyncRun
+from tests.amazon.conftest import sim_get, sim_post
+from warehouses.models import Item, Organization, Stock
+
+pytestmark = pytest.mark.django_db
+
+
+def run_order_sync(channel: SalesChannel, trigger: str = "automatic") -> SyncRun:
+    run = history.start_run(channel.id, SyncRun.Kind.ORDERS, trigger)
+    sync_orders_task.apply(args=[run.id])
+    run.refresh_from_db()
+    return run
+
+
+def amazon_orders(sim: Simulator) -> list[dict[str, Any]]:
+    return sim_get(sim, "/_sim/orders")["orders"]
+
+
+def committed(item: Item) -> int:
+    return Stock.objects.filter(item=item).aggregate(total=Sum("committed"))["total"] or 0
+
+
+def test_it_imports_confirmed_orders_once(
+    live_sim: Simulator, channel: SalesChannel, stocked_items: dict[str, Item]
+) -> None:
+    run = run_order_sync(channel)
+
+    expected = {
+        o["orderId"]
+        for o in amazon_orders(live_sim)
+        if o["fulfillment"]["fulfillmentStatus"] in {"UNSHIPPED", "PARTIALLY_SHIPPED"}
+    }
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert set(SalesOrder.objects.values_list("amazon_order_id", flat=True)) == expected
+    assert run.orders_synced == len(expected)
+    assert run.orders_failed == 0
+
+    again = run_order_sync(channel)
+    assert again.status == SyncRun.Status.SUCCEEDED
+    assert SalesOrder.objects.count() == len(expected)
+
+
+def test_it_keeps_lines_money_taxes_and_the_payment_comment(
+    live_sim: Simulator, channel: SalesChannel, stocked_items: dict[str, Item]
+) -> None:
+    run_order_sync(channel)
+    raw = {o["orderId"]: o for o in amazon_orders(live_sim)}
+    order = SalesOrder.objects.filter(fulfillment_channel="merchant").first()
+    assert order is not None
+    source = raw[order.amazon_order_id]
+    assert [line.amazon_order_item_id for line in order.lines.all()] == [
+        item["orderItemId"] for item in source["orderItems"]
+    ]
+    assert str(order.total) == source["proceeds"]["grandTotal"]["amount"]
+    assert list(order.comments.values_list("text", flat=True)) == ["Payment status: Paid"]
+    assert order.buyer_name == source["buyer"]["buyerName"]  # merchant order still to ship
+    taxed = SalesOrderTax.objects.filter(line__order=order)
+    assert taxed.exists()
+    assert set(taxed.values_list("component", flat=True)) <= {"item", "shipping", "gift_wrap"}
+
+
+def test_it_commits_stock_for_merchant_orders_only(
+    live_sim: Simulator, channel: SalesChannel, stocked_items: dict[str, Item]
+) -> None:
+    run_order_sync(channel)
+    for line in SalesOrderLine.objects.select_related("order"):
+        if line.order.fulfillment_channel == "merchant":
+            assert line.stock_committed == line.quantity - line.quantity_shipped
+        else:
+            assert line.stock_committed == 0
+    total_committed = sum(
+        line.stock_committed for line in SalesOrderLine.objects.all()
+    )
+    assert Stock.objects.aggregate(total=Sum("committed"))["total"] == total_committed
+
+
+def test_a_cancellation_on_amazon_releases_the_stock(
+    live_sim: Simulator, channel: SalesChannel, stocked_items: dict[str, Item]
+) -> None:
+    sku = next(s for s, i in stocked_items.items() if Stock.objects.filter(item=i).exists())
+    created = sim_post(
+        live_sim, "/_sim/orders",
+        {"count": 1, "fulfillmentStatus": "UNSHIPPED", "fulfilledBy": "MERCHANT", "skus": [sku]},
+    )["orders"][0]
+    sim_post(live_sim, "/_sim/clock/advance", {"seconds": 300})
+    run_order_sync(channel)
+    order = SalesOrder.objects.get(amazon_order_id=created["orderId"])
+    item = stocked_items[sku]
+    before = committed(item)
+    assert before >= created["orderItems"][0]["quantityOrdered"]
+
+    sim_post(live_sim, f"/_sim/orders/{order.amazon_order_id}/status", {"fulfillmentStatus": "CANCELLED"})
+    sim_post(live_sim, "/_sim/clock/advance", {"seconds": 300})
+    run_order_sync(channel)
+
+    order.refresh_from_db()
+    assert order.status == SalesOrder.Status.CANCELLED
+    assert committed(item) == before - created["orderItems"][0]["quantityOrdered"]
+
+
+def test_a_shipment_on_amazon_moves_stock_out(
+    live_sim: Simulator, channel: SalesChannel, stocked_items: dict[str, Item]
+) -> None:
+    sku = next(s for s, i in stocked_items.items() if Stock.objects.filter(item=i).exists())
+    created = sim_post(
+        live_sim, "/_sim/orders",
+        {"count": 1, "fulfillmentStatus": "UNSHIPPED", "fulfilledBy": "MERCHANT", "skus": [sku]},
+    )["orders"][0]
+    quantity = created["orderItems"][0]["quantityOrdered"]
+    sim_post(live_sim, "/_sim/clock/advance", {"seconds": 300})
+    run_order_sync(channel)
+    stock_row = Stock.objects.get(item=stocked_items[sku])
+    on_hand_before = stock_row.on_hand
+
+    sim_post(live_sim, f"/_sim/orders/{created['orderId']}/status", {"fulfillmentStatus": "SHIPPED"})
+    sim_post(live_sim, "/_sim/clock/advance", {"seconds": 300})
+    run_order_sync(channel)
+
+    order = SalesOrder.objects.get(amazon_order_id=created["orderId"])
+    stock_row.refresh_from_db()
+    assert order.status == SalesOrder.Status.SHIPPED
+    assert stock_row.on_hand == on_hand_before - quantity
+    assert order.lines.get().stock_committed == 0
+
+
+def test_orders_for_unknown_skus_wait_on_hold_until_the_item_is_confirmed(
+    live_sim: Simulator, channel: SalesChannel, warehouse: Any
+) -> None:
+    sku = sim_get(live_sim, "/_sim/listings")["listings"][0]["sku"]
+    created = sim_post(
+        live_sim, "/_sim/orders",
+        {"count": 1, "fulfillmentStatus": "UNSHIPPED", "fulfilledBy": "MERCHANT", "skus": [sku]},
+    )["orders"][0]
+    sim_post(live_sim, "/_sim/clock/advance", {"seconds": 300})
+    run_order_sync(channel)
+
+    order = SalesOrder.objects.get(amazon_order_id=created["orderId"])
+    item = Item.objects.get(sku=sku)
+    assert item.status == Item.Status.UNCONFIRMED
+    assert order.status == SalesOrder.Status.ON_HOLD
+    assert sku in order.hold_reason
+    assert committed(item) == 0
+
+    item.status = Item.Status.CONFIRMED
+    item.save()
+    assert order_sync.release_held_orders(item) >= 1
+    order.refresh_from_db()
+    assert order.status == SalesOrder.Status.CONFIRMED
+    assert committed(item) == sum(line.quantity for line in order.lines.all() if line.item == item)
+
+
+def test_the_preference_decides_whether_shipped_orders_come_in(
+    live_sim: Simulator, channel: SalesChannel, stocked_items: dict[str, Item]
+) -> None:
+    shipped = {
+        o["orderId"] for o in amazon_orders(live_sim)
+        if o["fulfillment"]["fulfillmentStatus"] == "SHIPPED"
+    }
+    assert shipped, "the simulator's history should hold shipped orders"
+    run_order_sync(channel)
+    assert not SalesOrder.objects.filter(amazon_order_id__in=shipped).exists()
+
+    organization = Organization.load()
+    organization.order_sync_preference = Organization.OrderSyncPreference.CONFIRMED_AND_FULFILLED
+    organization.save()
+    SalesChannel.objects.filter(id=channel.id).update(orders_checkpoint=None)
+    run_order_sync(channel, trigger="manual")
+    imported = set(SalesOrder.objects.filter(amazon_order_id__in=shipped).values_list("amazon_order_id", flat=True))
+    # Only those inside the 7-day initial look-back window.
+    assert imported
+    assert all(
+        o.status == SalesOrder.Status.SHIPPED
+        for o in SalesOrder.objects.filter(amazon_order_id__in=imported)
+    )
+
+
+def test_the_checkpoint_moves_to_amazons_bound_and_only_forward(
+    live_sim: Simulator, channel: SalesChannel, stocked_items: dict[str, Item]
+) -> None:
+    run_order_sync(channel)
+    channel.refresh_from_db()
+    first = channel.orders_checkpoint
+    assert first is not None
+    sim_post(live_sim, "/_sim/clock/advance", {"seconds": 600})
+    run_order_sync(channel)
+    channel.refresh_from_db()
+    assert channel.orders_checkpoint is not None and channel.orders_checkpoint > first
+
+
+def test_a_revoked_token_marks_the_channel_for_re_authorization(
+    live_sim: Simulator, channel: SalesChannel
+) -> None:
+    sim_post(live_sim, "/_sim/auth/revoke")
+    run = run_order_sync(channel)
+    channel.refresh_from_db()
+    assert run.status == SyncRun.Status.FAILED
+    assert "Re-authorize" in run.error
+    assert channel.status == SalesChannel.Status.NEEDS_REAUTHORIZATION
+
+
+def test_an_order_that_fails_is_recorded_and_the_others_carry_on(
+    live_sim: Simulator, channel: SalesChannel, stocked_items: dict[str, Item]
+) -> None:
+    Organization.objects.filter(id=1).update(primary_warehouse=None)
+    run = run_order_sync(channel)
+    assert run.status == SyncRun.Status.PARTIAL
+    failure = run.records.filter(outcome=SyncRecord.Outcome.FAILED).first()
+    assert failure is not None
+    assert "No primary warehouse is set" in failure.reason
