@@ -82,9 +82,7 @@ def test_it_commits_stock_for_merchant_orders_only(
             assert line.stock_committed == line.quantity - line.quantity_shipped
         else:
             assert line.stock_committed == 0
-    total_committed = sum(
-        line.stock_committed for line in SalesOrderLine.objects.all()
-    )
+    total_committed = sum(line.stock_committed for line in SalesOrderLine.objects.all())
     assert Stock.objects.aggregate(total=Sum("committed"))["total"] == total_committed
 
 
@@ -93,7 +91,8 @@ def test_a_cancellation_on_amazon_releases_the_stock(
 ) -> None:
     sku = next(s for s, i in stocked_items.items() if Stock.objects.filter(item=i).exists())
     created = sim_post(
-        live_sim, "/_sim/orders",
+        live_sim,
+        "/_sim/orders",
         {"count": 1, "fulfillmentStatus": "UNSHIPPED", "fulfilledBy": "MERCHANT", "skus": [sku]},
     )["orders"][0]
     sim_post(live_sim, "/_sim/clock/advance", {"seconds": 300})
@@ -103,7 +102,9 @@ def test_a_cancellation_on_amazon_releases_the_stock(
     before = committed(item)
     assert before >= created["orderItems"][0]["quantityOrdered"]
 
-    sim_post(live_sim, f"/_sim/orders/{order.amazon_order_id}/status", {"fulfillmentStatus": "CANCELLED"})
+    sim_post(
+        live_sim, f"/_sim/orders/{order.amazon_order_id}/status", {"fulfillmentStatus": "CANCELLED"}
+    )
     sim_post(live_sim, "/_sim/clock/advance", {"seconds": 300})
     run_order_sync(channel)
 
@@ -117,7 +118,8 @@ def test_a_shipment_on_amazon_moves_stock_out(
 ) -> None:
     sku = next(s for s, i in stocked_items.items() if Stock.objects.filter(item=i).exists())
     created = sim_post(
-        live_sim, "/_sim/orders",
+        live_sim,
+        "/_sim/orders",
         {"count": 1, "fulfillmentStatus": "UNSHIPPED", "fulfilledBy": "MERCHANT", "skus": [sku]},
     )["orders"][0]
     quantity = created["orderItems"][0]["quantityOrdered"]
@@ -126,7 +128,9 @@ def test_a_shipment_on_amazon_moves_stock_out(
     stock_row = Stock.objects.get(item=stocked_items[sku])
     on_hand_before = stock_row.on_hand
 
-    sim_post(live_sim, f"/_sim/orders/{created['orderId']}/status", {"fulfillmentStatus": "SHIPPED"})
+    sim_post(
+        live_sim, f"/_sim/orders/{created['orderId']}/status", {"fulfillmentStatus": "SHIPPED"}
+    )
     sim_post(live_sim, "/_sim/clock/advance", {"seconds": 300})
     run_order_sync(channel)
 
@@ -142,7 +146,8 @@ def test_orders_for_unknown_skus_wait_on_hold_until_the_item_is_confirmed(
 ) -> None:
     sku = sim_get(live_sim, "/_sim/listings")["listings"][0]["sku"]
     created = sim_post(
-        live_sim, "/_sim/orders",
+        live_sim,
+        "/_sim/orders",
         {"count": 1, "fulfillmentStatus": "UNSHIPPED", "fulfilledBy": "MERCHANT", "skus": [sku]},
     )["orders"][0]
     sim_post(live_sim, "/_sim/clock/advance", {"seconds": 300})
@@ -167,7 +172,8 @@ def test_the_preference_decides_whether_shipped_orders_come_in(
     live_sim: Simulator, channel: SalesChannel, stocked_items: dict[str, Item]
 ) -> None:
     shipped = {
-        o["orderId"] for o in amazon_orders(live_sim)
+        o["orderId"]
+        for o in amazon_orders(live_sim)
         if o["fulfillment"]["fulfillmentStatus"] == "SHIPPED"
     }
     assert shipped, "the simulator's history should hold shipped orders"
@@ -179,7 +185,11 @@ def test_the_preference_decides_whether_shipped_orders_come_in(
     organization.save()
     SalesChannel.objects.filter(id=channel.id).update(orders_checkpoint=None)
     run_order_sync(channel, trigger="manual")
-    imported = set(SalesOrder.objects.filter(amazon_order_id__in=shipped).values_list("amazon_order_id", flat=True))
+    imported = set(
+        SalesOrder.objects.filter(amazon_order_id__in=shipped).values_list(
+            "amazon_order_id", flat=True
+        )
+    )
     # Only those inside the 7-day initial look-back window.
     assert imported
     assert all(
