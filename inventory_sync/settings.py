@@ -288,5 +288,7 @@ CELERY_BEAT_SCHEDULE = {
 # Our Amazon rate limiter paces calls at Amazon's usage plans times this factor. Leave it at 1
 # against Amazon; set it to the simulator's --time-scale when talking to a sped-up simulator.
 AMAZON_RATE_SCALE: float = _typed("AMAZON_RATE_SCALE", env.float, 1.0)
+# Automatic item (listings) sync interval; orders follow each channel's own interval.
+AMAZON_ITEM_SYNC_HOURS: int = _typed("AMAZON_ITEM_SYNC_HOURS", env.int, 6)
 # How long a sync waits for its own rate limiter before deferring the work to a later retry.
 AMAZON_MAX_PACING_WAIT: float = _typed("AMAZON_MAX_PACING_WAIT", env.float, 30.0)

@@ -8,20 +8,29 @@ from datetime import timedelta
 from typing import Any
 
 from celery import Task, shared_task
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from marketplaces.amazon import order_sync
+from marketplaces.amazon import item_sync, order_sync
 from marketplaces.amazon.client import AmazonClient
 from marketplaces.amazon.connection import client_for
-from marketplaces.amazon.errors import AmazonAuthError, AmazonThrottled, AmazonTransientError
+from marketplaces.amazon.errors import (
+    AmazonAuthError,
+    AmazonThrottled,
+    AmazonTransientError,
+    WaitForAmazon,
+)
 from marketplaces.models import SalesChannel
+from marketplaces.services import MODULE_FOR_KIND, request_sync
 from synchistory import services as history
 from synchistory.models import SyncRun
 
 logger = logging.getLogger(__name__)
 
 MAX_TRANSIENT_RETRIES = 8
+# A report or feed Amazon has not finished after this long is not coming.
+MAX_RUN_AGE = timedelta(hours=3)
 
 
 def _backoff(retries: int) -> int:
@@ -38,6 +47,12 @@ def execute_run(task: Task, run_id: int, work: Callable[[SyncRun, AmazonClient],
         return
     try:
         work(run, client_for(channel))
+    except WaitForAmazon as waiting:
+        if run.created_at < timezone.now() - MAX_RUN_AGE:
+            history.finish_run(run, error=f"Gave up waiting for Amazon: {waiting}")
+            return
+        _requeue(run)
+        raise task.retry(countdown=max(1, int(waiting.retry_after)), max_retries=None) from None
     except AmazonThrottled as throttled:
         _requeue(run)
         raise task.retry(
@@ -73,7 +88,16 @@ def sync_orders_task(self: Task, run_id: int) -> None:
     execute_run(self, run_id, order_sync.sync_orders)
 
 
-TASK_FOR_KIND: dict[str, Any] = {SyncRun.Kind.ORDERS: sync_orders_task}
+@shared_task(bind=True, acks_late=True)
+def sync_items_task(self: Task, run_id: int) -> None:
+    execute_run(self, run_id, item_sync.sync_items)
+
+
+
+TASK_FOR_KIND: dict[str, Any] = {
+    SyncRun.Kind.ORDERS: sync_orders_task,
+    SyncRun.Kind.ITEMS: sync_items_task,
+}
 
 
 @shared_task
@@ -81,9 +105,14 @@ def schedule_automatic_syncs_task() -> int:
     """Beat calls this every minute: start each active channel's due order sync."""
     started = 0
     now = timezone.now()
+    item_interval = timedelta(hours=settings.AMAZON_ITEM_SYNC_HOURS)
     for channel in SalesChannel.objects.filter(status=SalesChannel.Status.ACTIVE):
-        for kind, module in (("orders", "sync_orders"),):
-            if not getattr(channel, module) or kind not in TASK_FOR_KIND:
+        intervals = {
+            SyncRun.Kind.ORDERS: timedelta(minutes=channel.sync_interval_minutes),
+            SyncRun.Kind.ITEMS: item_interval,
+        }
+        for kind, interval in intervals.items():
+            if not getattr(channel, MODULE_FOR_KIND[kind]):
                 continue
             last = (
                 SyncRun.objects.filter(channel=channel, kind=kind)
@@ -91,10 +120,8 @@ def schedule_automatic_syncs_task() -> int:
                 .values_list("created_at", flat=True)
                 .first()
             )
-            if last and last > now - timedelta(minutes=channel.sync_interval_minutes):
+            if last and last > now - interval:
                 continue
-            from marketplaces.services import request_sync
-
             try:
                 request_sync(channel, kind, SyncRun.Trigger.AUTOMATIC)
             except ValidationError:

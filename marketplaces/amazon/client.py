@@ -46,9 +46,11 @@ from marketplaces.amazon.types import (
     PERSONAL_DATA,
     AmazonOrder,
     FeedStatus,
+    ListingDetails,
     ListingQuantity,
     OrdersPage,
     ReportStatus,
+    parse_listing_details,
     parse_order,
     parse_orders_page,
 )
@@ -454,6 +456,30 @@ class AmazonClient:
         )
         payload = self._payload("getListingsItem", response)
         return _listing_quantity(payload, seller_sku)
+
+    def search_listings(
+        self, *, page_token: str | None = None
+    ) -> tuple[list[ListingDetails], str | None]:
+        """One page (20 SKUs) of the seller's listings with product type and variation."""
+        # Reference: https://developer-docs.amazon.com/sp-api/reference/searchlistingsitems
+        listings = self._sp(ListingsItems)
+        params: dict[str, Any] = {
+            "marketplaceIds": [self.connection.marketplace_id],
+            "includedData": ["summaries", "relationships"],
+            "pageSize": 20,
+        }
+        if page_token:
+            params["pageToken"] = page_token
+        response = self._call(
+            "searchListingsItems",
+            lambda: listings.search_listings_items(self.connection.seller_id, **params),
+        )
+        payload = self._payload("searchListingsItems", response)
+        if not isinstance(payload.get("items"), list):
+            raise AmazonPayloadError("searchListingsItems answered without items")
+        details = [d for d in map(parse_listing_details, payload["items"]) if d is not None]
+        pagination = response.pagination or payload.get("pagination") or {}
+        return details, (pagination.get("nextToken") if isinstance(pagination, dict) else None)
 
     # -- documents ------------------------------------------------------------------------
 

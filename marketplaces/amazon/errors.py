@@ -46,3 +46,11 @@ class AmazonRejected(AmazonError):
 
 class AmazonPayloadError(AmazonTransientError):
     """An answer that is not what Amazon's model promises (missing fields, bad JSON)."""
+
+
+class WaitForAmazon(AmazonError):
+    """Amazon is still working on it (a report, a feed): come back after ``retry_after``."""
+
+    def __init__(self, what: str, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"{what}; checking again in {retry_after:.0f} s")

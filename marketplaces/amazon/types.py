@@ -253,3 +253,85 @@ class ListingQuantity:
     quantity: int | None
     fulfillment_channel_code: str
     product_type: str
+
+
+@dataclass(frozen=True)
+class ListingRow:
+    """One row of the GET_MERCHANT_LISTINGS_ALL_DATA report."""
+
+    seller_sku: str
+    title: str
+    asin: str
+    price: Decimal | None
+    quantity: int | None
+    fulfilled_by_amazon: bool
+
+
+def parse_listings_report(text: str) -> tuple[list[ListingRow], list[tuple[str, str]]]:
+    """Rows, and (sku or line number, reason) for rows that cannot be read."""
+    lines = text.splitlines()
+    if not lines:
+        raise AmazonPayloadError("the listings report is empty")
+    header = lines[0].lstrip("\ufeff").split("\t")
+    if "seller-sku" not in header:
+        raise AmazonPayloadError("the listings report has no seller-sku column")
+    rows: list[ListingRow] = []
+    bad: list[tuple[str, str]] = []
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        values = dict(zip(header, line.split("\t"), strict=False))
+        sku = (values.get("seller-sku") or "").strip()
+        if not sku:
+            bad.append((f"line {number}", "the row has no seller-sku"))
+            continue
+        channel = (values.get("fulfillment-channel") or "DEFAULT").strip().upper()
+        try:
+            quantity_text = (values.get("quantity") or "").strip()
+            quantity = int(quantity_text) if quantity_text else None
+            price_text = (values.get("price") or "").strip()
+            price = Decimal(price_text) if price_text else None
+        except (ValueError, InvalidOperation):
+            bad.append((sku, "quantity or price is not a number"))
+            continue
+        rows.append(
+            ListingRow(
+                seller_sku=sku,
+                title=(values.get("item-name") or "").strip(),
+                asin=(values.get("asin1") or values.get("product-id") or "").strip(),
+                price=price,
+                quantity=quantity,
+                fulfilled_by_amazon=channel != "DEFAULT",
+            )
+        )
+    return rows, bad
+
+
+@dataclass(frozen=True)
+class ListingDetails:
+    """What searchListingsItems says of a SKU beyond the report: its type and variation."""
+
+    seller_sku: str
+    product_type: str
+    variation_attributes: tuple[str, ...]
+    is_variation_parent: bool
+
+
+def parse_listing_details(raw: Any) -> ListingDetails | None:
+    if not isinstance(raw, dict) or not isinstance(raw.get("sku"), str):
+        return None
+    summaries = raw.get("summaries") or []
+    product_type = ""
+    if summaries and isinstance(summaries[0], dict):
+        product_type = str(summaries[0].get("productType") or "")
+    attributes: tuple[str, ...] = ()
+    parent = False
+    for by_marketplace in raw.get("relationships") or []:
+        for relation in _dict(by_marketplace).get("relationships") or []:
+            relation = _dict(relation)
+            if relation.get("type") != "VARIATION":
+                continue
+            theme = _dict(relation.get("variationTheme"))
+            attributes = tuple(str(a) for a in theme.get("attributes") or [])
+            parent = parent or bool(relation.get("childSkus"))
+    return ListingDetails(raw["sku"], product_type, attributes, parent)
