@@ -72,7 +72,8 @@ if not DEBUG and not ALLOWED_HOSTS:
         "ALLOWED_HOSTS must be set when DEBUG is off (comma-separated host names)."
     )
 # Comma-separated Fernet keys, newest first: MultiFernet encrypts with the first and decrypts
-# with any, so a key can rotate (see `python manage.py rotate_encryption_keys`).
+# with any, so a key can rotate: put the new key first, keep the old ones until every row has
+# been re-encrypted.
 FIELD_ENCRYPTION_KEYS: list[str] = [
     key.strip()
     for key in _required_in_production("FIELD_ENCRYPTION_KEY", _DEV_FIELD_KEY).split(",")
@@ -220,6 +221,8 @@ else:
         "data_folder_in": str(CELERY_FILESYSTEM_DIR / "queue"),
         "data_folder_out": str(CELERY_FILESYSTEM_DIR / "queue"),
         "processed_folder": str(CELERY_FILESYSTEM_DIR / "processed"),
+        # Without this kombu keeps its exchange tables in ./control of each process's cwd.
+        "control_folder": str(CELERY_FILESYSTEM_DIR / "control"),
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER: bool = _strict_bool("CELERY_TASK_ALWAYS_EAGER", False)
@@ -252,6 +255,29 @@ AMAZON_LWA_CLIENT_ID: str = _typed(
 AMAZON_LWA_CLIENT_SECRET: str = _typed(
     "AMAZON_LWA_CLIENT_SECRET", env.str, "simulator-secret" if DEBUG else ""
 )
+
+# Where channels connect. In development the local simulator stands in for all of Amazon (start
+# it with `python manage.py amazon_simulator`, or `make run`); in production Amazon's own hosts.
+_SIMULATOR_URL = f"http://127.0.0.1:{_typed('SIMULATOR_PORT', env.int, 8765)}"
+AMAZON_SPAPI_ENDPOINT: str = _typed(
+    "AMAZON_SPAPI_ENDPOINT",
+    env.str,
+    _SIMULATOR_URL if DEBUG else "https://sellingpartnerapi-na.amazon.com",
+)
+AMAZON_LWA_ENDPOINT: str = _typed(
+    "AMAZON_LWA_ENDPOINT", env.str, _SIMULATOR_URL if DEBUG else "https://api.amazon.com"
+)
+AMAZON_SELLER_CENTRAL_URL: str = _typed(
+    "AMAZON_SELLER_CENTRAL_URL",
+    env.str,
+    _SIMULATOR_URL if DEBUG else "https://sellercentral.amazon.ca",
+)
+# The SP-API application id (amzn1.sp.solution.…) the consent page asks the seller about.
+AMAZON_APPLICATION_ID: str = _typed(
+    "AMAZON_APPLICATION_ID", env.str, "amzn1.sp.solution.simulator" if DEBUG else ""
+)
+# While the application is a draft, Amazon's consent URL needs version=beta.
+AMAZON_APPLICATION_BETA: bool = _strict_bool("AMAZON_APPLICATION_BETA", False)
 
 LOGGING = {
     "version": 1,

@@ -7,9 +7,10 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from marketplaces.models import SalesChannel
+from marketplaces.models import FulfillmentChannel, Listing, SalesChannel
 from synchistory import services as history
 from synchistory.models import SyncRun
+from warehouses.models import Organization, Warehouse
 
 MODULE_FOR_KIND = {
     SyncRun.Kind.ITEMS: "sync_items",
@@ -63,3 +64,77 @@ def dispatch(run: SyncRun) -> None:
 
     task = tasks.TASK_FOR_KIND[run.kind]
     task.delay(run.id)
+
+
+def disable_channel(channel: SalesChannel) -> SalesChannel:
+    """Inactive: nothing syncs, automatic or manual, until it is re-enabled (SPEC §8)."""
+    SalesChannel.objects.filter(id=channel.id).update(
+        status=SalesChannel.Status.INACTIVE, status_reason="Disabled by an admin."
+    )
+    channel.refresh_from_db()
+    return channel
+
+
+def enable_channel(channel: SalesChannel) -> SalesChannel:
+    """Active again. Order sync resumes from its checkpoint (minus the overlap), so the orders
+    placed while it was inactive come in, and none is imported twice."""
+    if channel.status == SalesChannel.Status.NEEDS_REAUTHORIZATION:
+        raise ValidationError(
+            "Amazon no longer accepts this channel's authorization: connect it again."
+        )
+    with transaction.atomic():
+        SalesChannel.objects.filter(id=channel.id).update(
+            status=SalesChannel.Status.ACTIVE, status_reason=""
+        )
+        # Stock changes while inactive marked nothing for this channel: push every SKU again.
+        Listing.objects.filter(
+            channel_id=channel.id, fulfillment_channel=FulfillmentChannel.MERCHANT
+        ).update(push_pending=True)
+    channel.refresh_from_db()
+    return channel
+
+
+@transaction.atomic
+def set_warehouse_mapping(channel: SalesChannel, warehouse: Warehouse | None) -> SalesChannel:
+    """Map a warehouse to the channel (or turn mapping off with ``None``).
+
+    New orders of the channel then commit and ship from it, and the stock Amazon is told is
+    that warehouse's available quantity; so every merchant-fulfilled SKU is pushed again.
+    Existing orders keep the warehouse they have.
+    """
+    organization = Organization.load()
+    if warehouse is not None:
+        if not organization.multi_warehouse_enabled:
+            raise ValidationError(
+                "Warehouse mapping needs multi-warehouse: turn it on in Settings › Organization."
+            )
+        if not warehouse.is_active:
+            raise ValidationError(f"{warehouse.name} is inactive.")
+    locked = SalesChannel.objects.select_for_update().get(id=channel.id)
+    if locked.mapped_warehouse_id == (warehouse.id if warehouse else None):
+        return locked
+    locked.mapped_warehouse = warehouse
+    locked.save(update_fields=["mapped_warehouse", "updated_at"])
+    Listing.objects.filter(channel=locked, fulfillment_channel=FulfillmentChannel.MERCHANT).update(
+        push_pending=True
+    )
+    return locked
+
+
+def reinitiate(run: SyncRun, *, requested_by_id: int | None = None) -> SyncRun:
+    """Fetch again exactly what ``run`` brought in; the new run links to the old one."""
+    if run.kind not in (SyncRun.Kind.ITEMS, SyncRun.Kind.ORDERS):
+        raise ValidationError("Only item and order syncs can be re-initiated.")
+    if not run.is_final:
+        raise ValidationError("This run has not finished yet.")
+    if not run.records.exists():
+        raise ValidationError("This run brought in no records to fetch again.")
+    return request_sync(
+        run.channel,
+        run.kind,
+        SyncRun.Trigger.REINITIATED,
+        window_start=run.window_start,
+        window_end=run.window_end,
+        reinitiates=run,
+        requested_by_id=requested_by_id,
+    )

@@ -6,19 +6,19 @@ from datetime import UTC, datetime
 
 import factory
 
-from marketplaces.models import FulfillmentChannel, SalesChannel, SalesOrder
+from marketplaces.models import FulfillmentChannel, Listing, SalesChannel, SalesOrder
 from synchistory.models import SyncRun
 from warehouses.models import Item, Warehouse
 
 
-class WarehouseFactory(factory.django.DjangoModelFactory):
+class WarehouseFactory(factory.django.DjangoModelFactory[Warehouse]):
     class Meta:
         model = Warehouse
 
     name = factory.Sequence(lambda n: f"Warehouse {n}")
 
 
-class ItemFactory(factory.django.DjangoModelFactory):
+class ItemFactory(factory.django.DjangoModelFactory[Item]):
     class Meta:
         model = Item
 
@@ -26,7 +26,7 @@ class ItemFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Item {n}")
 
 
-class SalesChannelFactory(factory.django.DjangoModelFactory):
+class SalesChannelFactory(factory.django.DjangoModelFactory[SalesChannel]):
     class Meta:
         model = SalesChannel
 
@@ -35,7 +35,7 @@ class SalesChannelFactory(factory.django.DjangoModelFactory):
     refresh_token = "Atzr|test-refresh-token"
 
 
-class SalesOrderFactory(factory.django.DjangoModelFactory):
+class SalesOrderFactory(factory.django.DjangoModelFactory[SalesOrder]):
     class Meta:
         model = SalesOrder
 
@@ -48,7 +48,7 @@ class SalesOrderFactory(factory.django.DjangoModelFactory):
     amazon_updated_at = datetime(2026, 11, 1, 12, 5, tzinfo=UTC)
 
 
-class SyncRunFactory(factory.django.DjangoModelFactory):
+class SyncRunFactory(factory.django.DjangoModelFactory[SyncRun]):
     class Meta:
         model = SyncRun
 
@@ -56,3 +56,33 @@ class SyncRunFactory(factory.django.DjangoModelFactory):
     kind = SyncRun.Kind.ORDERS
     trigger = SyncRun.Trigger.AUTOMATIC
     status = SyncRun.Status.SUCCEEDED
+
+
+class ListingFactory(factory.django.DjangoModelFactory[Listing]):
+    class Meta:
+        model = "marketplaces.Listing"
+
+    channel = factory.SubFactory(SalesChannelFactory)
+    item = factory.SubFactory(ItemFactory)
+    seller_sku = factory.LazyAttribute(lambda listing: listing.item.sku)
+    fulfillment_channel = FulfillmentChannel.MERCHANT
+
+
+class SyncRecordFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "synchistory.SyncRecord"
+
+    run = factory.SubFactory(SyncRunFactory)
+    record_type = "order"
+    external_id = factory.Sequence(lambda n: f"702-{n:07d}-1111111")
+    outcome = "synced"
+
+
+class ApiQuotaFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "marketplaces.ApiQuota"
+
+    seller_id = "A3SELLER0000"
+    operation = "searchOrders"
+    tokens = 20.0
+    refilled_at = factory.LazyFunction(lambda: datetime.now(tz=UTC))

@@ -50,3 +50,22 @@ class WarehouseForm(forms.ModelForm):
         if not name:
             raise forms.ValidationError("Enter a name.")
         return name
+
+
+class StockAdjustmentForm(forms.Form):
+    warehouse = forms.ModelChoiceField(
+        queryset=Warehouse.objects.filter(is_active=True), empty_label=None
+    )
+    quantity_change = forms.IntegerField(
+        help_text="Positive adds units, negative removes them.",
+        widget=forms.NumberInput(attrs={"step": 1}),
+    )
+    reason = forms.CharField(
+        max_length=500, help_text="For example: stock count, damaged, found in the back room."
+    )
+
+    def clean_quantity_change(self) -> int:
+        change: int = self.cleaned_data["quantity_change"]
+        if change == 0:
+            raise forms.ValidationError("Enter a quantity other than zero.")
+        return change

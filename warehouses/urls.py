@@ -13,4 +13,6 @@ urlpatterns = [
         name="warehouse-make-primary",
     ),
     path("items/", views.item_list, name="item-list"),
+    path("items/<int:item_id>/", views.item_detail, name="item-detail"),
+    path("items/<int:item_id>/adjust/", views.item_adjust, name="item-adjust"),
 ]

@@ -8,12 +8,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.models import User
 from accounts.permissions import admin_required, is_org_admin
-from warehouses import services
-from warehouses.forms import OrganizationForm, WarehouseForm
+from warehouses import services, stock
+from warehouses.forms import OrganizationForm, StockAdjustmentForm, WarehouseForm
 from warehouses.models import Item, Organization, Warehouse
 
 ITEMS_PER_PAGE = 50
+MOVEMENTS_PER_PAGE = 25
 
 
 @require_http_methods(["GET", "POST"])
@@ -100,4 +102,66 @@ def item_list(request: HttpRequest) -> HttpResponse:
         request,
         "warehouses/item_list.html",
         {"page": page, "query": query, "status": status, "statuses": Item.Status.choices},
+    )
+
+
+@require_http_methods(["GET"])
+def item_detail(request: HttpRequest, item_id: int) -> HttpResponse:
+    item = get_object_or_404(Item, id=item_id)
+    form = StockAdjustmentForm(initial={"warehouse": Organization.load().primary_warehouse_id})
+    return _render_item_detail(request, item, form)
+
+
+@require_POST
+@admin_required
+def item_adjust(request: HttpRequest, item_id: int) -> HttpResponse:
+    item = get_object_or_404(Item, id=item_id)
+    form = StockAdjustmentForm(request.POST)
+    if form.is_valid():
+        warehouse = form.cleaned_data["warehouse"]
+        change = form.cleaned_data["quantity_change"]
+        assert isinstance(request.user, User)  # admin_required let only a logged-in admin in
+        try:
+            movement = stock.adjust_stock(
+                item, warehouse, change, note=form.cleaned_data["reason"], user=request.user
+            )
+        except ValidationError as error:
+            form.add_error("quantity_change", error)
+        else:
+            messages.success(
+                request,
+                f"Stock of {item.sku} in {warehouse.name} adjusted by {change:+d}: "
+                f"{movement.on_hand_after} on hand.",
+            )
+            return redirect("item-detail", item_id=item.id)
+    return _render_item_detail(request, item, form)
+
+
+def _render_item_detail(
+    request: HttpRequest, item: Item, form: StockAdjustmentForm
+) -> HttpResponse:
+    stocks = list(item.stocks.select_related("warehouse").order_by("warehouse__name"))
+    # Inactive warehouses' units are neither sold nor pushed to Amazon: not in the totals.
+    counted = [row for row in stocks if row.warehouse.is_active]
+    movements = item.movements.select_related("warehouse", "created_by")
+    return render(
+        request,
+        "warehouses/item_detail.html",
+        {
+            "item": item,
+            "stocks": stocks,
+            "totals": {
+                "on_hand": sum(row.on_hand for row in counted),
+                "committed": sum(row.committed for row in counted),
+                "available": sum(row.available for row in counted),
+            },
+            "has_inactive_stock": len(counted) < len(stocks),
+            # Listings belong to marketplaces; reached through the reverse relation so the
+            # inventory imports nothing of the marketplaces app.
+            "listings": item.listings.select_related("channel").order_by(
+                "channel__name", "seller_sku"
+            ),
+            "page": Paginator(movements, MOVEMENTS_PER_PAGE).get_page(request.GET.get("page")),
+            "form": form,
+        },
     )

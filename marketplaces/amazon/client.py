@@ -136,6 +136,18 @@ def _lwa_class(lwa_endpoint: str) -> type[AccessTokenClient]:
     )
 
 
+@dataclass(frozen=True)
+class _LwaCredentials:
+    """The shape sp_api's AccessTokenClient reads credentials from."""
+
+    lwa_app_id: str
+    lwa_client_secret: str
+    refresh_token: str = ""
+
+    def __repr__(self) -> str:
+        return f"_LwaCredentials(lwa_app_id={self.lwa_app_id!r})"
+
+
 def _error_parts(error: SellingApiException) -> tuple[str, str]:
     first = error.error[0] if isinstance(error.error, list) and error.error else {}
     if not isinstance(first, dict):
@@ -148,11 +160,7 @@ def exchange_authorization_code(
 ) -> str:
     """OAuth callback: trade a ``spapi_oauth_code`` for the seller's refresh token."""
     lwa = _lwa_class(lwa_endpoint)(
-        credentials={
-            "lwa_app_id": client_id,
-            "lwa_client_secret": client_secret,
-            "refresh_token": "",
-        }
+        credentials=_LwaCredentials(lwa_app_id=client_id, lwa_client_secret=client_secret)
     )
     try:
         answer = lwa.authorize_auth_code(code)
@@ -169,6 +177,35 @@ def exchange_authorization_code(
     if not token:
         raise AmazonPayloadError("Login with Amazon answered without a refresh token")
     return str(token)
+
+
+def verify_refresh_token(connection: Connection) -> None:
+    """Ask Login with Amazon for an access token: proves the refresh token works."""
+    lwa = _lwa_class(connection.lwa_endpoint)(
+        refresh_token=connection.refresh_token,
+        credentials=_LwaCredentials(
+            lwa_app_id=connection.client_id,
+            lwa_client_secret=connection.client_secret,
+            refresh_token=connection.refresh_token,
+        ),
+    )
+    try:
+        lwa.get_auth()
+    except AuthorizationError as error:
+        if int(getattr(error, "status_code", 0) or 0) >= 500:
+            raise AmazonTransientError("Login with Amazon is unavailable; try again") from None
+        raise AmazonAuthError(
+            "Amazon does not accept this refresh token "
+            f"({getattr(error, 'error_code', '') or 'invalid_grant'})"
+        ) from None
+    except (httpx.HTTPError, ValueError) as error:
+        raise AmazonTransientError(
+            f"Login with Amazon did not answer: {type(error).__name__}"
+        ) from None
+
+
+class _AccessTokenRejected(Exception):
+    """403 from an SP-API operation: the access token, not necessarily the seller, is refused."""
 
 
 class AmazonClient:
@@ -203,6 +240,22 @@ class AmazonClient:
 
     def _call(self, operation: str, call: Callable[[], T]) -> T:
         """Pace, call, and turn every failure into one of the product's exceptions."""
+        try:
+            return self._call_once(operation, call)
+        except _AccessTokenRejected:
+            # An access token can die before its expiry (revocation, clock skew, a rotated
+            # secret): fetch a new one and try once more. A refresh token Amazon no longer
+            # accepts then fails at Login with Amazon, which is the real authorization error.
+            forget_access_tokens()
+            try:
+                return self._call_once(operation, call)
+            except _AccessTokenRejected as rejected:
+                raise AmazonAuthError(
+                    f"{operation}: access denied ({rejected}); the application may lack the "
+                    "role this needs"
+                ) from None
+
+    def _call_once(self, operation: str, call: Callable[[], T]) -> T:
         ratelimit.acquire(self.connection.seller_id, operation, self.max_wait)
         try:
             return call()
@@ -223,9 +276,7 @@ class AmazonClient:
             if status >= 500 or status == 999:
                 raise AmazonTransientError(f"{operation}: Amazon error {status} {code}") from None
             if status == 403 and code in {"Unauthorized", "InvalidToken", "AccessDenied", ""}:
-                # The access token may just have expired early: drop it, retry once later.
-                forget_access_tokens()
-                raise AmazonAuthError(f"{operation}: access denied ({code or status})") from None
+                raise _AccessTokenRejected(code or str(status)) from None
             raise AmazonRejected(operation, status, code, message) from None
         except (httpx.TimeoutException, httpx.TransportError) as error:
             raise AmazonTransientError(f"{operation}: {type(error).__name__}") from None
@@ -542,4 +593,5 @@ __all__ = [
     "Connection",
     "exchange_authorization_code",
     "forget_access_tokens",
+    "verify_refresh_token",
 ]

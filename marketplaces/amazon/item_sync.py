@@ -52,6 +52,15 @@ def sync_items(run: SyncRun, client: AmazonClient) -> None:
             "getReport", 200, status.status, f"the listings report ended {status.status}"
         )
     rows, unreadable = parse_listings_report(client.download_report(status.document_id))
+    if run.reinitiates_id:
+        # Re-initiate: only the SKUs the earlier run brought in.
+        wanted = set(
+            SyncRecord.objects.filter(
+                run_id=run.reinitiates_id, record_type=SyncRecord.RecordType.ITEM
+            ).values_list("external_id", flat=True)
+        )
+        rows = [row for row in rows if row.seller_sku in wanted]
+        unreadable = [entry for entry in unreadable if entry[0] in wanted]
     details = _listing_details(client)
     history.heartbeat(run, done=0, total=len(rows) + len(unreadable))
     for sku, reason in unreadable:
@@ -59,7 +68,11 @@ def sync_items(run: SyncRun, client: AmazonClient) -> None:
     for done, row in enumerate(rows, start=1):
         outcome, item, reason = import_listing(run.channel, row, details.get(row.seller_sku))
         history.record(
-            run, SyncRecord.RecordType.ITEM, row.seller_sku, outcome, reason=reason,
+            run,
+            SyncRecord.RecordType.ITEM,
+            row.seller_sku,
+            outcome,
+            reason=reason,
             local_object=item,
         )
         if done % 100 == 0:
@@ -102,9 +115,7 @@ def import_listing(
     return SyncRecord.Outcome.SYNCED, item, ""
 
 
-def _upsert_listing(
-    channel: SalesChannel, row: ListingRow, details: ListingDetails | None
-) -> Item:
+def _upsert_listing(channel: SalesChannel, row: ListingRow, details: ListingDetails | None) -> Item:
     listing = (
         Listing.objects.select_for_update()
         .select_related("item")

@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from marketplaces.amazon.client import AmazonClient
-from marketplaces.amazon.errors import AmazonError
+from marketplaces.amazon.errors import AmazonError, AmazonRejected
 from marketplaces.amazon.types import AmazonOrder, AmazonOrderItem
 from marketplaces.models import (
     FulfillmentChannel,
@@ -79,6 +79,9 @@ def sync_orders(run: SyncRun, client: AmazonClient) -> None:
     """
     channel = run.channel
     organization = Organization.load()
+    if run.reinitiates_id:
+        _refetch_recorded_orders(run, client, organization)
+        return
     now = timezone.now()
     if run.window_start is None:
         run.window_start = order_window(channel, now)
@@ -121,6 +124,68 @@ def sync_orders(run: SyncRun, client: AmazonClient) -> None:
             break
     if run.trigger in (SyncRun.Trigger.AUTOMATIC, SyncRun.Trigger.INITIAL) and end is None:
         advance_checkpoint(channel, newest_seen, page_upper_bound=upper_bound)
+
+
+def _refetch_recorded_orders(
+    run: SyncRun, client: AmazonClient, organization: Organization
+) -> None:
+    """Re-initiate: fetch again exactly the orders the earlier run brought in (getOrder each)."""
+    order_ids = list(
+        dict.fromkeys(
+            SyncRecord.objects.filter(
+                run_id=run.reinitiates_id, record_type=SyncRecord.RecordType.ORDER
+            )
+            .exclude(external_id="?")
+            .order_by("id")
+            .values_list("external_id", flat=True)
+        )
+    )
+    position = int(run.cursor or 0)
+    history.heartbeat(run, done=position, total=len(order_ids))
+    for index in range(position, len(order_ids)):
+        order_id = order_ids[index]
+        try:
+            amazon_order = client.get_order(order_id)
+        except AmazonRejected as rejected:  # e.g. 404: the order is gone from Amazon
+            history.record(
+                run, SyncRecord.RecordType.ORDER, order_id, "failed", reason=str(rejected)
+            )
+        else:
+            outcome = import_order(run.channel, organization, amazon_order, client)
+            history.record(
+                run,
+                SyncRecord.RecordType.ORDER,
+                order_id,
+                outcome.outcome,
+                reason=outcome.reason,
+                local_object=outcome.order,
+            )
+        SyncRun.objects.filter(id=run.id).update(cursor=str(index + 1))
+        history.heartbeat(run, done=index + 1)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    count: int
+    exact: bool
+
+
+def estimate_orders(client: AmazonClient, start: datetime, end: datetime | None) -> Estimate:
+    """Dry run (SPEC §10.5): one searchOrders page of 100; exact when it is the only page,
+    otherwise extrapolated from how much of the window those 100 orders cover."""
+    now = timezone.now()
+    if end is not None and end > now - SEARCH_LAG:
+        end = None
+    page = client.search_orders(last_updated_after=start, last_updated_before=end)
+    count = len(page.orders) + len(page.invalid)
+    if not page.next_token or not page.orders:
+        return Estimate(count, exact=True)
+    window_end = end or page.last_updated_before or now
+    covered = max(o.last_updated for o in page.orders) - start
+    total = window_end - start
+    if covered.total_seconds() <= 0:
+        return Estimate(count, exact=False)
+    return Estimate(int(count * total / covered), exact=False)
 
 
 def advance_checkpoint(
@@ -321,7 +386,12 @@ def _set_totals(order: SalesOrder, amazon_order: AmazonOrder) -> None:
     order.total = amazon_order.grand_total if amazon_order.grand_total is not None else computed
     order.save(
         update_fields=[
-            "subtotal", "shipping_total", "discount_total", "tax_total", "total", "updated_at",
+            "subtotal",
+            "shipping_total",
+            "discount_total",
+            "tax_total",
+            "total",
+            "updated_at",
         ]
     )
 
@@ -391,8 +461,11 @@ def _ship_line(order: SalesOrder, line: SalesOrderLine, quantity: int) -> None:
         )
     if quantity - from_committed:
         stock.ship_stock(
-            line.item, order.warehouse, quantity - from_committed,
-            reference=order.amazon_order_id, from_committed=False,
+            line.item,
+            order.warehouse,
+            quantity - from_committed,
+            reference=order.amazon_order_id,
+            from_committed=False,
         )
     line.quantity_shipped += quantity
     line.stock_committed -= from_committed
@@ -432,9 +505,7 @@ def _set_status_from_lines(order: SalesOrder, amazon_order: AmazonOrder) -> None
 def release_held_orders(item: Item) -> int:
     """After an item is confirmed or linked: orders waiting only for it commit their stock."""
     released = 0
-    held = SalesOrder.objects.filter(
-        status=SalesOrder.Status.ON_HOLD, lines__item=item
-    ).distinct()
+    held = SalesOrder.objects.filter(status=SalesOrder.Status.ON_HOLD, lines__item=item).distinct()
     for order in held:
         with transaction.atomic():
             locked = SalesOrder.objects.select_for_update().get(id=order.id)
@@ -452,19 +523,32 @@ def _snapshot(order: SalesOrder) -> AmazonOrder:
     """What we know of Amazon's view of a held order, to apply it once the hold lifts."""
     lines = tuple(
         AmazonOrderItem(
-            order_item_id=line.amazon_order_item_id, seller_sku=line.seller_sku, asin="",
-            title=line.title, quantity=line.quantity, quantity_shipped=line.quantity_shipped,
-            unit_price=line.unit_price, item_subtotal=line.unit_price * line.quantity,
-            shipping=line.shipping_price, item_tax=Decimal(0), shipping_tax=Decimal(0),
-            gift_wrap_tax=Decimal(0), item_discount=line.promotion_discount,
-            shipping_discount=line.shipping_discount, marketplace_collects_tax=False,
+            order_item_id=line.amazon_order_item_id,
+            seller_sku=line.seller_sku,
+            asin="",
+            title=line.title,
+            quantity=line.quantity,
+            quantity_shipped=line.quantity_shipped,
+            unit_price=line.unit_price,
+            item_subtotal=line.unit_price * line.quantity,
+            shipping=line.shipping_price,
+            item_tax=Decimal(0),
+            shipping_tax=Decimal(0),
+            gift_wrap_tax=Decimal(0),
+            item_discount=line.promotion_discount,
+            shipping_discount=line.shipping_discount,
+            marketplace_collects_tax=False,
         )
         for line in order.lines.all()
     )
     return AmazonOrder(
-        order_id=order.amazon_order_id, created=order.purchased_at,
-        last_updated=order.amazon_updated_at, status=order.amazon_status,
+        order_id=order.amazon_order_id,
+        created=order.purchased_at,
+        last_updated=order.amazon_updated_at,
+        status=order.amazon_status,
         fulfilled_by="MERCHANT" if order.fulfillment_channel == "merchant" else "AMAZON",
-        marketplace_id=order.channel.marketplace_id, currency=order.currency, items=lines,
+        marketplace_id=order.channel.marketplace_id,
+        currency=order.currency,
+        items=lines,
         grand_total=order.total,
     )

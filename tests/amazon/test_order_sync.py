@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 def run_order_sync(channel: SalesChannel, trigger: str = "automatic") -> SyncRun:
     run = history.start_run(channel.id, SyncRun.Kind.ORDERS, trigger)
-    sync_orders_task.apply(args=[run.id])
+    sync_orders_task.apply(args=(run.id,))
     run.refresh_from_db()
     return run
 

@@ -51,7 +51,9 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser, live_server: object) -> Iterator[Page]:
-    context = browser.new_context(base_url=str(live_server), viewport={"width": 1280, "height": 900})
+    context = browser.new_context(
+        base_url=str(live_server), viewport={"width": 1280, "height": 900}
+    )
     page = context.new_page()
     page.set_default_timeout(15_000)
     yield page

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -18,7 +19,7 @@ PUBLIC = {"login", "healthz"}
 def all_named_routes() -> Iterator[tuple[str, str]]:
     """(name, concrete path) for every named URL of the product, admin site excluded."""
 
-    def walk(patterns: list, prefix: str) -> Iterator[tuple[str, str]]:  # type: ignore[type-arg]
+    def walk(patterns: list[Any], prefix: str) -> Iterator[tuple[str, str]]:
         for entry in patterns:
             route = prefix + str(entry.pattern)
             if isinstance(entry, URLResolver):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ PRODUCTION = {
 }
 
 
-def start(env_overrides: dict[str, str | None]) -> subprocess.CompletedProcess[str]:
+def start(env_overrides: Mapping[str, str | None]) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in PRODUCTION and k != "DATABASE_URL"}
     env["DJANGO_SETTINGS_MODULE"] = "inventory_sync.settings"
     for key, value in env_overrides.items():
@@ -26,7 +27,12 @@ def start(env_overrides: dict[str, str | None]) -> subprocess.CompletedProcess[s
             env[key] = value
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup(); print('started')"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -63,8 +69,13 @@ def test_it_runs_with_nothing_set_on_sqlite_and_the_filesystem_broker(tmp_path: 
     )
     clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DEBUG"}}
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env={**clean, **env},
-        capture_output=True, text=True, timeout=60, check=False,
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["django.db.backends.sqlite3", "filesystem://", "True"]
@@ -81,10 +92,16 @@ def test_it_selects_postgres_and_redis_from_the_environment() -> None:
         "REDIS_URL": "redis://cache.internal:6379/2",
     }
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env,
-        capture_output=True, text=True, timeout=60, check=False,
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
-        "django.db.backends.postgresql", "redis://cache.internal:6379/2",
+        "django.db.backends.postgresql",
+        "redis://cache.internal:6379/2",
     ]

@@ -16,7 +16,7 @@ def test_it_creates_the_first_warehouse_as_primary(admin_client: Client) -> None
 
 
 def test_it_shows_field_errors_and_saves_nothing(admin_client: Client) -> None:
-    WarehouseFactory(name="Toronto")
+    WarehouseFactory.create(name="Toronto")
     response = admin_client.post("/warehouses/new/", {"name": "Toronto", "is_active": "on"})
     assert response.status_code == 200
     assert "Warehouse with this Name already exists." in response.content.decode()
@@ -27,8 +27,8 @@ def test_it_shows_field_errors_and_saves_nothing(admin_client: Client) -> None:
 
 
 def test_it_marks_another_warehouse_primary(admin_client: Client) -> None:
-    first = WarehouseFactory(name="Toronto")
-    second = WarehouseFactory(name="Montréal")
+    first = WarehouseFactory.create(name="Toronto")
+    second = WarehouseFactory.create(name="Montréal")
     organization = Organization.load()
     organization.primary_warehouse = first
     organization.save()
@@ -38,7 +38,7 @@ def test_it_marks_another_warehouse_primary(admin_client: Client) -> None:
 
 
 def test_it_refuses_to_deactivate_the_primary_warehouse(admin_client: Client) -> None:
-    primary = WarehouseFactory(name="Toronto")
+    primary = WarehouseFactory.create(name="Toronto")
     organization = Organization.load()
     organization.primary_warehouse = primary
     organization.save()
@@ -50,7 +50,7 @@ def test_it_refuses_to_deactivate_the_primary_warehouse(admin_client: Client) ->
 
 
 def test_it_lists_warehouses_with_their_stock(staff_client: Client) -> None:
-    warehouse = WarehouseFactory(name="Vancouver")
+    warehouse = WarehouseFactory.create(name="Vancouver")
     item = Item.objects.create(sku="MUG-1", name="Mug")
     Stock.objects.create(item=item, warehouse=warehouse, on_hand=7, committed=2)
     page = staff_client.get("/warehouses/").content.decode()
@@ -60,7 +60,7 @@ def test_it_lists_warehouses_with_their_stock(staff_client: Client) -> None:
 
 
 def test_it_saves_organization_settings(admin_client: Client) -> None:
-    warehouse = WarehouseFactory(name="Toronto")
+    warehouse = WarehouseFactory.create(name="Toronto")
     response = admin_client.post(
         "/settings/organization/",
         {
@@ -81,7 +81,7 @@ def test_it_saves_organization_settings(admin_client: Client) -> None:
 
 
 def test_it_rejects_a_bad_currency_and_keeps_the_old_settings(admin_client: Client) -> None:
-    warehouse = WarehouseFactory(name="Toronto")
+    warehouse = WarehouseFactory.create(name="Toronto")
     response = admin_client.post(
         "/settings/organization/",
         {
@@ -97,7 +97,7 @@ def test_it_rejects_a_bad_currency_and_keeps_the_old_settings(admin_client: Clie
 
 
 def test_it_lists_items_with_available_stock_and_filters(staff_client: Client) -> None:
-    warehouse = WarehouseFactory()
+    warehouse = WarehouseFactory.create()
     mug = Item.objects.create(sku="MUG-1", name="Tasse à café")
     Item.objects.create(sku="NEW-1", name="Listing", status=Item.Status.UNCONFIRMED)
     Stock.objects.create(item=mug, warehouse=warehouse, on_hand=10, committed=3)

@@ -16,7 +16,7 @@ SECOND = timedelta(seconds=1)
 
 
 def run_finished(ago: timedelta, status: str, records: int = 0, **kwargs: object) -> SyncRun:
-    run = SyncRunFactory(status=status, finished_at=NOW - ago, **kwargs)
+    run = SyncRunFactory.create(status=status, finished_at=NOW - ago, **kwargs)
     SyncRecord.objects.bulk_create(
         SyncRecord(run=run, record_type="order", external_id=f"702-{i}", outcome="synced")
         for i in range(records)
@@ -27,7 +27,7 @@ def run_finished(ago: timedelta, status: str, records: int = 0, **kwargs: object
 @pytest.mark.django_db
 @time_machine.travel(NOW, tick=False)
 def test_it_deletes_successful_runs_older_than_a_month_with_their_records() -> None:
-    channel = SalesChannelFactory()
+    channel = SalesChannelFactory.create()
     expired = run_finished(timedelta(days=30) + SECOND, "succeeded", records=3, channel=channel)
     kept = run_finished(timedelta(days=30) - SECOND, "succeeded", records=2, channel=channel)
 
@@ -44,7 +44,7 @@ def test_it_deletes_successful_runs_older_than_a_month_with_their_records() -> N
 @time_machine.travel(NOW, tick=False)
 @pytest.mark.parametrize("status", ["failed", "partial"])
 def test_it_keeps_failed_runs_two_months(status: str) -> None:
-    channel = SalesChannelFactory()
+    channel = SalesChannelFactory.create()
     expired = run_finished(timedelta(days=60) + SECOND, status, records=1, channel=channel)
     kept = run_finished(timedelta(days=60) - SECOND, status, channel=channel)
     # A month-and-a-bit old failure is still there: only successes go after a month.
@@ -60,11 +60,11 @@ def test_it_keeps_failed_runs_two_months(status: str) -> None:
 @pytest.mark.django_db
 @time_machine.travel(NOW, tick=False)
 def test_it_never_deletes_unfinished_runs() -> None:
-    channel = SalesChannelFactory()
+    channel = SalesChannelFactory.create()
     old_start = NOW - timedelta(days=400)
-    running = SyncRunFactory(channel=channel, status="running", finished_at=None)
+    running = SyncRunFactory.create(channel=channel, status="running", finished_at=None)
     SyncRun.objects.filter(id=running.id).update(created_at=old_start)
-    queued = SyncRunFactory(channel=channel, kind="items", status="queued", finished_at=None)
+    queued = SyncRunFactory.create(channel=channel, kind="items", status="queued", finished_at=None)
 
     assert prune_sync_history().runs_deleted == 0
     assert set(SyncRun.objects.values_list("id", flat=True)) == {running.id, queued.id}
@@ -73,10 +73,9 @@ def test_it_never_deletes_unfinished_runs() -> None:
 @pytest.mark.django_db
 @time_machine.travel(NOW, tick=False)
 def test_it_deletes_in_batches_and_unlinks_re_initiating_runs() -> None:
-    channel = SalesChannelFactory()
+    channel = SalesChannelFactory.create()
     old = [
-        run_finished(timedelta(days=90), "succeeded", records=4, channel=channel)
-        for _ in range(7)
+        run_finished(timedelta(days=90), "succeeded", records=4, channel=channel) for _ in range(7)
     ]
     recent = run_finished(timedelta(days=1), "succeeded", channel=channel, reinitiates=old[0])
 

@@ -1,0 +1,254 @@
+"""The order book (indexed for window queries) and the Orders 2026-01-01 JSON shape."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from .clock import isoformat
+from .data import CURRENCY, MARKETPLACE_NAME, TAX_COLLECTOR, Order, OrderLine
+
+INCLUDED_DATA = (
+    "BUYER",
+    "RECIPIENT",
+    "PROCEEDS",
+    "EXPENSE",
+    "PROMOTION",
+    "CANCELLATION",
+    "FULFILLMENT",
+    "PACKAGES",
+    "TAX",
+    "PAYMENT",
+    "FULFILLMENT_ORDERS",
+)
+ALL_INCLUDED = frozenset(INCLUDED_DATA)
+
+SortKey = tuple[float, str]
+
+
+class OrderBook:
+    """Orders by id plus two sorted indexes, so time-window queries bisect instead of scanning.
+
+    Not thread-safe: the simulator state's lock guards it.
+    """
+
+    def __init__(self) -> None:
+        self.by_id: dict[str, Order] = {}
+        self._created: list[SortKey] = []
+        self._updated: list[SortKey] = []
+
+    def __len__(self) -> int:
+        return len(self.by_id)
+
+    def add(self, order: Order) -> None:
+        self.by_id[order.order_id] = order
+        bisect.insort(self._created, (order.created.timestamp(), order.order_id))
+        bisect.insort(self._updated, (order.last_updated.timestamp(), order.order_id))
+
+    def add_sorted_batch(self, orders: list[Order]) -> None:
+        """Bulk load (e.g. 100,000 benchmark orders): one sort instead of n insorts."""
+        for order in orders:
+            self.by_id[order.order_id] = order
+        self._created.extend((o.created.timestamp(), o.order_id) for o in orders)
+        self._updated.extend((o.last_updated.timestamp(), o.order_id) for o in orders)
+        self._created.sort()
+        self._updated.sort()
+
+    def touch(self, order: Order, when: Any) -> None:
+        """Move the order's lastUpdatedTime (and its place in the index) to ``when``."""
+        old = (order.last_updated.timestamp(), order.order_id)
+        index = bisect.bisect_left(self._updated, old)
+        if index < len(self._updated) and self._updated[index] == old:
+            del self._updated[index]
+        order.last_updated = when
+        bisect.insort(self._updated, (when.timestamp(), order.order_id))
+
+    def window(
+        self,
+        by: str,
+        after: float,
+        before: float,
+        start_after: SortKey | None,
+        accept: Callable[[Order], bool],
+    ) -> Iterator[tuple[SortKey, Order]]:
+        """Orders with ``after <= time <= before`` by (time, orderId), past ``start_after``."""
+        index = self._created if by == "created" else self._updated
+        lower: SortKey = (after, "")
+        if start_after is not None and start_after > lower:
+            position = bisect.bisect_right(index, start_after)
+        else:
+            position = bisect.bisect_left(index, lower)
+        for key in _slice_iter(index, position):
+            if key[0] > before:
+                return
+            order = self.by_id[key[1]]
+            if accept(order):
+                yield key, order
+
+    def all_orders(self) -> list[Order]:
+        return [self.by_id[key[1]] for key in self._created]
+
+
+def _slice_iter(index: list[SortKey], start: int) -> Iterator[SortKey]:
+    # Index access rather than a slice: a slice would copy up to 100,000 keys per page.
+    for position in range(start, len(index)):
+        yield index[position]
+
+
+def money(cents: int) -> dict[str, str]:
+    sign = "-" if cents < 0 else ""
+    cents = abs(cents)
+    return {"amount": f"{sign}{cents // 100}.{cents % 100:02d}", "currencyCode": CURRENCY}
+
+
+def _line_tax(line: OrderLine) -> int:
+    return line.item_tax_cents + line.shipping_tax_cents
+
+
+def _line_discount(line: OrderLine) -> int:
+    return line.item_promo_cents + line.ship_promo_cents
+
+
+def _line_total(line: OrderLine) -> int:
+    return line.item_cents + line.shipping_cents + _line_tax(line) - _line_discount(line)
+
+
+def order_json(order: Order, included: frozenset[str]) -> dict[str, Any]:
+    """An Order as Orders 2026-01-01 returns it; optional datasets only when asked."""
+    body: dict[str, Any] = {
+        "orderId": order.order_id,
+        "createdTime": isoformat(order.created),
+        "lastUpdatedTime": isoformat(order.last_updated),
+        "programs": list(order.programs),
+        "salesChannel": {
+            "channelName": "AMAZON",
+            "marketplaceId": order.marketplace_id,
+            "marketplaceName": MARKETPLACE_NAME,
+        },
+    }
+    if order.seller_order_id:
+        body["orderAliases"] = [{"aliasId": order.seller_order_id, "aliasType": "SELLER_ORDER_ID"}]
+    if "BUYER" in included:
+        body["buyer"] = {"buyerName": order.buyer_name, "buyerEmail": order.buyer_email}
+    if "RECIPIENT" in included:
+        body["recipient"] = {"deliveryAddress": dict(order.address)}
+    if "PROCEEDS" in included:
+        totals = {"ITEM": 0, "SHIPPING": 0, "TAX": 0, "DISCOUNT": 0}
+        for line in order.lines:
+            totals["ITEM"] += line.item_cents
+            totals["SHIPPING"] += line.shipping_cents
+            totals["TAX"] += _line_tax(line)
+            totals["DISCOUNT"] -= _line_discount(line)
+        body["proceeds"] = {
+            "grandTotal": money(sum(totals.values())),
+            "breakdowns": [
+                {"type": kind, "subtotal": money(amount)}
+                for kind, amount in totals.items()
+                if amount or kind == "ITEM"
+            ],
+        }
+    if "FULFILLMENT" in included:
+        ship_from, ship_to = order.ship_by
+        deliver_from, deliver_to = order.deliver_by
+        body["fulfillment"] = {
+            "fulfillmentStatus": order.status,
+            "fulfilledBy": order.fulfilled_by,
+            "fulfillmentServiceLevel": order.service_level,
+            "shipByWindow": {
+                "earliestDateTime": isoformat(ship_from),
+                "latestDateTime": isoformat(ship_to),
+            },
+            "deliverByWindow": {
+                "earliestDateTime": isoformat(deliver_from),
+                "latestDateTime": isoformat(deliver_to),
+            },
+        }
+    body["orderItems"] = [_item_json(order, line, included) for line in order.lines]
+    if "PACKAGES" in included and order.packages:
+        body["packages"] = [
+            {
+                "packageReferenceId": package.package_reference_id,
+                "createdTime": isoformat(package.created),
+                "packageStatus": {"status": "SHIPPED", "detailedStatus": "PICKED_UP"},
+                "carrier": package.carrier,
+                "shipTime": isoformat(package.ship_time),
+                "shippingService": package.shipping_service,
+                "trackingNumber": package.tracking_number,
+                "packageItems": [
+                    {"orderItemId": item_id, "quantity": quantity}
+                    for item_id, quantity in package.items
+                ],
+            }
+            for package in order.packages
+        ]
+    return body
+
+
+def _item_json(order: Order, line: OrderLine, included: frozenset[str]) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "orderItemId": line.order_item_id,
+        "quantityOrdered": line.quantity,
+        "programs": [],
+        "product": {
+            "asin": line.asin,
+            "title": line.title,
+            "sellerSku": line.sku,
+            "condition": {"conditionType": "NEW", "conditionSubtype": "NEW"},
+            "price": {"unitPrice": money(line.unit_price_cents)},
+        },
+    }
+    if "PROCEEDS" in included:
+        breakdowns: list[dict[str, Any]] = [{"type": "ITEM", "subtotal": money(line.item_cents)}]
+        if line.shipping_cents:
+            breakdowns.append({"type": "SHIPPING", "subtotal": money(line.shipping_cents)})
+        if _line_tax(line):
+            breakdowns.append(
+                {
+                    "type": "TAX",
+                    "subtotal": money(_line_tax(line)),
+                    "detailedBreakdowns": [
+                        {"subtype": "ITEM", "value": money(line.item_tax_cents)},
+                        {"subtype": "SHIPPING", "value": money(line.shipping_tax_cents)},
+                    ],
+                }
+            )
+        if _line_discount(line):
+            breakdowns.append(
+                {
+                    "type": "DISCOUNT",
+                    "subtotal": money(-_line_discount(line)),
+                    "detailedBreakdowns": [
+                        {"subtype": "ITEM", "value": money(-line.item_promo_cents)},
+                        {"subtype": "SHIPPING", "value": money(-line.ship_promo_cents)},
+                    ],
+                }
+            )
+        item["proceeds"] = {"proceedsTotal": money(_line_total(line)), "breakdowns": breakdowns}
+    if "PROMOTION" in included and line.promotion_ids:
+        item["promotion"] = {"breakdowns": [{"promotionId": p} for p in line.promotion_ids]}
+    if "CANCELLATION" in included and order.status == "CANCELLED" and order.cancelled_by:
+        item["cancellation"] = {
+            "cancellationExecution": {
+                "cancelledBy": order.cancelled_by,
+                "cancelReason": order.cancel_reason or "",
+            }
+        }
+        if order.cancelled_by == "BUYER":
+            item["cancellation"]["cancellationRequest"] = {
+                "requester": "BUYER",
+                "cancelReason": order.cancel_reason or "",
+            }
+    if "FULFILLMENT" in included:
+        unfulfilled = 0 if order.status == "CANCELLED" else line.unshipped
+        item["fulfillment"] = {
+            "quantityFulfilled": line.quantity_shipped,
+            "quantityUnfulfilled": unfulfilled,
+        }
+    if "TAX" in included and order.marketplace_facilitator:
+        item["tax"] = {
+            "taxCollections": [
+                {"model": "MARKETPLACE_FACILITATOR", "responsibleParty": TAX_COLLECTOR}
+            ]
+        }
+    return item

@@ -1,0 +1,807 @@
+"""Everything the simulated Amazon knows, behind one lock.
+
+The HTTP layer (``app.py``) takes ``state.lock``, calls :meth:`SimState.tick` to let simulated
+time act (orders arrive and progress, reports and feeds finish), then reads or changes state.
+"""
+
+from __future__ import annotations
+
+import gc
+import heapq
+import random
+import secrets
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from .clock import SimClock, isoformat
+from .data import (
+    FBA_CHANNEL,
+    MARKETPLACE_ID,
+    Listing,
+    Order,
+    Package,
+    generate_catalogue,
+    make_order,
+)
+from .documents import (
+    LISTINGS_FEED,
+    LISTINGS_REPORT,
+    Document,
+    FeedValidator,
+    encode_report,
+    listings_report,
+    load_feed_validator,
+    orders_report,
+    process_listings_feed,
+    report_window_orders,
+)
+from .orders import ALL_INCLUDED, OrderBook, order_json
+from .ratelimit import TokenBuckets
+
+# Default credentials, printed at start-up and documented in docs/SIMULATOR.md.
+DEFAULT_CLIENT_ID = "amzn1.application-oa2-client.simulator"
+DEFAULT_CLIENT_SECRET = "simulator-secret"  # noqa: S105 - a documented fake for the local simulator
+DEFAULT_SELLER_ID = "A3SIMULATORCA"
+DEFAULT_REFRESH_TOKEN = "Atzr|simulator"  # noqa: S105 - a documented fake for the local simulator
+DEFAULT_APPLICATION_ID = "amzn1.sp.solution.simulator"
+DEFAULT_REDIRECT_URI = "http://127.0.0.1:8000/integrations/amazon/callback/"
+
+ACCESS_TOKEN_SECONDS = 3600
+AUTH_CODE_SECONDS = 300
+DOCUMENT_URL_SECONDS = 300
+PAGINATION_TOKEN_SECONDS = 24 * 3600
+
+FAULT_KINDS = (
+    "throttle",
+    "server_error",
+    "timeout",
+    "malformed",
+    "empty_body",
+    "feed_fatal",
+    "expired_document",
+    "revoked_refresh_token",
+)
+
+
+@dataclass
+class SimConfig:
+    seed: int = 1
+    time_scale: float = 1.0
+    start_time: datetime | None = None
+    redirect_uri: str = DEFAULT_REDIRECT_URI
+    enforce_rate_limits: bool = True
+    # Mean simulated seconds between two new buyer orders; 0 turns the live stream off.
+    order_interval_seconds: float = 600.0
+    history_days: int = 30
+    history_orders: int = 120
+    # searchOrders only sees orders older than this (Amazon: "at least two minutes before").
+    search_lag_seconds: float = 120.0
+    report_queue_seconds: float = 10.0
+    report_processing_seconds: float = 50.0
+    feed_queue_seconds: float = 15.0
+    feed_processing_seconds: float = 60.0
+    models_dir: Path | None = None
+    # Keep every SP-API response (operation, status, body) in ``SimState.recorded``: the
+    # contract tests validate what the server sent, whichever client made the call.
+    record_responses: bool = False
+
+
+@dataclass
+class Report:
+    report_id: str
+    report_type: str
+    marketplace_ids: list[str]
+    data_start: datetime
+    data_end: datetime
+    created: datetime
+    status: str = "IN_QUEUE"
+    processing_start: datetime | None = None
+    processing_end: datetime | None = None
+    document_id: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "reportId": self.report_id,
+            "reportType": self.report_type,
+            "marketplaceIds": list(self.marketplace_ids),
+            "dataStartTime": isoformat(self.data_start),
+            "dataEndTime": isoformat(self.data_end),
+            "createdTime": isoformat(self.created),
+            "processingStatus": self.status,
+        }
+        if self.processing_start:
+            body["processingStartTime"] = isoformat(self.processing_start)
+        if self.processing_end:
+            body["processingEndTime"] = isoformat(self.processing_end)
+        if self.document_id:
+            body["reportDocumentId"] = self.document_id
+        return body
+
+
+@dataclass
+class Feed:
+    feed_id: str
+    feed_type: str
+    marketplace_ids: list[str]
+    input_document_id: str
+    seller_id: str
+    created: datetime
+    status: str = "IN_QUEUE"
+    processing_start: datetime | None = None
+    processing_end: datetime | None = None
+    result_document_id: str | None = None
+    force_fatal: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "feedId": self.feed_id,
+            "feedType": self.feed_type,
+            "marketplaceIds": list(self.marketplace_ids),
+            "createdTime": isoformat(self.created),
+            "processingStatus": self.status,
+        }
+        if self.processing_start:
+            body["processingStartTime"] = isoformat(self.processing_start)
+        if self.processing_end:
+            body["processingEndTime"] = isoformat(self.processing_end)
+        if self.result_document_id:
+            body["resultFeedDocumentId"] = self.result_document_id
+        return body
+
+
+@dataclass
+class RefreshToken:
+    token: str
+    seller_id: str
+    client_id: str
+    revoked: bool = False
+
+
+@dataclass
+class AccessToken:
+    token: str
+    seller_id: str
+    refresh_token: str
+    expires: datetime
+
+
+@dataclass
+class AuthCode:
+    code: str
+    seller_id: str
+    expires: datetime
+    used: bool = False
+
+
+@dataclass
+class DocumentUrl:
+    document_id: str
+    method: str  # GET (download) or PUT (upload)
+    expires: datetime
+
+
+@dataclass
+class Fault:
+    operation: str
+    kind: str
+    remaining: int
+    seconds: float = 6.0
+    status: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "operation": self.operation,
+            "kind": self.kind,
+            "count": self.remaining,
+            "seconds": self.seconds,
+        }
+        if self.status is not None:
+            body["status"] = self.status
+        return body
+
+
+@dataclass
+class Counter:
+    calls: int = 0
+    throttled: int = 0
+    errors: int = 0
+    bytes: int = 0
+
+    def as_json(self) -> dict[str, int]:
+        return {
+            "calls": self.calls,
+            "throttled": self.throttled,
+            "errors": self.errors,
+            "bytes": self.bytes,
+        }
+
+
+@dataclass(order=True)
+class _Event:
+    when: datetime
+    seq: int
+    kind: str = field(compare=False)
+    ref: str = field(compare=False)
+
+
+class SimState:
+    """Catalogue, orders, reports, feeds, documents, tokens, counters and faults."""
+
+    def __init__(
+        self, config: SimConfig, clock: SimClock, base_url: str = "http://127.0.0.1"
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.base_url = base_url
+        self.lock = threading.RLock()
+        self.feed_validator: FeedValidator = load_feed_validator(config.models_dir)
+        self.refresh_tokens: dict[str, RefreshToken] = {}
+        self.access_tokens: dict[str, AccessToken] = {}
+        self.auth_codes: dict[str, AuthCode] = {}
+        self.recorded: list[tuple[str, int, bytes]] = []
+        self._install_default_refresh_token()
+        self.reset(config.seed)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def reset(self, seed: int) -> None:
+        """Fresh data from ``seed`` at the current simulated time; issued tokens stay valid."""
+        with self.lock:
+            self.config.seed = seed
+            now = self.clock.now().replace(microsecond=0)
+            self.rng = random.Random(f"{seed}:ids")
+            self.stream_rng = random.Random(f"{seed}:stream")
+            self.listings: dict[str, Listing] = {
+                listing.sku: listing for listing in generate_catalogue(seed, now)
+            }
+            self.orders = OrderBook()
+            self.events: list[_Event] = []
+            self._event_seq = 0
+            self.order_seq = 0
+            self.reports: dict[str, Report] = {}
+            self.feeds: dict[str, Feed] = {}
+            self.documents: dict[str, Document] = {}
+            self.document_urls: dict[str, DocumentUrl] = {}
+            self.counters: dict[str, Counter] = {}
+            self.faults: list[Fault] = []
+            self.shipments: list[dict[str, Any]] = []
+            self.buckets = TokenBuckets()
+            self._report_seq = 0
+            self._feed_seq = 0
+            self._pkg_seq = 0
+            self._install_default_refresh_token()
+            self._generate_history(now)
+            interval = self.config.order_interval_seconds
+            self.next_order_at: datetime | None = (
+                now + timedelta(seconds=self.stream_rng.expovariate(1 / interval))
+                if interval > 0
+                else None
+            )
+
+    def _install_default_refresh_token(self) -> None:
+        self.refresh_tokens[DEFAULT_REFRESH_TOKEN] = RefreshToken(
+            DEFAULT_REFRESH_TOKEN, DEFAULT_SELLER_ID, DEFAULT_CLIENT_ID
+        )
+
+    def _generate_history(self, now: datetime) -> None:
+        """Orders of the last ``history_days``, replayed through their lifecycle up to now."""
+        count = self.config.history_orders
+        if count <= 0:
+            return
+        span = self.config.history_days * 86400
+        offsets = sorted(self.stream_rng.uniform(0, span) for _ in range(count))
+        for offset in offsets:
+            created = (now - timedelta(seconds=span - offset)).replace(microsecond=0)
+            order = self._new_order(created)
+            if order.fulfilled_by == "MERCHANT" and now - created > timedelta(days=2):
+                # The seller shipped these before the simulator started.
+                self._schedule(
+                    created + timedelta(hours=self._order_rng(order).uniform(20, 44)),
+                    "merchant_ship",
+                    order.order_id,
+                )
+        self._run_events(now)
+
+    # -- time --------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def tick(self) -> datetime:
+        """Let simulated time act up to now; returns now. Call with the lock held."""
+        now = self.clock.now()
+        if self.next_order_at is not None:
+            interval = self.config.order_interval_seconds
+            while self.next_order_at <= now:
+                created = self.next_order_at.replace(microsecond=0)
+                self._run_events(created)
+                self._new_order(created)
+                self.next_order_at += timedelta(seconds=self.stream_rng.expovariate(1 / interval))
+        self._run_events(now)
+        return now
+
+    def _schedule(self, when: datetime, kind: str, ref: str) -> None:
+        self._event_seq += 1
+        heapq.heappush(self.events, _Event(when.replace(microsecond=0), self._event_seq, kind, ref))
+
+    def _run_events(self, until: datetime) -> None:
+        while self.events and self.events[0].when <= until:
+            event = heapq.heappop(self.events)
+            self._handle_event(event)
+
+    def _handle_event(self, event: _Event) -> None:
+        kind, when = event.kind, event.when
+        if kind in ("confirm", "cancel", "fba_ship", "buyer_cancel", "merchant_ship"):
+            order = self.orders.by_id.get(event.ref)
+            if order is None:
+                return
+            if kind == "confirm" and order.status == "PENDING":
+                self._set_status(order, "UNSHIPPED", when)
+            elif kind == "cancel" and order.status == "PENDING":
+                self._cancel(order, when, "BUYER", "Ordered by mistake")
+            elif kind == "buyer_cancel" and order.status == "UNSHIPPED":
+                self._cancel(order, when, "BUYER", "No longer needed")
+            elif kind in ("fba_ship", "merchant_ship") and order.status in (
+                "UNSHIPPED",
+                "PARTIALLY_SHIPPED",
+            ):
+                self._ship_all(order, when)
+        elif kind == "report_start":
+            report = self.reports[event.ref]
+            report.status, report.processing_start = "IN_PROGRESS", when
+        elif kind == "report_done":
+            self._finish_report(self.reports[event.ref], when)
+        elif kind == "feed_start":
+            feed = self.feeds[event.ref]
+            feed.status, feed.processing_start = "IN_PROGRESS", when
+        elif kind == "feed_done":
+            self._finish_feed(self.feeds[event.ref], when)
+
+    # -- orders ------------------------------------------------------------------------
+
+    def _order_rng(self, order: Order) -> random.Random:
+        return random.Random(f"{self.config.seed}:order:{order.seq}:life")
+
+    def _new_order(
+        self,
+        created: datetime,
+        *,
+        fulfilled_by: str | None = None,
+        skus: list[str] | None = None,
+        status: str = "PENDING",
+        lifecycle: bool = True,
+    ) -> Order:
+        self.order_seq += 1
+        rng = random.Random(f"{self.config.seed}:order:{self.order_seq}")
+        order = make_order(
+            rng,
+            self.order_seq,
+            created,
+            list(self.listings.values()),
+            fulfilled_by=fulfilled_by,
+            status=status,
+            skus=skus,
+        )
+        while order.order_id in self.orders.by_id:  # astronomically rare, but ids must be unique
+            order.order_id = order.order_id[:-1] + str((int(order.order_id[-1]) + 1) % 10)
+        for line in order.lines:
+            listing = self.listings[line.sku]
+            listing.quantity = max(0, listing.quantity - line.quantity)
+            if listing.is_fba:
+                listing.reserved += line.quantity
+            listing.last_updated = created
+        self.orders.add(order)
+        if lifecycle:
+            life = self._order_rng(order)
+            if life.random() < 0.05:
+                self._schedule(
+                    created + timedelta(minutes=life.uniform(5, 60)), "cancel", order.order_id
+                )
+            else:
+                self._schedule(
+                    created + timedelta(minutes=life.uniform(5, 30)), "confirm", order.order_id
+                )
+            if order.fulfilled_by == "AMAZON":
+                self._schedule(
+                    created + timedelta(hours=life.uniform(2, 24)), "fba_ship", order.order_id
+                )
+            elif life.random() < 0.03:
+                self._schedule(
+                    created + timedelta(hours=life.uniform(1, 12)), "buyer_cancel", order.order_id
+                )
+        return order
+
+    def _set_status(self, order: Order, status: str, when: datetime) -> None:
+        order.status = status
+        self.orders.touch(order, max(when, order.last_updated))
+
+    def _cancel(self, order: Order, when: datetime, by: str, reason: str) -> None:
+        for line in order.lines:
+            listing = self.listings.get(line.sku)
+            if listing is None:
+                continue
+            restored = line.unshipped
+            listing.quantity += restored
+            if listing.is_fba:
+                listing.reserved = max(0, listing.reserved - restored)
+            listing.last_updated = when
+        order.cancelled_by, order.cancel_reason = by, reason
+        self._set_status(order, "CANCELLED", when)
+
+    def _ship_all(self, order: Order, when: datetime) -> None:
+        items: list[tuple[str, int]] = []
+        for line in order.lines:
+            if line.unshipped:
+                items.append((line.order_item_id, line.unshipped))
+                listing = self.listings.get(line.sku)
+                if listing is not None and listing.is_fba:
+                    listing.reserved = max(0, listing.reserved - line.unshipped)
+                line.quantity_shipped = line.quantity
+        if items:
+            self._pkg_seq += 1
+            fba = order.fulfilled_by == "AMAZON"
+            order.packages.append(
+                Package(
+                    package_reference_id=str(self._pkg_seq),
+                    carrier="AMZN_CA" if fba else "Canada Post",
+                    shipping_service="Amazon Shipping" if fba else "Expedited Parcel",
+                    tracking_number=("TBC" if fba else "7023")
+                    + "".join(self.rng.choice("0123456789") for _ in range(12)),
+                    ship_time=when,
+                    created=when,
+                    items=items,
+                )
+            )
+        self._set_status(order, "SHIPPED", when)
+
+    def create_orders(
+        self,
+        count: int,
+        *,
+        status: str,
+        fulfilled_by: str | None,
+        skus: list[str] | None,
+        created: datetime | None,
+    ) -> list[Order]:
+        """Control API: orders that do not progress on their own (tests drive them)."""
+        now = self.tick()
+        when = (created or now).replace(microsecond=0)
+        made: list[Order] = []
+        for _ in range(count):
+            order = self._new_order(
+                when, fulfilled_by=fulfilled_by, skus=skus, status="PENDING", lifecycle=False
+            )
+            if status != "PENDING":
+                self.set_order_status(order, status, touch_time=order.last_updated)
+            made.append(order)
+        return made
+
+    def set_order_status(
+        self, order: Order, status: str, touch_time: datetime | None = None
+    ) -> None:
+        when = touch_time or self.clock.now().replace(microsecond=0)
+        if status == "CANCELLED":
+            self._cancel(
+                order,
+                when,
+                "MERCHANT" if order.fulfilled_by == "MERCHANT" else "AMAZON",
+                "Cancelled by the simulator control API",
+            )
+        elif status == "SHIPPED":
+            self._ship_all(order, when)
+        else:
+            self._set_status(order, status, when)
+
+    def bulk_load_orders(self, count: int, *, span_days: int = 700) -> None:
+        """Benchmark helper: ``count`` settled historical orders, loaded with one index sort."""
+        with self.lock:
+            now = self.clock.now().replace(microsecond=0)
+            rng = random.Random(f"{self.config.seed}:bulk")
+            catalogue = list(self.listings.values())
+            orders: list[Order] = []
+            for _ in range(count):
+                self.order_seq += 1
+                created = now - timedelta(seconds=rng.uniform(3600, span_days * 86400))
+                created = created.replace(microsecond=0)
+                order = make_order(
+                    random.Random(f"{self.config.seed}:bulk:{self.order_seq}"),
+                    self.order_seq,
+                    created,
+                    catalogue,
+                )
+                order.status = rng.choices(
+                    ["SHIPPED", "CANCELLED", "UNSHIPPED"], weights=[90, 5, 5]
+                )[0]
+                if order.status == "SHIPPED":
+                    for line in order.lines:
+                        line.quantity_shipped = line.quantity
+                order.last_updated = created + timedelta(hours=rng.uniform(0, 48))
+                if order.order_id not in self.orders.by_id:
+                    orders.append(order)
+            self.orders.add_sorted_batch(orders)
+        # 100,000 long-lived orders make every full garbage collection walk millions of
+        # objects (pauses of ~1 s mid-request); they never become garbage, so move them to
+        # the permanent generation.
+        gc.collect()
+        gc.freeze()
+
+    def confirm_shipment(
+        self, order: Order, package: dict[str, Any], ship_date: datetime, quantities: dict[str, int]
+    ) -> None:
+        now = self.clock.now().replace(microsecond=0)
+        items: list[tuple[str, int]] = []
+        for line in order.lines:
+            shipped = quantities.get(line.order_item_id, 0)
+            if shipped:
+                line.quantity_shipped += shipped
+                items.append((line.order_item_id, shipped))
+        self._pkg_seq += 1
+        order.packages.append(
+            Package(
+                package_reference_id=str(package.get("packageReferenceId")),
+                carrier=str(package.get("carrierName") or package.get("carrierCode")),
+                shipping_service=str(package.get("shippingMethod") or ""),
+                tracking_number=str(package.get("trackingNumber") or ""),
+                ship_time=ship_date,
+                created=now,
+                items=items,
+            )
+        )
+        done = all(line.unshipped == 0 for line in order.lines)
+        self._set_status(order, "SHIPPED" if done else "PARTIALLY_SHIPPED", now)
+        self.shipments.append(
+            {"orderId": order.order_id, "packageDetail": package, "receivedTime": isoformat(now)}
+        )
+
+    def order_view(self, order: Order) -> dict[str, Any]:
+        return order_json(order, ALL_INCLUDED)
+
+    # -- reports -----------------------------------------------------------------------
+
+    def create_report(
+        self, report_type: str, marketplace_ids: list[str], start: datetime, end: datetime
+    ) -> Report:
+        now = self.tick()
+        self._report_seq += 1
+        report = Report(
+            report_id=str(50_000_000_000 + self._report_seq * 17),
+            report_type=report_type,
+            marketplace_ids=marketplace_ids,
+            data_start=start,
+            data_end=end,
+            created=now,
+        )
+        self.reports[report.report_id] = report
+        self._schedule(
+            now + timedelta(seconds=self.config.report_queue_seconds),
+            "report_start",
+            report.report_id,
+        )
+        done_at = now + timedelta(
+            seconds=self.config.report_queue_seconds + self.config.report_processing_seconds
+        )
+        self._schedule(done_at, "report_done", report.report_id)
+        return report
+
+    def _finish_report(self, report: Report, when: datetime) -> None:
+        if report.report_type == LISTINGS_REPORT:
+            text = listings_report(self.listings.values())
+        else:
+            orders = report_window_orders(
+                self.orders.all_orders(), report.report_type, report.data_start, report.data_end
+            )
+            text = orders_report(orders)
+        content, compression = encode_report(text)
+        document = self.new_document("report", "text/tab-separated-values")
+        document.content, document.compression, document.uploaded = content, compression, True
+        if report.processing_start is None:
+            report.processing_start = when
+        report.status, report.processing_end, report.document_id = (
+            "DONE",
+            when,
+            document.document_id,
+        )
+
+    # -- feeds and documents ------------------------------------------------------------
+
+    def new_document(self, kind: str, content_type: str) -> Document:
+        document_id = f"amzn1.tortuga.4.na.{uuid.UUID(int=self.rng.getrandbits(128), version=4)}"
+        document = Document(document_id=document_id, kind=kind, content_type=content_type)
+        self.documents[document_id] = document
+        return document
+
+    def document_url(self, document_id: str, method: str) -> str:
+        """A fresh pre-signed-style URL, valid for 5 simulated minutes."""
+        now = self.clock.now()
+        expires = now + timedelta(seconds=DOCUMENT_URL_SECONDS)
+        if self.take_special_fault("expired_document"):
+            expires = now - timedelta(seconds=1)
+        token = secrets.token_urlsafe(24)
+        self.document_urls[token] = DocumentUrl(document_id, method, expires)
+        return f"{self.base_url}/_documents/{token}"
+
+    def create_feed(
+        self, feed_type: str, marketplace_ids: list[str], document_id: str, seller_id: str
+    ) -> Feed:
+        now = self.tick()
+        self._feed_seq += 1
+        feed = Feed(
+            feed_id=str(60_000_000_000 + self._feed_seq * 13),
+            feed_type=feed_type,
+            marketplace_ids=marketplace_ids,
+            input_document_id=document_id,
+            seller_id=seller_id,
+            created=now,
+            force_fatal=self.take_special_fault("feed_fatal"),
+        )
+        self.feeds[feed.feed_id] = feed
+        self._schedule(
+            now + timedelta(seconds=self.config.feed_queue_seconds), "feed_start", feed.feed_id
+        )
+        done_at = now + timedelta(
+            seconds=self.config.feed_queue_seconds + self.config.feed_processing_seconds
+        )
+        self._schedule(done_at, "feed_done", feed.feed_id)
+        return feed
+
+    def _finish_feed(self, feed: Feed, when: datetime) -> None:
+        import json
+
+        source = self.documents.get(feed.input_document_id)
+        content = source.content if source and source.uploaded else b""
+        outcome = process_listings_feed(
+            content if content else b"",
+            feed_id=feed.feed_id,
+            seller_id=feed.seller_id,
+            listings=self.listings,
+            validate=self.feed_validator,
+            force_fatal=feed.force_fatal,
+        )
+        if not content and not feed.force_fatal:
+            outcome.report["issues"][0]["message"] = (
+                "The feed document was never uploaded (empty document)."
+            )
+        for sku, quantity in outcome.quantities.items():
+            self.set_listing_quantity(sku, quantity, when)
+        result = self.new_document("feed_result", "application/json; charset=UTF-8")
+        result.content = json.dumps(outcome.report, ensure_ascii=False).encode("utf-8")
+        result.uploaded = True
+        if feed.processing_start is None:
+            feed.processing_start = when
+        feed.status, feed.processing_end, feed.result_document_id = (
+            outcome.status,
+            when,
+            result.document_id,
+        )
+
+    def set_listing_quantity(self, sku: str, quantity: int, when: datetime) -> None:
+        listing = self.listings[sku]
+        listing.quantity = quantity
+        listing.last_updated = max(when.replace(microsecond=0), listing.last_updated)
+
+    # -- auth --------------------------------------------------------------------------
+
+    def issue_access_token(self, refresh: RefreshToken) -> AccessToken:
+        now = self.clock.now()
+        token = AccessToken(
+            token="Atza|sim" + secrets.token_urlsafe(32),
+            seller_id=refresh.seller_id,
+            refresh_token=refresh.token,
+            expires=now + timedelta(seconds=ACCESS_TOKEN_SECONDS),
+        )
+        self.access_tokens[token.token] = token
+        return token
+
+    def authenticate(self, token: str | None) -> AccessToken | None:
+        if not token:
+            return None
+        access = self.access_tokens.get(token)
+        if access is None or access.expires <= self.clock.now():
+            return None
+        refresh = self.refresh_tokens.get(access.refresh_token)
+        if refresh is None or refresh.revoked:
+            return None
+        return access
+
+    def issue_auth_code(self, seller_id: str) -> AuthCode:
+        code = AuthCode(
+            code="ANsim" + secrets.token_urlsafe(18),
+            seller_id=seller_id,
+            expires=self.clock.now() + timedelta(seconds=AUTH_CODE_SECONDS),
+        )
+        self.auth_codes[code.code] = code
+        return code
+
+    def exchange_auth_code(self, code_value: str, client_id: str) -> RefreshToken | None:
+        code = self.auth_codes.get(code_value)
+        if code is None or code.used or code.expires <= self.clock.now():
+            return None
+        code.used = True
+        refresh = RefreshToken("Atzr|sim" + secrets.token_urlsafe(32), code.seller_id, client_id)
+        self.refresh_tokens[refresh.token] = refresh
+        return refresh
+
+    def revoke(self, refresh_token: str | None = None) -> int:
+        revoked = 0
+        for refresh in self.refresh_tokens.values():
+            if (refresh_token is None or refresh.token == refresh_token) and not refresh.revoked:
+                refresh.revoked = True
+                revoked += 1
+        return revoked
+
+    # -- faults and counters -----------------------------------------------------------
+
+    def add_fault(self, fault: Fault) -> None:
+        if fault.kind == "revoked_refresh_token":
+            self.revoke()
+            return
+        self.faults.append(fault)
+
+    def take_fault(self, operation: str) -> Fault | None:
+        """The first queued request fault matching ``operation`` (consumed once)."""
+        for fault in self.faults:
+            if fault.kind in ("feed_fatal", "expired_document"):
+                continue
+            if fault.operation in ("*", operation):
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self.faults.remove(fault)
+                return fault
+        return None
+
+    def take_special_fault(self, kind: str) -> bool:
+        for fault in self.faults:
+            if fault.kind == kind:
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self.faults.remove(fault)
+                return True
+        return False
+
+    def count(self, operation: str, *, status: int, size: int) -> None:
+        counter = self.counters.setdefault(operation, Counter())
+        counter.calls += 1
+        counter.bytes += size
+        if status == 429:
+            counter.throttled += 1
+        elif status >= 400:
+            counter.errors += 1
+
+    def listings_view(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "sku": listing.sku,
+                "asin": listing.asin,
+                "title": listing.title,
+                "productType": listing.product_type,
+                "quantity": listing.quantity,
+                "fulfillmentChannelCode": listing.fulfillment_channel,
+                "price": f"{listing.price_cents / 100:.2f}",
+                "isParent": listing.is_parent,
+                "parentSku": listing.parent_sku,
+                "variationTheme": "/".join(listing.variation_theme) or None,
+                "reservedQuantity": listing.reserved,
+                "lastUpdatedTime": isoformat(listing.last_updated),
+                "marketplaceId": MARKETPLACE_ID,
+            }
+            for listing in self.listings.values()
+        ]
+
+
+__all__ = [
+    "DEFAULT_APPLICATION_ID",
+    "DEFAULT_CLIENT_ID",
+    "DEFAULT_CLIENT_SECRET",
+    "DEFAULT_REDIRECT_URI",
+    "DEFAULT_REFRESH_TOKEN",
+    "DEFAULT_SELLER_ID",
+    "FAULT_KINDS",
+    "FBA_CHANNEL",
+    "LISTINGS_FEED",
+    "SimConfig",
+    "SimState",
+]

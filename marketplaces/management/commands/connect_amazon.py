@@ -1,0 +1,66 @@
+"""Connect an Amazon seller account from the shell.
+
+The refresh token is read from standard input or AMAZON_REFRESH_TOKEN, never from the command
+line, where it would land in the shell history and the process list.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from marketplaces.connect import connect_channel
+from marketplaces.models import AMAZON_LWA_ENDPOINT, AMAZON_NA_ENDPOINT
+
+
+class Command(BaseCommand):
+    help = (
+        "Connect an Amazon.ca seller account. The refresh token comes from standard input or "
+        "the AMAZON_REFRESH_TOKEN environment variable."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--name", required=True, help="The sales channel's name.")
+        parser.add_argument("--seller-id", required=True, help="The selling partner id.")
+        parser.add_argument(
+            "--endpoint", default=AMAZON_NA_ENDPOINT, help="SP-API base URL (default: Amazon NA)."
+        )
+        parser.add_argument(
+            "--lwa-endpoint",
+            default=AMAZON_LWA_ENDPOINT,
+            help="Login with Amazon base URL; /auth/o2/token is appended (default: Amazon's).",
+        )
+        parser.add_argument(
+            "--lookback-days", type=int, default=7, help="Orders of how many past days to import."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        token = os.environ.get("AMAZON_REFRESH_TOKEN", "").strip()
+        if not token and not sys.stdin.isatty():
+            token = sys.stdin.readline().strip()
+        if not token:
+            raise CommandError(
+                "No refresh token: pipe it on standard input or set AMAZON_REFRESH_TOKEN."
+            )
+        try:
+            channel = connect_channel(
+                name=options["name"],
+                seller_id=options["seller_id"],
+                refresh_token=token,
+                spapi_endpoint=options["endpoint"],
+                lwa_endpoint=options["lwa_endpoint"],
+                initial_lookback=timedelta(days=options["lookback_days"]),
+            )
+        except ValidationError as error:
+            raise CommandError(" ".join(error.messages)) from None
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Connected {channel.name} (seller {channel.seller_id}); the initial sync of "
+                "items and orders is queued."
+            )
+        )

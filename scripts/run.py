@@ -1,0 +1,204 @@
+"""Run the whole product in the foreground: web, Celery worker, Celery beat and the simulator.
+
+Started by `make run` after `migrate` and `setup_demo`. Every line a process prints is prefixed
+with its name. Ctrl-C (or SIGTERM) stops them all; if one of them dies, the others are stopped
+too and this script exits non-zero, so a broken piece is never silently missing.
+
+Environment: PORT (web, default 8000), SIMULATOR_PORT (default 8765), VAR_DIR (default var/).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("VAR_DIR", ROOT / "var"))
+SIMULATOR_COMMAND = ROOT / "marketplaces" / "management" / "commands" / "amazon_simulator.py"
+STOP_TIMEOUT = 20.0  # seconds a process gets to stop after SIGTERM before it is killed
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    process: subprocess.Popen[bytes] | None = None
+
+
+def commands(python: str, port: str, simulator_port: str) -> list[Child]:
+    manage = [python, str(ROOT / "manage.py")]
+    celery = [python, "-m", "celery", "-A", "inventory_sync"]
+    children = [
+        Child("web", [*manage, "runserver", f"127.0.0.1:{port}"]),
+        Child("worker", [*celery, "worker", "-l", "info", "--concurrency", "2"]),
+        Child(
+            "beat",
+            [
+                *celery, "beat", "-l", "info",
+                "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
+                # Beat's pid file goes with the rest of the local state, not the working folder.
+                "--pidfile", str(VAR_DIR / "celerybeat.pid"),
+            ],
+        ),
+    ]
+    if SIMULATOR_COMMAND.exists():
+        children.append(
+            Child(
+                "simulator",
+                [
+                    *manage, "amazon_simulator", "--host", "127.0.0.1",
+                    "--port", simulator_port, "--seed", "1", "--time-scale", "1",
+                ],
+            )
+        )
+    else:
+        print(f"run: {SIMULATOR_COMMAND.relative_to(ROOT)} not found; starting without simulator")
+    return children
+
+
+class Supervisor:
+    def __init__(self, children: list[Child]) -> None:
+        self.children = children
+        self.width = max(len(child.name) for child in children)
+        self.stopping = threading.Event()
+        self.print_lock = threading.Lock()
+
+    def say(self, name: str, line: str) -> None:
+        with self.print_lock:
+            sys.stdout.write(f"{name:<{self.width}} | {line}\n")
+            sys.stdout.flush()
+
+    def start(self) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        for child in self.children:
+            # Each child leads its own process group: the terminal's Ctrl-C reaches only this
+            # script, which then stops every group in order (runserver's reloader and Celery's
+            # pool processes included) instead of each child handling the signal on its own.
+            child.process = subprocess.Popen(  # noqa: S603 - fixed argv built above
+                child.argv,
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            threading.Thread(target=self.pump, args=(child,), daemon=True).start()
+            self.say("run", f"started {child.name} (pid {child.process.pid})")
+
+    def pump(self, child: Child) -> None:
+        assert child.process is not None and child.process.stdout is not None
+        for raw in iter(child.process.stdout.readline, b""):
+            self.say(child.name, raw.decode("utf-8", "replace").rstrip("\n"))
+
+    def first_exited(self) -> Child | None:
+        for child in self.children:
+            if child.process is not None and child.process.poll() is not None:
+                return child
+        return None
+
+    def stop_all(self) -> None:
+        # SIGTERM to each leader only: Celery's warm shutdown stops its own pool processes and
+        # hangs if they are killed under it.
+        for child in self.children:
+            if child.process is not None and child.process.poll() is None:
+                child.process.terminate()
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for child in self.children:
+            if child.process is None:
+                continue
+            try:
+                child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self.say("run", f"{child.name} did not stop in {STOP_TIMEOUT:.0f}s; killing it")
+                self.signal_group(child, signal.SIGKILL)
+                child.process.wait()
+            self.say("run", f"{child.name} stopped (exit code {child.process.returncode})")
+        # Whatever a leader left behind in its group, e.g. the serving process under
+        # runserver's reloader, which does not pass SIGTERM on.
+        for child in self.children:
+            self.signal_group(child, signal.SIGTERM)
+
+    @staticmethod
+    def signal_group(child: Child, signum: signal.Signals) -> None:
+        assert child.process is not None
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.process.pid, signum)
+
+
+def wait_for_web(url: str, supervisor: Supervisor, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not supervisor.stopping.is_set():
+        if supervisor.first_exited() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - our own http URL
+                return True
+        except urllib.error.HTTPError:
+            return True  # it answers; the status is the page's business
+        except OSError:
+            time.sleep(0.5)
+    return False
+
+
+def main() -> int:
+    port = os.environ.get("PORT", "8000")
+    simulator_port = os.environ.get("SIMULATOR_PORT", "8765")
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    if not os.environ.get("REDIS_URL"):
+        # kombu's filesystem transport does not create its folders (setup_demo does too).
+        for folder in ("queue", "processed", "control"):
+            (VAR_DIR / "celery" / folder).mkdir(parents=True, exist_ok=True)
+
+    supervisor = Supervisor(commands(sys.executable, port, simulator_port))
+    reason: list[str] = []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        reason.append(signal.Signals(signum).name)
+        supervisor.stopping.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    supervisor.start()
+    url = f"http://127.0.0.1:{port}/"
+    if wait_for_web(url + "login/", supervisor):
+        password_path = VAR_DIR / "demo-admin-password"
+        password = (
+            password_path.read_text(encoding="utf-8").strip()
+            if password_path.exists()
+            else "(run `python manage.py setup_demo`)"
+        )
+        supervisor.say("run", f"Open {url}  and log in as  admin / {password}")
+        supervisor.say("run", "Press Ctrl-C to stop everything.")
+
+    exited: Child | None = None
+    while not supervisor.stopping.is_set():
+        exited = supervisor.first_exited()
+        if exited is not None:
+            break
+        supervisor.stopping.wait(0.5)
+
+    if exited is not None:
+        assert exited.process is not None
+        supervisor.say(
+            "run", f"{exited.name} exited with code {exited.process.returncode}; stopping all"
+        )
+    else:
+        supervisor.say("run", f"{reason[0] if reason else 'stop'} received; stopping all")
+    supervisor.stop_all()
+    return 1 if exited is not None else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

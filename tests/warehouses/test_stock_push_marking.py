@@ -1,0 +1,105 @@
+"""A committed stock change marks the item's listings for a stock push (SPEC §6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import transaction
+
+from marketplaces.models import FulfillmentChannel, Listing, SalesChannel
+from tests.factories import ItemFactory, ListingFactory, SalesChannelFactory, WarehouseFactory
+from warehouses import stock
+
+pytestmark = pytest.mark.django_db
+
+
+def pending_skus() -> list[str]:
+    return list(
+        Listing.objects.filter(push_pending=True)
+        .order_by("seller_sku")
+        .values_list("seller_sku", flat=True)
+    )
+
+
+def test_it_marks_merchant_listings_of_active_channels_only(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    item, other_item, warehouse = (
+        ItemFactory.create(),
+        ItemFactory.create(),
+        WarehouseFactory.create(),
+    )
+    active = SalesChannelFactory.create()
+    inactive = SalesChannelFactory.create(status=SalesChannel.Status.INACTIVE)
+    reauthorize = SalesChannelFactory.create(status=SalesChannel.Status.NEEDS_REAUTHORIZATION)
+    ListingFactory.create(channel=active, item=item, seller_sku="MFN-ACTIVE")
+    ListingFactory.create(
+        channel=active,
+        item=item,
+        seller_sku="FBA-ACTIVE",
+        fulfillment_channel=FulfillmentChannel.AMAZON,
+    )
+    ListingFactory.create(channel=inactive, item=item, seller_sku="MFN-INACTIVE")
+    ListingFactory.create(channel=reauthorize, item=item, seller_sku="MFN-REAUTH")
+    ListingFactory.create(channel=active, item=other_item, seller_sku="OTHER-ITEM")
+    with django_capture_on_commit_callbacks(execute=True):
+        stock.adjust_stock(item, warehouse, 4, note="Count")
+    assert pending_skus() == ["MFN-ACTIVE"]
+
+
+def test_it_marks_all_changed_items_in_one_update(
+    django_capture_on_commit_callbacks: Any, django_assert_num_queries: Any
+) -> None:
+    channel, warehouse = SalesChannelFactory.create(), WarehouseFactory.create()
+    items = [ItemFactory.create() for _ in range(3)]
+    for item in items:
+        ListingFactory.create(channel=channel, item=item)
+    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
+        for item in items:
+            stock.adjust_stock(item, warehouse, 1, note="Count")
+    assert len(callbacks) == 1
+    with django_assert_num_queries(1):
+        callbacks[0]()
+    assert pending_skus() == sorted(item.sku for item in items)
+
+
+def test_it_marks_nothing_when_the_change_rolls_back(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    item = ItemFactory.create()
+    ListingFactory.create(item=item)
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        stock.adjust_stock(item, WarehouseFactory.create(), 4, note="Count")
+        raise RuntimeError("rolled back")
+    assert pending_skus() == []
+
+
+def test_it_moves_updated_at_of_a_listing_already_pending(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    listing = ListingFactory.create(push_pending=True)
+    read_by_push_job = Listing.objects.get(pk=listing.pk).updated_at
+    with django_capture_on_commit_callbacks(execute=True):
+        stock.adjust_stock(listing.item, WarehouseFactory.create(), 1, note="Count")
+    # The push job's conditional clear now matches nothing: the new quantity is not lost.
+    cleared = Listing.objects.filter(pk=listing.pk, updated_at=read_by_push_job).update(
+        push_pending=False
+    )
+    assert cleared == 0
+    assert pending_skus() == [listing.seller_sku]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_marks_listings_when_a_real_transaction_commits() -> None:
+    item, warehouse = ItemFactory.create(), WarehouseFactory.create()
+    ListingFactory.create(item=item, seller_sku="MUG-RED")
+    with transaction.atomic():
+        stock.set_opening_stock(item, warehouse, 8)
+        stock.commit_stock(item, warehouse, 2, reference="702-1")
+        assert pending_skus() == []  # not before the commit
+    assert pending_skus() == ["MUG-RED"]
