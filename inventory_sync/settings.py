@@ -316,5 +316,7 @@ CELERY_BEAT_SCHEDULE = {
 AMAZON_RATE_SCALE: float = _typed("AMAZON_RATE_SCALE", env.float, 1.0)
 # Automatic item (listings) sync interval; orders follow each channel's own interval.
 AMAZON_ITEM_SYNC_HOURS: int = _typed("AMAZON_ITEM_SYNC_HOURS", env.int, 6)
+# A stock change waits this long before its push starts, so a burst of changes is one push.
+STOCK_PUSH_DEBOUNCE_SECONDS: int = _typed("STOCK_PUSH_DEBOUNCE_SECONDS", env.int, 20)
 # How long a sync waits for its own rate limiter before deferring the work to a later retry.
 AMAZON_MAX_PACING_WAIT: float = _typed("AMAZON_MAX_PACING_WAIT", env.float, 30.0)

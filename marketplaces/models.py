@@ -104,9 +104,7 @@ class Listing(models.Model):
     """
 
     channel = models.ForeignKey(SalesChannel, on_delete=models.CASCADE, related_name="listings")
-    item = models.ForeignKey(
-        "warehouses.Item", on_delete=models.CASCADE, related_name="listings"
-    )
+    item = models.ForeignKey("warehouses.Item", on_delete=models.CASCADE, related_name="listings")
     seller_sku = models.CharField(max_length=200)
     asin = models.CharField(max_length=20, blank=True)
     title = models.CharField(max_length=500, blank=True)
@@ -209,9 +207,7 @@ class SalesOrderLine(models.Model):
     quantity_shipped = models.PositiveIntegerField(default=0)
     unit_price = models.DecimalField(max_digits=12, decimal_places=2)
     shipping_price = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
-    promotion_discount = models.DecimalField(
-        max_digits=12, decimal_places=2, default=Decimal("0")
-    )
+    promotion_discount = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
     shipping_discount = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
     stock_committed = models.PositiveIntegerField(
         default=0, help_text="Units this line holds committed in the order's warehouse."
@@ -346,3 +342,61 @@ class ApiQuota(models.Model):
 
     def __str__(self) -> str:
         return f"{self.seller_id} {self.operation}"
+
+
+class StockPush(models.Model):
+    """The stock-push outbox: one batch of quantities sent to Amazon, kept until Amazon has
+    answered for every SKU, so a worker that dies mid-push leaves work the next run finishes."""
+
+    class Method(models.TextChoices):
+        FEED = "feed", "JSON_LISTINGS_FEED"
+        PATCH = "patch", "patchListingsItem"
+
+    class Status(models.TextChoices):
+        PREPARED = "prepared", "Prepared"
+        SUBMITTED = "submitted", "Submitted, waiting for Amazon"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    channel = models.ForeignKey(SalesChannel, on_delete=models.CASCADE, related_name="stock_pushes")
+    run = models.ForeignKey(
+        "synchistory.SyncRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    method = models.CharField(max_length=8, choices=Method.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PREPARED)
+    feed_id = models.CharField(max_length=64, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["channel", "status"], name="push_channel_status")]
+
+    def __str__(self) -> str:
+        return f"{self.get_method_display()} #{self.pk} ({self.status})"
+
+
+class StockPushLine(models.Model):
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+
+    push = models.ForeignKey(StockPush, on_delete=models.CASCADE, related_name="lines")
+    listing = models.ForeignKey(Listing, on_delete=models.CASCADE, related_name="push_lines")
+    message_id = models.PositiveIntegerField()
+    quantity = models.IntegerField()
+    # The listing's updated_at when the quantity was taken: a newer change keeps it pending.
+    listing_version = models.DateTimeField()
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.PENDING)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["message_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["push", "message_id"], name="push_line_message"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.listing_id} → {self.quantity}"

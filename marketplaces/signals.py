@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models.functions import Now
 from django.dispatch import receiver
 
@@ -27,3 +28,19 @@ def mark_listings_for_push(sender: Any, item_ids: set[int], **kwargs: Any) -> No
         fulfillment_channel=FulfillmentChannel.MERCHANT,
         channel__status=SalesChannel.Status.ACTIVE,
     ).update(push_pending=True, updated_at=Now())
+
+    channel_ids = set(
+        Listing.objects.filter(
+            item_id__in=item_ids,
+            fulfillment_channel=FulfillmentChannel.MERCHANT,
+            channel__status=SalesChannel.Status.ACTIVE,
+            channel__sync_stock=True,
+        ).values_list("channel_id", flat=True)
+    )
+    if channel_ids:
+        from marketplaces.tasks import push_stock_soon_task
+
+        for channel_id in channel_ids:
+            push_stock_soon_task.apply_async(
+                (channel_id,), countdown=settings.STOCK_PUSH_DEBOUNCE_SECONDS
+            )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -12,7 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from marketplaces.amazon import item_sync, order_sync
+from marketplaces.amazon import item_sync, order_sync, stock_push
 from marketplaces.amazon.client import AmazonClient
 from marketplaces.amazon.connection import client_for
 from marketplaces.amazon.errors import (
@@ -21,7 +22,7 @@ from marketplaces.amazon.errors import (
     AmazonTransientError,
     WaitForAmazon,
 )
-from marketplaces.models import SalesChannel
+from marketplaces.models import Listing, SalesChannel, StockPush
 from marketplaces.services import MODULE_FOR_KIND, request_sync
 from synchistory import services as history
 from synchistory.models import SyncRun
@@ -94,9 +95,26 @@ def sync_items_task(self: Task, run_id: int) -> None:
 
 
 
+@shared_task(bind=True, acks_late=True)
+def push_stock_task(self: Task, run_id: int) -> None:
+    execute_run(self, run_id, stock_push.push_stock)
+
+
+@shared_task
+def push_stock_soon_task(channel_id: int) -> None:
+    """Debounced by its countdown: many stock changes in a burst make one push."""
+    channel = SalesChannel.objects.filter(id=channel_id).first()
+    if channel is None or not channel.sync_stock or not channel.is_active:
+        return
+    # A push already queued or running refuses a second; what it misses stays pending.
+    with contextlib.suppress(ValidationError):
+        request_sync(channel, SyncRun.Kind.STOCK, SyncRun.Trigger.AUTOMATIC)
+
+
 TASK_FOR_KIND: dict[str, Any] = {
     SyncRun.Kind.ORDERS: sync_orders_task,
     SyncRun.Kind.ITEMS: sync_items_task,
+    SyncRun.Kind.STOCK: push_stock_task,
 }
 
 
@@ -111,6 +129,8 @@ def schedule_automatic_syncs_task() -> int:
             SyncRun.Kind.ORDERS: timedelta(minutes=channel.sync_interval_minutes),
             SyncRun.Kind.ITEMS: item_interval,
         }
+        if _has_stock_work(channel):
+            intervals[SyncRun.Kind.STOCK] = timedelta(0)
         for kind, interval in intervals.items():
             if not getattr(channel, MODULE_FOR_KIND[kind]):
                 continue
@@ -120,7 +140,7 @@ def schedule_automatic_syncs_task() -> int:
                 .values_list("created_at", flat=True)
                 .first()
             )
-            if last and last > now - interval:
+            if interval and last and last > now - interval:
                 continue
             try:
                 request_sync(channel, kind, SyncRun.Trigger.AUTOMATIC)
@@ -128,3 +148,10 @@ def schedule_automatic_syncs_task() -> int:
                 continue  # one is already queued or running
             started += 1
     return started
+
+
+def _has_stock_work(channel: SalesChannel) -> bool:
+    return (
+        Listing.objects.filter(channel=channel, push_pending=True).exists()
+        or StockPush.objects.filter(channel=channel, status=StockPush.Status.SUBMITTED).exists()
+    )

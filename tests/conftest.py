@@ -13,6 +13,12 @@ import pytest
 from django.test import Client
 
 from accounts.models import User
+from inventory_sync.celery import app as celery_app
+
+# What a test queues (a debounced stock push, a sync after commit) goes to an in-memory broker
+# and is dropped: never into var/celery or a shared Redis, where a later worker would run it.
+# Tests of the real broker send through an explicit connection (tests/integration).
+celery_app.conf.update(broker_url="memory://")
 
 PASSWORD = "correct-horse-battery-staple"
 

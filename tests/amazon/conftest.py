@@ -123,3 +123,19 @@ def channel(live_sim: Simulator, warehouse: Any) -> Any:
         spapi_endpoint=live_sim.base_url,
         lwa_endpoint=live_sim.base_url,
     )
+
+
+@pytest.fixture
+def feed_schema() -> Any:
+    """Amazon's JSON_LISTINGS_FEED schema, from ../shared/spapi-models (read, never copied)."""
+    import json
+    from pathlib import Path
+
+    import jsonschema
+
+    models = Path(__file__).resolve().parents[2].parent / "shared" / "spapi-models"
+    path = models / "listings-feed-schema-v2.json"
+    if not path.exists():
+        pytest.skip(f"Amazon's models are not at {models} (../shared/spapi-models)")
+    schema = json.loads(path.read_text())
+    return jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
