@@ -254,6 +254,7 @@ class Shipment(models.Model):
     class AmazonStatus(models.TextChoices):
         NOT_SENT = "not_sent", "Not sent (Amazon-fulfilled)"
         PENDING = "pending", "Waiting to be sent"
+        SENDING = "sending", "Being sent"
         ACCEPTED = "accepted", "Accepted by Amazon"
         REJECTED = "rejected", "Rejected by Amazon"
 
@@ -268,6 +269,7 @@ class Shipment(models.Model):
         max_length=16, choices=AmazonStatus.choices, default=AmazonStatus.PENDING
     )
     amazon_error = models.TextField(blank=True)
+    amazon_attempted_at = models.DateTimeField(null=True, blank=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from marketplaces.amazon import item_sync, order_sync, stock_push
+from marketplaces.amazon import item_sync, order_sync, shipment_push, stock_push
 from marketplaces.amazon.client import AmazonClient
 from marketplaces.amazon.connection import client_for
 from marketplaces.amazon.errors import (
@@ -22,7 +22,7 @@ from marketplaces.amazon.errors import (
     AmazonTransientError,
     WaitForAmazon,
 )
-from marketplaces.models import Listing, SalesChannel, StockPush
+from marketplaces.models import Listing, SalesChannel, Shipment, StockPush
 from marketplaces.services import MODULE_FOR_KIND, request_sync
 from synchistory import services as history
 from synchistory.models import SyncRun
@@ -111,7 +111,22 @@ def push_stock_soon_task(channel_id: int) -> None:
         request_sync(channel, SyncRun.Kind.STOCK, SyncRun.Trigger.AUTOMATIC)
 
 
+@shared_task(bind=True, acks_late=True)
+def push_shipments_task(self: Task, run_id: int) -> None:
+    execute_run(self, run_id, shipment_push.push_shipments)
+
+
+@shared_task
+def push_shipments_soon_task(channel_id: int) -> None:
+    channel = SalesChannel.objects.filter(id=channel_id).first()
+    if channel is None or not channel.sync_shipments or not channel.is_active:
+        return
+    with contextlib.suppress(ValidationError):  # one already running picks it up next time
+        request_sync(channel, SyncRun.Kind.SHIPMENTS, SyncRun.Trigger.AUTOMATIC)
+
+
 TASK_FOR_KIND: dict[str, Any] = {
+    SyncRun.Kind.SHIPMENTS: push_shipments_task,
     SyncRun.Kind.ORDERS: sync_orders_task,
     SyncRun.Kind.ITEMS: sync_items_task,
     SyncRun.Kind.STOCK: push_stock_task,
@@ -131,6 +146,11 @@ def schedule_automatic_syncs_task() -> int:
         }
         if _has_stock_work(channel):
             intervals[SyncRun.Kind.STOCK] = timedelta(0)
+        if Shipment.objects.filter(
+            order__channel=channel,
+            amazon_status__in=[Shipment.AmazonStatus.PENDING, Shipment.AmazonStatus.SENDING],
+        ).exists():
+            intervals[SyncRun.Kind.SHIPMENTS] = timedelta(0)
         for kind, interval in intervals.items():
             if not getattr(channel, MODULE_FOR_KIND[kind]):
                 continue

@@ -353,6 +353,20 @@ class AmazonClient:
         body = {"marketplaceId": self.connection.marketplace_id, "packageDetail": package_detail}
         self._call("confirmShipment", lambda: orders.confirm_shipment(order_id, **body))
 
+    def package_confirmed(self, order_id: str, package_reference_id: str) -> bool:
+        """Did Amazon already record this package (a confirmation whose answer was lost)?"""
+        orders = self._sp(Orders, ORDERS_VERSION)
+        response = self._call(
+            "getOrder", lambda: orders.get_order(order_id, includedData=["PACKAGES"])
+        )
+        payload = self._payload("getOrder", response)
+        order = payload.get("order", payload)
+        packages = order.get("packages") if isinstance(order, dict) else None
+        return any(
+            isinstance(p, dict) and p.get("packageReferenceId") == package_reference_id
+            for p in packages or []
+        )
+
     # -- reports --------------------------------------------------------------------------
 
     def create_report(

@@ -1,0 +1,175 @@
+"""Shipments (SPEC §6): stock out locally, tracking to Amazon for merchant-fulfilled orders."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from marketplaces.models import FulfillmentChannel, SalesOrder, SalesOrderLine, Shipment
+from warehouses import stock
+
+# Amazon's carrier codes most used from Canada; "Other" needs a carrier name.
+# Reference: https://developer-docs.amazon.com/sp-api/docs/carriercode-values
+CARRIERS = [
+    ("Canada Post", "Canada Post"),
+    ("Purolator", "Purolator"),
+    ("UPS", "UPS"),
+    ("FedEx", "FedEx"),
+    ("DHL", "DHL"),
+    ("Canpar", "Canpar"),
+    ("Loomis Express", "Loomis Express"),
+    ("Intelcom", "Intelcom"),
+    ("Other", "Other"),
+]
+CARRIER_CODES = {code for code, _ in CARRIERS}
+
+
+@dataclass(frozen=True)
+class ShipmentRequest:
+    carrier_code: str
+    tracking_number: str
+    ship_date: datetime
+    quantities: dict[int, int]  # order line id -> units in this package
+    carrier_name: str = ""
+    shipping_method: str = ""
+
+
+def create_shipment(
+    order: SalesOrder, request: ShipmentRequest, *, user: User | None = None
+) -> Shipment:
+    """Record a package: stock leaves the warehouse now; Amazon hears of it after commit."""
+    errors = _validate(order, request)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        order = SalesOrder.objects.select_for_update().get(id=order.id)
+        if order.status in (SalesOrder.Status.CANCELLED, SalesOrder.Status.ON_HOLD):
+            raise ValidationError(f"A {order.get_status_display().lower()} order cannot ship.")
+        lines = {line.id: line for line in order.lines.select_for_update().select_related("item")}
+        for line_id, quantity in request.quantities.items():
+            line = lines.get(line_id)
+            if line is None:
+                raise ValidationError(f"Line {line_id} is not a line of this order.")
+            if quantity > line.quantity - line.quantity_shipped:
+                raise ValidationError(
+                    f"{line.seller_sku}: only {line.quantity - line.quantity_shipped} left to ship."
+                )
+        merchant = order.fulfillment_channel == FulfillmentChannel.MERCHANT
+        shipment = Shipment.objects.create(
+            order=order,
+            package_reference_id=uuid.uuid4().hex[:12],
+            carrier_code=request.carrier_code,
+            carrier_name=request.carrier_name,
+            shipping_method=request.shipping_method,
+            tracking_number=request.tracking_number.strip(),
+            ship_date=request.ship_date,
+            amazon_status=(
+                Shipment.AmazonStatus.PENDING if merchant else Shipment.AmazonStatus.NOT_SENT
+            ),
+            created_by=user,
+        )
+        for line_id, quantity in request.quantities.items():
+            if quantity <= 0:
+                continue
+            line = lines[line_id]
+            shipment.lines.create(order_line=line, quantity=quantity)
+            if merchant:
+                _ship_line(order, line, quantity, user)
+        _update_order_status(order)
+        if merchant:
+            channel_id = order.channel_id
+            transaction.on_commit(lambda: _queue_confirmation(channel_id))
+    return shipment
+
+
+def retry_confirmation(shipment: Shipment) -> Shipment:
+    """After fixing what Amazon rejected (e.g. the tracking number), send it again."""
+    if shipment.amazon_status != Shipment.AmazonStatus.REJECTED:
+        raise ValidationError("Only a shipment Amazon rejected can be sent again.")
+    Shipment.objects.filter(id=shipment.id).update(
+        amazon_status=Shipment.AmazonStatus.PENDING, amazon_error=""
+    )
+    channel_id = shipment.order.channel_id
+    transaction.on_commit(lambda: _queue_confirmation(channel_id))
+    shipment.refresh_from_db()
+    return shipment
+
+
+def package_detail(shipment: Shipment) -> dict[str, object]:
+    """confirmShipment's packageDetail. carrierCode is always set (mandatory in Canada)."""
+    detail: dict[str, object] = {
+        "packageReferenceId": shipment.package_reference_id,
+        "carrierCode": shipment.carrier_code,
+        "trackingNumber": shipment.tracking_number,
+        "shipDate": shipment.ship_date.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "orderItems": [
+            {"orderItemId": line.order_line.amazon_order_item_id, "quantity": line.quantity}
+            for line in shipment.lines.select_related("order_line")
+        ],
+    }
+    if shipment.carrier_code == "Other":
+        detail["carrierName"] = shipment.carrier_name
+    if shipment.shipping_method:
+        detail["shippingMethod"] = shipment.shipping_method
+    return detail
+
+
+def _validate(order: SalesOrder, request: ShipmentRequest) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if request.carrier_code not in CARRIER_CODES:
+        errors["carrier_code"] = "Choose a carrier from the list."
+    if request.carrier_code == "Other" and not request.carrier_name.strip():
+        errors["carrier_name"] = "Name the carrier when it is “Other”."
+    if not request.tracking_number.strip():
+        errors["tracking_number"] = "Enter the tracking number."
+    if request.ship_date > timezone.now() + timedelta(days=1):
+        errors["ship_date"] = "The ship date cannot be in the future."
+    if request.ship_date < order.purchased_at - timedelta(days=1):
+        errors["ship_date"] = "The ship date is before the order was placed."
+    if not any(quantity > 0 for quantity in request.quantities.values()):
+        errors["__all__"] = "Put at least one unit in the package."
+    if any(quantity < 0 for quantity in request.quantities.values()):
+        errors["__all__"] = "Quantities cannot be negative."
+    return errors
+
+
+def _ship_line(order: SalesOrder, line: SalesOrderLine, quantity: int, user: User | None) -> None:
+    from_committed = min(quantity, line.stock_committed)
+    if from_committed:
+        stock.ship_stock(
+            line.item, order.warehouse, from_committed, reference=order.amazon_order_id, user=user
+        )
+    if quantity - from_committed:
+        stock.ship_stock(
+            line.item,
+            order.warehouse,
+            quantity - from_committed,
+            reference=order.amazon_order_id,
+            from_committed=False,
+            user=user,
+        )
+    line.quantity_shipped += quantity
+    line.stock_committed -= from_committed
+    line.save(update_fields=["quantity_shipped", "stock_committed"])
+
+
+def _update_order_status(order: SalesOrder) -> None:
+    lines = list(order.lines.all())
+    if all(line.quantity_shipped >= line.quantity for line in lines):
+        order.status = SalesOrder.Status.SHIPPED
+        order.shipped_at = order.shipped_at or timezone.now()
+    else:
+        order.status = SalesOrder.Status.PARTIALLY_SHIPPED
+    order.save(update_fields=["status", "shipped_at", "updated_at"])
+
+
+def _queue_confirmation(channel_id: int) -> None:
+    from marketplaces.tasks import push_shipments_soon_task
+
+    push_shipments_soon_task.delay(channel_id)
