@@ -294,6 +294,11 @@ AUTH_USER_MODEL = "accounts.User"
 # where an admin can see and pause them. `expires` drops a run that waited too long in the queue
 # rather than letting a backlog of identical jobs pile up.
 CELERY_BEAT_SCHEDULE = {
+    "check-stock-drift": {
+        "task": "marketplaces.tasks.check_drift_all_task",
+        "schedule": timedelta(hours=24),
+        "options": {"expires": 60 * 60},
+    },
     "schedule-automatic-syncs": {
         "task": "marketplaces.tasks.schedule_automatic_syncs_task",
         "schedule": timedelta(minutes=1),

@@ -120,6 +120,9 @@ class Listing(models.Model):
     pushed_quantity = models.IntegerField(null=True, blank=True)
     pushed_at = models.DateTimeField(null=True, blank=True)
     push_error = models.TextField(blank=True)
+    amazon_quantity_checked_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the drift check last read Amazon's quantity."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -137,6 +140,16 @@ class Listing(models.Model):
 
     def __str__(self) -> str:
         return self.seller_sku
+
+    @property
+    def drifted(self) -> bool:
+        """Amazon lists another quantity than the one we last pushed (SPEC §10.3)."""
+        return (
+            self.fulfillment_channel == FulfillmentChannel.MERCHANT
+            and self.amazon_quantity_checked_at is not None
+            and self.pushed_quantity is not None
+            and self.amazon_quantity != self.pushed_quantity
+        )
 
 
 class SalesOrder(models.Model):

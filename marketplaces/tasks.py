@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from marketplaces.amazon import item_sync, order_sync, shipment_push, stock_push
+from marketplaces.amazon import drift, item_sync, order_sync, shipment_push, stock_push
 from marketplaces.amazon.client import AmazonClient
 from marketplaces.amazon.connection import client_for
 from marketplaces.amazon.errors import (
@@ -92,7 +92,6 @@ def sync_orders_task(self: Task, run_id: int) -> None:
 @shared_task(bind=True, acks_late=True)
 def sync_items_task(self: Task, run_id: int) -> None:
     execute_run(self, run_id, item_sync.sync_items)
-
 
 
 @shared_task(bind=True, acks_late=True)
@@ -175,3 +174,28 @@ def _has_stock_work(channel: SalesChannel) -> bool:
         Listing.objects.filter(channel=channel, push_pending=True).exists()
         or StockPush.objects.filter(channel=channel, status=StockPush.Status.SUBMITTED).exists()
     )
+
+
+@shared_task(bind=True, acks_late=True, max_retries=5)
+def check_drift_task(self: Task, channel_id: int) -> dict[str, Any]:
+    """Daily, and on demand from Show Details: compare Amazon's quantities with ours."""
+    channel = SalesChannel.objects.filter(id=channel_id, status=SalesChannel.Status.ACTIVE).first()
+    if channel is None:
+        return {"checked": 0, "drifted": []}
+    try:
+        report = drift.check_drift(channel, client_for(channel))
+    except (AmazonThrottled, AmazonTransientError) as error:
+        raise self.retry(countdown=getattr(error, "retry_after", 60) or 60) from None
+    return {"checked": report.checked, "drifted": report.drifted}
+
+
+@shared_task
+def check_drift_all_task() -> int:
+    ids = list(
+        SalesChannel.objects.filter(status=SalesChannel.Status.ACTIVE, sync_stock=True).values_list(
+            "id", flat=True
+        )
+    )
+    for channel_id in ids:
+        check_drift_task.delay(channel_id)
+    return len(ids)

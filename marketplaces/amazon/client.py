@@ -523,14 +523,16 @@ class AmazonClient:
         return _listing_quantity(payload, seller_sku)
 
     def search_listings(
-        self, *, page_token: str | None = None
+        self, *, page_token: str | None = None, with_quantities: bool = False
     ) -> tuple[list[ListingDetails], str | None]:
-        """One page (20 SKUs) of the seller's listings with product type and variation."""
+        """One page (20 SKUs) of the seller's listings with product type and variation (and,
+        when asked, the quantity Amazon lists)."""
         # Reference: https://developer-docs.amazon.com/sp-api/reference/searchlistingsitems
         listings = self._sp(ListingsItems)
         params: dict[str, Any] = {
             "marketplaceIds": [self.connection.marketplace_id],
-            "includedData": ["summaries", "relationships"],
+            "includedData": ["summaries", "relationships"]
+            + (["fulfillmentAvailability"] if with_quantities else []),
             "pageSize": 20,
         }
         if page_token:

@@ -94,9 +94,7 @@ class AmazonOrder:
 
 
 def _breakdown(breakdowns: Any) -> dict[str, dict[str, Any]]:
-    return {
-        str(entry.get("type")): entry for entry in breakdowns or [] if isinstance(entry, dict)
-    }
+    return {str(entry.get("type")): entry for entry in breakdowns or [] if isinstance(entry, dict)}
 
 
 def _detail(entry: dict[str, Any] | None, subtype: str, what: str) -> Decimal:
@@ -151,8 +149,7 @@ def parse_order_item(raw: Any, order_id: str) -> AmazonOrderItem:
         item_discount=-_detail(discount, "ITEM", f"{where} DISCOUNT"),
         shipping_discount=-_detail(discount, "SHIPPING", f"{where} DISCOUNT"),
         marketplace_collects_tax=any(
-            isinstance(c, dict) and c.get("model") == "MARKETPLACE_FACILITATOR"
-            for c in collections
+            isinstance(c, dict) and c.get("model") == "MARKETPLACE_FACILITATOR" for c in collections
         ),
     )
 
@@ -315,6 +312,8 @@ class ListingDetails:
     product_type: str
     variation_attributes: tuple[str, ...]
     is_variation_parent: bool
+    # Merchant-fulfilled quantity Amazon lists now (when fulfillmentAvailability was asked for).
+    quantity: int | None = None
 
 
 def parse_listing_details(raw: Any) -> ListingDetails | None:
@@ -334,4 +333,11 @@ def parse_listing_details(raw: Any) -> ListingDetails | None:
             theme = _dict(relation.get("variationTheme"))
             attributes = tuple(str(a) for a in theme.get("attributes") or [])
             parent = parent or bool(relation.get("childSkus"))
-    return ListingDetails(raw["sku"], product_type, attributes, parent)
+    quantity: int | None = None
+    for entry in raw.get("fulfillmentAvailability") or []:
+        entry = _dict(entry)
+        if entry.get("fulfillmentChannelCode") == "DEFAULT" and isinstance(
+            entry.get("quantity"), int
+        ):
+            quantity = entry["quantity"]
+    return ListingDetails(raw["sku"], product_type, attributes, parent, quantity)
