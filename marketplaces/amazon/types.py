@@ -341,3 +341,102 @@ def parse_listing_details(raw: Any) -> ListingDetails | None:
         ):
             quantity = entry["quantity"]
     return ListingDetails(raw["sku"], product_type, attributes, parent, quantity)
+
+
+REPORT_STATUSES = {
+    "pending": "PENDING",
+    "unshipped": "UNSHIPPED",
+    "partiallyshipped": "PARTIALLY_SHIPPED",
+    "shipped": "SHIPPED",
+    "shipping": "SHIPPED",
+    "cancelled": "CANCELLED",
+    "canceled": "CANCELLED",
+    "unfulfillable": "UNFULFILLABLE",
+}
+
+
+def parse_orders_report(text: str) -> tuple[list[AmazonOrder], list[tuple[str, str]]]:
+    """GET_FLAT_FILE_ALL_ORDERS_DATA_BY_*: one row per order item, grouped into orders.
+
+    The flat file has no order item ids; lines get stable ids from their position
+    (``report:<sku>:<n>``), which is enough for orders that need no shipment confirmation.
+    """
+    lines = text.splitlines()
+    if not lines:
+        raise AmazonPayloadError("the orders report is empty")
+    header = lines[0].lstrip("\ufeff").split("\t")
+    if "amazon-order-id" not in header:
+        raise AmazonPayloadError("the orders report has no amazon-order-id column")
+    grouped: dict[str, list[dict[str, str]]] = {}
+    for line in lines[1:]:
+        if line.strip():
+            values = dict(zip(header, line.split("\t"), strict=False))
+            grouped.setdefault(values.get("amazon-order-id", "").strip(), []).append(values)
+    orders: list[AmazonOrder] = []
+    bad: list[tuple[str, str]] = []
+    for order_id, rows in grouped.items():
+        try:
+            orders.append(_order_from_report_rows(order_id, rows))
+        except (AmazonPayloadError, ValueError, InvalidOperation) as error:
+            bad.append((order_id or "?", f"unreadable report row: {error}"))
+    return orders, bad
+
+
+def _report_money(row: dict[str, str], column: str) -> Decimal:
+    text = (row.get(column) or "").strip()
+    return Decimal(text).quantize(Decimal("0.01")) if text else ZERO
+
+
+def _order_from_report_rows(order_id: str, rows: list[dict[str, str]]) -> AmazonOrder:
+    if not order_id:
+        raise AmazonPayloadError("a row has no amazon-order-id")
+    first = rows[0]
+    status_text = (first.get("order-status") or "").strip().lower().replace(" ", "")
+    status = REPORT_STATUSES.get(status_text)
+    if status is None:
+        raise AmazonPayloadError(f"unknown order-status {first.get('order-status')!r}")
+    items = []
+    for position, row in enumerate(rows, start=1):
+        sku = (row.get("sku") or "").strip()
+        if not sku:
+            raise AmazonPayloadError(f"order {order_id}: a row has no sku")
+        quantity = int((row.get("quantity") or "0").strip() or 0)
+        subtotal = _report_money(row, "item-price")
+        shipped = quantity if (row.get("item-status") or "").strip().lower() == "shipped" else 0
+        items.append(
+            AmazonOrderItem(
+                order_item_id=f"report:{sku}:{position}",
+                seller_sku=sku,
+                asin=(row.get("asin") or "").strip(),
+                title=(row.get("product-name") or "").strip(),
+                quantity=quantity,
+                quantity_shipped=shipped,
+                unit_price=(subtotal / quantity).quantize(Decimal("0.01")) if quantity else ZERO,
+                item_subtotal=subtotal,
+                shipping=_report_money(row, "shipping-price"),
+                item_tax=_report_money(row, "item-tax"),
+                shipping_tax=_report_money(row, "shipping-tax"),
+                gift_wrap_tax=_report_money(row, "gift-wrap-tax"),
+                item_discount=-_report_money(row, "item-promotion-discount"),
+                shipping_discount=-_report_money(row, "ship-promotion-discount"),
+                marketplace_collects_tax=True,  # Amazon.ca collects as marketplace facilitator
+            )
+        )
+    fulfilled_by = (
+        "AMAZON"
+        if (first.get("fulfillment-channel") or "").strip().lower() == "amazon"
+        else "MERCHANT"
+    )
+    return AmazonOrder(
+        order_id=order_id,
+        created=parse_time(first.get("purchase-date"), f"order {order_id} purchase-date"),
+        last_updated=parse_time(
+            first.get("last-updated-date"), f"order {order_id} last-updated-date"
+        ),
+        status=status,
+        fulfilled_by=fulfilled_by,
+        marketplace_id="",
+        currency=(first.get("currency") or "CAD").strip() or "CAD",
+        items=tuple(items),
+        grand_total=None,
+    )
