@@ -11,5 +11,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("warehouses.urls")),
     path("", include("marketplaces.urls")),
+    path("", include("synchistory.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -2,11 +2,40 @@ from django.urls import path
 
 from marketplaces import views
 
+CHANNEL = "settings/integrations/marketplaces/<int:channel_id>/"
+
 urlpatterns = [
     path(
         "settings/integrations/marketplaces/",
         views.marketplace_list,
         name="marketplace-list",
     ),
+    path("settings/integrations/amazon/connect/", views.amazon_connect, name="amazon-connect"),
+    path(
+        "settings/integrations/amazon/authorize/", views.amazon_authorize, name="amazon-authorize"
+    ),
+    path("integrations/amazon/callback/", views.amazon_callback, name="amazon-callback"),
+    path(CHANNEL, views.channel_detail, name="channel-detail"),
+    path(CHANNEL + "interval/", views.channel_interval, name="channel-interval"),
+    path(CHANNEL + "modules/", views.channel_modules, name="channel-modules"),
+    path(CHANNEL + "limits/", views.channel_limits, name="channel-limits"),
+    path(
+        CHANNEL + "order-preference/",
+        views.channel_order_preference,
+        name="channel-order-preference",
+    ),
+    path(CHANNEL + "warehouse/", views.channel_warehouse, name="channel-warehouse"),
+    path(CHANNEL + "disable/", views.channel_disable, name="channel-disable"),
+    path(CHANNEL + "enable/", views.channel_enable, name="channel-enable"),
+    path(CHANNEL + "sync/", views.channel_sync, name="channel-sync"),
+    path(CHANNEL + "sync/estimate/", views.channel_sync_estimate, name="channel-sync-estimate"),
+    path(
+        "sync-runs/<int:run_id>/reinitiate/",
+        views.sync_run_reinitiate,
+        name="sync-run-reinitiate",
+    ),
     path("sales-orders/", views.sales_order_list, name="sales-order-list"),
+    path("sales-orders/<int:order_id>/", views.sales_order_detail, name="sales-order-detail"),
+    path("items/<int:item_id>/confirm/", views.item_confirm, name="item-confirm"),
+    path("items/<int:item_id>/link/", views.item_link, name="item-link"),
 ]

@@ -1,18 +1,64 @@
+"""Settings > Integrations > Marketplaces: connect, Show Details, Sync Manually, re-initiate;
+and the sales order pages. Views parse input, check permissions, call one service, render."""
+
 from __future__ import annotations
 
-from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+import logging
+from datetime import timedelta
+from typing import Any
 
-from marketplaces.models import SalesChannel, SalesOrder
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Prefetch, Sum
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.models import User
+from accounts.permissions import admin_required, is_org_admin
+from marketplaces import channel_settings, connect, items, queries, services
+from marketplaces.forms import (
+    ConnectTokenForm,
+    IntervalForm,
+    LinkItemForm,
+    ManualSyncForm,
+    ModulesForm,
+    OrderPreferenceForm,
+    StockLimitsForm,
+    WarehouseMappingForm,
+)
+from marketplaces.models import (
+    Listing,
+    SalesChannel,
+    SalesOrder,
+    SalesOrderTax,
+)
+from synchistory.models import SyncRun
+from warehouses.models import Item, Organization, Warehouse
+
+logger = logging.getLogger(__name__)
 
 ORDERS_PER_PAGE = 50
 
 
+def _is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _user_id(request: HttpRequest) -> int | None:
+    return request.user.pk if isinstance(request.user, User) else None
+
+
+# -- Marketplaces list and connecting -------------------------------------------------------
+
+
 @require_GET
 def marketplace_list(request: HttpRequest) -> HttpResponse:
-    channels = SalesChannel.objects.select_related("mapped_warehouse")
+    channels = list(queries.channels_with_last_sync())
     connected = {channel.marketplace for channel in channels}
     unconnected = [
         (value, label)
@@ -26,11 +72,367 @@ def marketplace_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _render_connect(
+    request: HttpRequest,
+    *,
+    form: ConnectTokenForm | None = None,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    try:
+        connect.check_prerequisites(Organization.load())
+    except ValidationError as problems:
+        prerequisite_problems = problems.messages
+    else:
+        prerequisite_problems = []
+    return render(
+        request,
+        "marketplaces/amazon_connect.html",
+        {
+            "form": form or ConnectTokenForm(),
+            "error": error,
+            "prerequisite_problems": prerequisite_problems,
+            "reauthorize": SalesChannel.objects.filter(
+                status=SalesChannel.Status.NEEDS_REAUTHORIZATION
+            ).first(),
+        },
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@admin_required
+def amazon_connect(request: HttpRequest) -> HttpResponse:
+    """GET: the two ways to connect. POST: the pasted self-authorized refresh token."""
+    if request.method == "GET":
+        return _render_connect(request)
+    form = ConnectTokenForm(request.POST)
+    if form.is_valid():
+        assert isinstance(request.user, User)
+        try:
+            channel = connect.connect_channel(
+                name=form.cleaned_data["name"],
+                seller_id=form.cleaned_data["seller_id"],
+                refresh_token=form.cleaned_data["refresh_token"],
+                user=request.user,
+                initial_lookback=timedelta(days=form.cleaned_data["lookback_days"]),
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request, f"{channel.name} is connected. The initial sync has started."
+            )
+            return redirect("channel-detail", channel_id=channel.id)
+    return _render_connect(request, form=form, status=400)
+
+
+@require_POST
+@admin_required
+def amazon_authorize(request: HttpRequest) -> HttpResponse:
+    """Off to Seller Central's consent page, which comes back to ``amazon-callback``."""
+    try:
+        url = connect.consent_url(request, request.build_absolute_uri(reverse("amazon-callback")))
+    except ValidationError as error:
+        return _render_connect(request, error=" ".join(error.messages), status=400)
+    return redirect(url)
+
+
+@require_GET
+@admin_required
+def amazon_callback(request: HttpRequest) -> HttpResponse:
+    try:
+        channel = connect.complete_oauth(
+            request,
+            state=request.GET.get("state", ""),
+            code=request.GET.get("spapi_oauth_code", ""),
+            selling_partner_id=request.GET.get("selling_partner_id", ""),
+        )
+    except ValidationError as error:
+        return _render_connect(request, error=" ".join(error.messages), status=400)
+    messages.success(
+        request,
+        f"{channel.name} (seller {channel.seller_id}) is connected. The initial sync has started.",
+    )
+    return redirect("channel-detail", channel_id=channel.id)
+
+
+# -- Show Details ---------------------------------------------------------------------------
+
+
+def _detail_context(channel: SalesChannel, **forms: Any) -> dict[str, Any]:
+    organization = Organization.load()
+    context: dict[str, Any] = {
+        "channel": channel,
+        "organization": organization,
+        "last_syncs": queries.last_syncs(channel),
+        "active_runs": queries.active_runs(channel),
+        "quotas": queries.api_quotas(channel),
+        "warehouses": Warehouse.objects.filter(is_active=True),
+        "interval_form": IntervalForm(instance=channel),
+        "modules_form": ModulesForm(instance=channel),
+        "limits_form": StockLimitsForm(instance=channel),
+        "preference_form": OrderPreferenceForm(instance=organization),
+        "mapping_form": WarehouseMappingForm(
+            initial={"warehouse": channel.mapped_warehouse_id}
+        ),
+        "now": timezone.now(),
+    }
+    context.update(forms)
+    return context
+
+
+def _get_channel(channel_id: int) -> SalesChannel:
+    return get_object_or_404(
+        SalesChannel.objects.select_related("mapped_warehouse"), id=channel_id
+    )
+
+
+@require_GET
+def channel_detail(request: HttpRequest, channel_id: int) -> HttpResponse:
+    channel = _get_channel(channel_id)
+    return render(request, "marketplaces/channel_detail.html", _detail_context(channel))
+
+
+def _detail_with_errors(
+    request: HttpRequest, channel: SalesChannel, **forms: Any
+) -> HttpResponse:
+    return render(
+        request, "marketplaces/channel_detail.html", _detail_context(channel, **forms), status=400
+    )
+
+
+@require_POST
+@admin_required
+def channel_interval(request: HttpRequest, channel_id: int) -> HttpResponse:
+    channel = _get_channel(channel_id)
+    form = IntervalForm(request.POST, instance=SalesChannel(pk=channel.pk))
+    if not form.is_valid():
+        return _detail_with_errors(request, channel, interval_form=form)
+    channel_settings.update_channel_settings(channel, **form.cleaned_data)
+    messages.success(
+        request, f"{channel.name} syncs every {form.cleaned_data['sync_interval_minutes']} minutes."
+    )
+    return redirect("channel-detail", channel_id=channel.id)
+
+
+@require_POST
+@admin_required
+def channel_modules(request: HttpRequest, channel_id: int) -> HttpResponse:
+    channel = _get_channel(channel_id)
+    form = ModulesForm(request.POST, instance=SalesChannel(pk=channel.pk))
+    if form.is_valid():  # checkboxes: always valid
+        channel = channel_settings.update_channel_settings(channel, **form.cleaned_data)
+    if _is_htmx(request):
+        return render(
+            request,
+            "marketplaces/_modules_form.html",
+            {"channel": channel, "modules_form": ModulesForm(instance=channel), "saved": True},
+        )
+    messages.success(request, "Modules in Sync saved.")
+    return redirect("channel-detail", channel_id=channel.id)
+
+
+@require_POST
+@admin_required
+def channel_limits(request: HttpRequest, channel_id: int) -> HttpResponse:
+    channel = _get_channel(channel_id)
+    form = StockLimitsForm(request.POST, instance=SalesChannel(pk=channel.pk))
+    if not form.is_valid():
+        return _detail_with_errors(request, channel, limits_form=form)
+    channel_settings.update_channel_settings(channel, **form.cleaned_data)
+    messages.success(request, "Stock sent to Amazon: safety buffer and maximum saved.")
+    return redirect("channel-detail", channel_id=channel.id)
+
+
+@require_POST
+@admin_required
+def channel_order_preference(request: HttpRequest, channel_id: int) -> HttpResponse:
+    channel = _get_channel(channel_id)
+    form = OrderPreferenceForm(request.POST, instance=Organization(pk=Organization.SINGLETON_ID))
+    if not form.is_valid():
+        return _detail_with_errors(request, channel, preference_form=form)
+    organization = channel_settings.set_order_sync_preference(
+        form.cleaned_data["order_sync_preference"]
+    )
+    messages.success(
+        request,
+        f"Order sync preference: {organization.get_order_sync_preference_display()} "
+        "(all sales channels).",
+    )
+    return redirect("channel-detail", channel_id=channel.id)
+
+
+@require_POST
+@admin_required
+def channel_warehouse(request: HttpRequest, channel_id: int) -> HttpResponse:
+    channel = _get_channel(channel_id)
+    form = WarehouseMappingForm(request.POST)
+    if form.is_valid():
+        warehouse = form.cleaned_data["warehouse"]
+        try:
+            services.set_warehouse_mapping(channel, warehouse)
+        except ValidationError as error:
+            form.add_error("warehouse", error)
+        else:
+            if warehouse is None:
+                messages.success(
+                    request,
+                    "Warehouse mapping is off: orders use the primary warehouse and Amazon "
+                    "sees the organization's total stock.",
+                )
+            else:
+                messages.success(
+                    request,
+                    f"{channel.name} is mapped to {warehouse.name}: new orders commit and ship "
+                    "from it and Amazon sees its stock.",
+                )
+            return redirect("channel-detail", channel_id=channel.id)
+    return _detail_with_errors(request, channel, mapping_form=form, mapping_open=True)
+
+
+@require_POST
+@admin_required
+def channel_disable(request: HttpRequest, channel_id: int) -> HttpResponse:
+    channel = services.disable_channel(_get_channel(channel_id))
+    messages.success(
+        request, f"{channel.name} is disabled: nothing syncs until you re-enable it."
+    )
+    return redirect("channel-detail", channel_id=channel.id)
+
+
+@require_POST
+@admin_required
+def channel_enable(request: HttpRequest, channel_id: int) -> HttpResponse:
+    channel = _get_channel(channel_id)
+    try:
+        channel = services.enable_channel(channel)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(
+            request, f"{channel.name} is active again: syncing resumes where it stopped."
+        )
+    return redirect("channel-detail", channel_id=channel.id)
+
+
+# -- Sync Manually, estimate, re-initiate ---------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def channel_sync(request: HttpRequest, channel_id: int) -> HttpResponse:
+    channel = _get_channel(channel_id)
+    if request.method == "GET":
+        form = ManualSyncForm()
+    else:
+        if not is_org_admin(request.user):
+            raise PermissionDenied("Only an admin may start a sync.")
+        form = ManualSyncForm(request.POST)
+        if form.is_valid():
+            window_start, window_end = form.window()
+            try:
+                run = services.request_sync(
+                    channel,
+                    form.cleaned_data["kind"],
+                    SyncRun.Trigger.MANUAL,
+                    window_start=window_start,
+                    window_end=window_end,
+                    requested_by_id=_user_id(request),
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(request, f"{run.get_kind_display()} sync #{run.id} started.")
+                return redirect("sync-run-detail", run_id=run.id)
+    return _sync_page(request, channel, form, status=400 if form.errors else 200)
+
+
+def _sync_page(
+    request: HttpRequest,
+    channel: SalesChannel,
+    form: ManualSyncForm,
+    *,
+    estimate: dict[str, Any] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    return render(
+        request,
+        "marketplaces/channel_sync.html",
+        {
+            "channel": channel,
+            "form": form,
+            "estimate": estimate or {},
+            "active_runs": queries.active_runs(channel),
+            "time_zone": settings.TIME_ZONE,
+        },
+        status=status,
+    )
+
+
+def _estimate(channel: SalesChannel, form: ManualSyncForm) -> dict[str, Any]:
+    """SPEC §10.5: how much a sync would fetch, before starting it."""
+    from marketplaces.amazon.connection import client_for
+    from marketplaces.amazon.errors import AmazonError
+    from marketplaces.amazon.order_sync import estimate_orders, order_window
+
+    if form.cleaned_data["kind"] == SyncRun.Kind.ITEMS:
+        count = Listing.objects.filter(channel=channel).count()
+        return {"count": count, "exact": True, "noun": "item" if count == 1 else "items",
+                "note": "From the last item sync: every listing is read again."}
+    window_start, window_end = form.window()
+    if window_start is None:
+        window_start = order_window(channel, timezone.now())
+    try:
+        estimate = estimate_orders(client_for(channel, max_wait=5), window_start, window_end)
+    except AmazonError as error:
+        return {"error": f"could not estimate: {error}"}
+    return {
+        "count": estimate.count,
+        "exact": estimate.exact,
+        "noun": "order" if estimate.count == 1 else "orders",
+        "note": f"Orders updated since {timezone.localtime(window_start):%Y-%m-%d %H:%M}.",
+    }
+
+
+@require_POST
+@admin_required
+def channel_sync_estimate(request: HttpRequest, channel_id: int) -> HttpResponse:
+    channel = _get_channel(channel_id)
+    form = ManualSyncForm(request.POST)
+    estimate: dict[str, Any] = {}
+    if not channel.is_active:
+        estimate = {"error": f"could not estimate: {channel.name} is "
+                    f"{channel.get_status_display().lower()}."}
+    elif form.is_valid():
+        estimate = _estimate(channel, form)
+    else:
+        estimate = {"error": "Correct the errors in the form first."}
+    if _is_htmx(request):
+        return render(request, "marketplaces/_estimate.html", {"estimate": estimate})
+    return _sync_page(request, channel, form, estimate=estimate)
+
+
+@require_POST
+@admin_required
+def sync_run_reinitiate(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = get_object_or_404(SyncRun.objects.select_related("channel"), id=run_id)
+    try:
+        new_run = services.reinitiate(run, requested_by_id=_user_id(request))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("sync-run-detail", run_id=run.id)
+    messages.success(request, f"Run #{run.id} re-initiated as run #{new_run.id}.")
+    return redirect("sync-run-detail", run_id=new_run.id)
+
+
+# -- Sales orders ---------------------------------------------------------------------------
+
+PERSONAL_FIELDS = ("buyer_name", "buyer_email", "buyer_phone", "shipping_address")
+
+
 @require_GET
 def sales_order_list(request: HttpRequest) -> HttpResponse:
-    orders = SalesOrder.objects.select_related("channel", "warehouse").defer(
-        "buyer_name", "buyer_email", "buyer_phone", "shipping_address"
-    )
+    orders = SalesOrder.objects.select_related("channel", "warehouse").defer(*PERSONAL_FIELDS)
     status = request.GET.get("status", "")
     if status in SalesOrder.Status.values:
         orders = orders.filter(status=status)
@@ -40,3 +442,112 @@ def sales_order_list(request: HttpRequest) -> HttpResponse:
         "marketplaces/sales_order_list.html",
         {"page": page, "status": status, "statuses": SalesOrder.Status.choices},
     )
+
+
+def mask(value: str) -> str:
+    """Staff see that a value exists, not what it is: "Émilie" → "É•••••"."""
+    value = str(value or "").strip()
+    return f"{value[0]}•••••" if value else ""
+
+
+def _buyer(order: SalesOrder, *, reveal: bool) -> dict[str, Any]:
+    show = (lambda value: str(value or "")) if reveal else mask
+    address = order.shipping_address if isinstance(order.shipping_address, dict) else {}
+    return {
+        "name": show(order.buyer_name),
+        "email": show(order.buyer_email),
+        "phone": show(order.buyer_phone),
+        "address": [
+            (key, show(value)) for key, value in address.items() if value not in (None, "")
+        ],
+        "revealed": reveal,
+    }
+
+
+@require_GET
+def sales_order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
+    order = get_object_or_404(
+        SalesOrder.objects.select_related("channel", "warehouse"), id=order_id
+    )
+    lines = order.lines.select_related("item").prefetch_related(
+        Prefetch("taxes", queryset=SalesOrderTax.objects.order_by("component", "collector"))
+    )
+    tax_breakdown = (
+        SalesOrderTax.objects.filter(line__order=order)
+        .values("component", "collector", "tax_name")
+        .annotate(amount=Sum("amount"))
+        .order_by("component", "collector", "tax_name")
+    )
+    components = dict(SalesOrderTax.Component.choices)
+    collectors = dict(SalesOrderTax.Collector.choices)
+    reveal = is_org_admin(request.user)
+    if reveal and not order.personal_data_erased_at:
+        logger.info("Personal data of sales order %s shown to user %s", order.id, request.user.pk)
+    return render(
+        request,
+        "marketplaces/sales_order_detail.html",
+        {
+            "order": order,
+            "lines": lines,
+            "taxes": [
+                {
+                    **row,
+                    "component_label": components.get(row["component"], row["component"]),
+                    "collector_label": collectors.get(row["collector"], row["collector"]),
+                }
+                for row in tax_breakdown
+            ],
+            "buyer": _buyer(order, reveal=reveal),
+            "shipments": order.shipments.prefetch_related("lines__order_line"),
+            "comments": order.comments.select_related("author"),
+        },
+    )
+
+
+# -- Unconfirmed items ----------------------------------------------------------------------
+
+
+@require_POST
+@admin_required
+def item_confirm(request: HttpRequest, item_id: int) -> HttpResponse:
+    item = get_object_or_404(Item, id=item_id)
+    assert isinstance(request.user, User)
+    try:
+        released = items.confirm_item(item, user=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(
+            request,
+            f"{item.sku} is confirmed."
+            + (f" {released} held sales order(s) released." if released else ""),
+        )
+    return redirect("item-detail", item_id=item.id)
+
+
+@require_http_methods(["GET", "POST"])
+@admin_required
+def item_link(request: HttpRequest, item_id: int) -> HttpResponse:
+    item = get_object_or_404(Item, id=item_id)
+    form = LinkItemForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        target = form.cleaned_data["target"]
+        assert isinstance(request.user, User)
+        try:
+            released = items.link_item(item, target, user=request.user)
+        except ValidationError as error:
+            form.add_error("target", error)
+        else:
+            messages.success(
+                request,
+                f"{item.sku}'s Amazon listing is now linked to {target.sku}."
+                + (f" {released} held sales order(s) released." if released else ""),
+            )
+            return redirect("item-detail", item_id=target.id)
+    return render(
+        request,
+        "marketplaces/item_link.html",
+        {"item": item, "form": form},
+        status=400 if form.errors else 200,
+    )
+

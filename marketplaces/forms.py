@@ -1,0 +1,167 @@
+"""Forms of the marketplace settings pages: parse and validate input, nothing else."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+
+from marketplaces.models import SalesChannel
+from synchistory.models import SyncRun
+from warehouses.models import Item, Organization, Warehouse
+
+# Amazon keeps orders for two years; a window starting earlier cannot be fetched.
+AMAZON_HISTORY_DAYS = 730
+
+
+class ConnectTokenForm(forms.Form):
+    """The second path of SPEC §2: an admin pastes a self-authorized refresh token."""
+
+    name = forms.CharField(max_length=120, initial="Amazon.ca", label="Channel name")
+    seller_id = forms.CharField(
+        max_length=64,
+        label="Seller id",
+        help_text="Your merchant token (selling partner id), e.g. A3ABCDEFGHIJKL.",
+    )
+    refresh_token = forms.CharField(
+        label="Refresh token",
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+        help_text="Starts with Atzr|. Stored encrypted, never shown again.",
+    )
+    lookback_days = forms.IntegerField(
+        label="Import orders of the last (days)",
+        min_value=1,
+        max_value=AMAZON_HISTORY_DAYS,
+        initial=7,
+        help_text="The initial sync imports orders this far back (at most 730 days).",
+    )
+
+
+class IntervalForm(forms.ModelForm):
+    class Meta:
+        model = SalesChannel
+        fields = ["sync_interval_minutes"]
+        labels = {"sync_interval_minutes": "Sync every (minutes)"}
+        help_texts = {"sync_interval_minutes": "Between 5 and 1440 minutes (one day)."}
+
+    def clean_sync_interval_minutes(self) -> int:
+        value: int = self.cleaned_data["sync_interval_minutes"]
+        if not 5 <= value <= 1440:
+            raise forms.ValidationError("Enter a number of minutes between 5 and 1440.")
+        return value
+
+
+class ModulesForm(forms.ModelForm):
+    class Meta:
+        model = SalesChannel
+        fields = ["sync_items", "sync_orders", "sync_stock", "sync_shipments"]
+        labels = {
+            "sync_items": "Items",
+            "sync_orders": "Sales orders",
+            "sync_stock": "Stock",
+            "sync_shipments": "Shipments",
+        }
+
+
+class StockLimitsForm(forms.ModelForm):
+    class Meta:
+        model = SalesChannel
+        fields = ["safety_buffer", "max_quantity"]
+        labels = {"safety_buffer": "Safety buffer", "max_quantity": "Maximum quantity"}
+        help_texts = {
+            "safety_buffer": "Units held back from the quantity sent to Amazon.",
+            "max_quantity": "Never tell Amazon more than this. Leave empty for no maximum.",
+        }
+        widgets = {
+            "safety_buffer": forms.NumberInput(attrs={"min": 0, "step": 1}),
+            "max_quantity": forms.NumberInput(attrs={"min": 0, "step": 1}),
+        }
+
+
+class WarehouseMappingForm(forms.Form):
+    warehouse = forms.ModelChoiceField(
+        queryset=Warehouse.objects.filter(is_active=True),
+        required=False,
+        empty_label="No mapping (primary warehouse)",
+        label="Warehouse",
+    )
+
+
+class OrderPreferenceForm(forms.ModelForm):
+    class Meta:
+        model = Organization
+        fields = ["order_sync_preference"]
+        labels = {"order_sync_preference": "Order sync preference"}
+        help_texts = {"order_sync_preference": "Applies to all sales channels."}
+        widgets = {"order_sync_preference": forms.RadioSelect}
+
+
+class ManualSyncForm(forms.Form):
+    SINCE_LAST_SYNC = "since_last_sync"
+    SPECIFIC_PERIOD = "specific_period"
+
+    kind = forms.ChoiceField(
+        label="Sync",
+        choices=[(SyncRun.Kind.ITEMS, "Items"), (SyncRun.Kind.ORDERS, "Orders")],
+        initial=SyncRun.Kind.ORDERS,
+        widget=forms.RadioSelect,
+    )
+    fetch_from = forms.ChoiceField(
+        label="Fetch records from",
+        choices=[(SINCE_LAST_SYNC, "Since last sync"), (SPECIFIC_PERIOD, "Specific Period")],
+        initial=SINCE_LAST_SYNC,
+        widget=forms.RadioSelect,
+    )
+    start_date = forms.DateField(
+        label="Start Date", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end_date = forms.DateField(
+        label="End Date", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("fetch_from") != self.SPECIFIC_PERIOD:
+            data["start_date"] = data["end_date"] = None
+            return data
+        start: date | None = data.get("start_date")
+        end: date | None = data.get("end_date")
+        today = timezone.localdate()
+        for field, value in (("start_date", start), ("end_date", end)):
+            if value is None:
+                if field not in self.errors:
+                    self.add_error(field, "Enter a date for a specific period.")
+            elif value > today:
+                self.add_error(field, "This date is in the future.")
+        if start is not None and start < today - timedelta(days=AMAZON_HISTORY_DAYS):
+            self.add_error(
+                "start_date",
+                "Amazon keeps two years of orders: choose a start date within the last "
+                f"{AMAZON_HISTORY_DAYS} days.",
+            )
+        if start is not None and end is not None and end < start:
+            self.add_error("end_date", "The end date is before the start date.")
+        return data
+
+    def window(self) -> tuple[datetime | None, datetime | None]:
+        """Local dates to instants: from the start of the start date to the end of the end
+        date; an end date of today means "until now" (None)."""
+        start: date | None = self.cleaned_data.get("start_date")
+        end: date | None = self.cleaned_data.get("end_date")
+        if start is None:
+            return None, None
+        window_start = timezone.make_aware(datetime.combine(start, time.min))
+        window_end = None
+        if end is not None and end < timezone.localdate():
+            window_end = timezone.make_aware(datetime.combine(end, time.max))
+        return window_start, window_end
+
+
+class LinkItemForm(forms.Form):
+    target = forms.ModelChoiceField(
+        queryset=Item.objects.filter(status=Item.Status.CONFIRMED).order_by("sku"),
+        label="Existing item",
+        empty_label="Choose an item…",
+    )

@@ -1,0 +1,90 @@
+"""Sync History (per channel) and a run's page with its live progress and its records.
+
+The channel is reached through ``SyncRun.channel`` so this app imports nothing of the
+marketplaces app; Re-initiate posts to a marketplaces view.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
+
+from synchistory import queries
+from synchistory.models import SyncRun
+
+
+def _channel_model() -> type[models.Model]:
+    model = SyncRun._meta.get_field("channel").related_model
+    assert isinstance(model, type) and issubclass(model, models.Model)
+    return model
+
+
+def _int_param(request: HttpRequest, name: str) -> int | None:
+    value = request.GET.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+@require_GET
+def sync_history(request: HttpRequest, channel_id: int) -> HttpResponse:
+    channel: Any = get_object_or_404(_channel_model(), id=channel_id)
+    kind = request.GET.get("kind", "")
+    kind = kind if kind in SyncRun.Kind.values else ""
+    status = request.GET.get("status", "")
+    status = status if status in SyncRun.Status.values else ""
+    runs = queries.filtered_runs(channel.id, kind=kind, status=status)
+    page = queries.run_page(
+        runs,
+        older_than=_int_param(request, "older_than"),
+        newer_than=_int_param(request, "newer_than"),
+    )
+    return render(
+        request,
+        "synchistory/sync_history.html",
+        {
+            "channel": channel,
+            "page": page,
+            "kind": kind,
+            "status": status,
+            "kinds": SyncRun.Kind.choices,
+            "statuses": SyncRun.Status.choices,
+            "chart": queries.daily_chart(queries.filtered_runs(channel.id, kind=kind)),
+            "chart_width": queries.CHART_WIDTH,
+            "chart_height": queries.CHART_HEIGHT,
+            "bar_width": queries.BAR_WIDTH,
+        },
+    )
+
+
+@require_GET
+def sync_run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = get_object_or_404(
+        SyncRun.objects.select_related("channel", "reinitiates", "requested_by"), id=run_id
+    )
+    page_number = _int_param(request, "page") or 1
+    records, has_next = queries.run_records(run, page=page_number)
+    return render(
+        request,
+        "synchistory/sync_run_detail.html",
+        {
+            "run": run,
+            "records": records,
+            "page_number": page_number,
+            "has_next": has_next,
+            "reinitiated_by": queries.reinitiated_by(run),
+        },
+    )
+
+
+@require_GET
+def sync_run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
+    """The live part of a run's page, polled by htmx every 2 s until the run is final."""
+    run = get_object_or_404(SyncRun, id=run_id)
+    response = render(request, "synchistory/_run_progress.html", {"run": run})
+    if run.is_final and request.headers.get("HX-Request") == "true":
+        # The page was opened while the run was going: reload it to show the records too.
+        response["HX-Refresh"] = "true"
+    return response
