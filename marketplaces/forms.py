@@ -8,7 +8,8 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from marketplaces.models import SalesChannel
+from marketplaces.models import SalesChannel, SalesOrder, SalesOrderLine
+from marketplaces.shipments import CARRIERS, ShipmentRequest
 from synchistory.models import SyncRun
 from warehouses.models import Item, Organization, Warehouse
 
@@ -165,3 +166,64 @@ class LinkItemForm(forms.Form):
         label="Existing item",
         empty_label="Choose an item…",
     )
+
+
+class ShipmentForm(forms.Form):
+    """A package of a sales order: carrier, tracking, date, and units per line."""
+
+    carrier_code = forms.ChoiceField(
+        label="Carrier", choices=[("", "Choose a carrier…"), *CARRIERS]
+    )
+    carrier_name = forms.CharField(
+        label="Carrier name",
+        required=False,
+        max_length=120,
+        help_text="Only when the carrier is “Other”.",
+    )
+    tracking_number = forms.CharField(label="Tracking number", max_length=120)
+    ship_date = forms.DateField(label="Ship date", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args: Any, order: SalesOrder, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.order = order
+        self.line_fields: list[tuple[SalesOrderLine, str]] = []
+        for line in order.lines.all():
+            remaining = line.quantity - line.quantity_shipped
+            name = f"line_{line.id}"
+            self.fields[name] = forms.IntegerField(
+                label=f"{line.seller_sku} ({remaining} left to ship)",
+                min_value=0,
+                max_value=remaining,
+                initial=remaining,
+                required=False,
+            )
+            self.line_fields.append((line, name))
+        if not self.is_bound:
+            self.initial.setdefault("ship_date", timezone.localdate())
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("carrier_code") == "Other" and not (data.get("carrier_name") or "").strip():
+            self.add_error("carrier_name", "Name the carrier when it is “Other”.")
+        ship_date = data.get("ship_date")
+        if ship_date is not None and ship_date > timezone.localdate():
+            self.add_error("ship_date", "The ship date cannot be in the future.")
+        if not any((data.get(name) or 0) > 0 for _, name in self.line_fields):
+            raise forms.ValidationError("Put at least one unit in the package.")
+        return data
+
+    def to_request(self) -> ShipmentRequest:
+        data = self.cleaned_data
+        ship_date = data["ship_date"]
+        moment = (
+            timezone.now()
+            if ship_date == timezone.localdate()
+            else timezone.make_aware(datetime.combine(ship_date, time(12, 0)))
+        )
+        return ShipmentRequest(
+            carrier_code=data["carrier_code"],
+            carrier_name=data.get("carrier_name", "").strip(),
+            tracking_number=data["tracking_number"].strip(),
+            ship_date=moment,
+            quantities={line.id: data.get(name) or 0 for line, name in self.line_fields},
+        )

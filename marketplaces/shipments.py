@@ -88,6 +88,17 @@ def create_shipment(
     return shipment
 
 
+def correct_tracking(shipment: Shipment, tracking_number: str) -> Shipment:
+    """Fix the tracking number of a shipment Amazon rejected, before sending it again."""
+    if shipment.amazon_status != Shipment.AmazonStatus.REJECTED:
+        raise ValidationError("Only a shipment Amazon rejected can be corrected.")
+    if not tracking_number.strip():
+        raise ValidationError("Enter the tracking number.")
+    Shipment.objects.filter(id=shipment.id).update(tracking_number=tracking_number.strip()[:120])
+    shipment.refresh_from_db()
+    return shipment
+
+
 def retry_confirmation(shipment: Shipment) -> Shipment:
     """After fixing what Amazon rejected (e.g. the tracking number), send it again."""
     if shipment.amazon_status != Shipment.AmazonStatus.REJECTED:

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.models import User
 from accounts.permissions import admin_required, is_org_admin
-from marketplaces import channel_settings, connect, items, queries, services
+from marketplaces import channel_settings, connect, items, queries, services, shipments
 from marketplaces.forms import (
     ConnectTokenForm,
     IntervalForm,
@@ -28,6 +28,7 @@ from marketplaces.forms import (
     ManualSyncForm,
     ModulesForm,
     OrderPreferenceForm,
+    ShipmentForm,
     StockLimitsForm,
     WarehouseMappingForm,
 )
@@ -36,6 +37,7 @@ from marketplaces.models import (
     SalesChannel,
     SalesOrder,
     SalesOrderTax,
+    Shipment,
 )
 from synchistory.models import SyncRun
 from warehouses.models import Item, Organization, Warehouse
@@ -120,9 +122,7 @@ def amazon_connect(request: HttpRequest) -> HttpResponse:
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(
-                request, f"{channel.name} is connected. The initial sync has started."
-            )
+            messages.success(request, f"{channel.name} is connected. The initial sync has started.")
             return redirect("channel-detail", channel_id=channel.id)
     return _render_connect(request, form=form, status=400)
 
@@ -173,9 +173,7 @@ def _detail_context(channel: SalesChannel, **forms: Any) -> dict[str, Any]:
         "modules_form": ModulesForm(instance=channel),
         "limits_form": StockLimitsForm(instance=channel),
         "preference_form": OrderPreferenceForm(instance=organization),
-        "mapping_form": WarehouseMappingForm(
-            initial={"warehouse": channel.mapped_warehouse_id}
-        ),
+        "mapping_form": WarehouseMappingForm(initial={"warehouse": channel.mapped_warehouse_id}),
         "now": timezone.now(),
     }
     context.update(forms)
@@ -183,9 +181,7 @@ def _detail_context(channel: SalesChannel, **forms: Any) -> dict[str, Any]:
 
 
 def _get_channel(channel_id: int) -> SalesChannel:
-    return get_object_or_404(
-        SalesChannel.objects.select_related("mapped_warehouse"), id=channel_id
-    )
+    return get_object_or_404(SalesChannel.objects.select_related("mapped_warehouse"), id=channel_id)
 
 
 @require_GET
@@ -194,9 +190,7 @@ def channel_detail(request: HttpRequest, channel_id: int) -> HttpResponse:
     return render(request, "marketplaces/channel_detail.html", _detail_context(channel))
 
 
-def _detail_with_errors(
-    request: HttpRequest, channel: SalesChannel, **forms: Any
-) -> HttpResponse:
+def _detail_with_errors(request: HttpRequest, channel: SalesChannel, **forms: Any) -> HttpResponse:
     return render(
         request, "marketplaces/channel_detail.html", _detail_context(channel, **forms), status=400
     )
@@ -295,9 +289,7 @@ def channel_warehouse(request: HttpRequest, channel_id: int) -> HttpResponse:
 @admin_required
 def channel_disable(request: HttpRequest, channel_id: int) -> HttpResponse:
     channel = services.disable_channel(_get_channel(channel_id))
-    messages.success(
-        request, f"{channel.name} is disabled: nothing syncs until you re-enable it."
-    )
+    messages.success(request, f"{channel.name} is disabled: nothing syncs until you re-enable it.")
     return redirect("channel-detail", channel_id=channel.id)
 
 
@@ -377,8 +369,12 @@ def _estimate(channel: SalesChannel, form: ManualSyncForm) -> dict[str, Any]:
 
     if form.cleaned_data["kind"] == SyncRun.Kind.ITEMS:
         count = Listing.objects.filter(channel=channel).count()
-        return {"count": count, "exact": True, "noun": "item" if count == 1 else "items",
-                "note": "From the last item sync: every listing is read again."}
+        return {
+            "count": count,
+            "exact": True,
+            "noun": "item" if count == 1 else "items",
+            "note": "From the last item sync: every listing is read again.",
+        }
     window_start, window_end = form.window()
     if window_start is None:
         window_start = order_window(channel, timezone.now())
@@ -401,8 +397,10 @@ def channel_sync_estimate(request: HttpRequest, channel_id: int) -> HttpResponse
     form = ManualSyncForm(request.POST)
     estimate: dict[str, Any] = {}
     if not channel.is_active:
-        estimate = {"error": f"could not estimate: {channel.name} is "
-                    f"{channel.get_status_display().lower()}."}
+        estimate = {
+            "error": f"could not estimate: {channel.name} is "
+            f"{channel.get_status_display().lower()}."
+        }
     elif form.is_valid():
         estimate = _estimate(channel, form)
     else:
@@ -551,3 +549,48 @@ def item_link(request: HttpRequest, item_id: int) -> HttpResponse:
         status=400 if form.errors else 200,
     )
 
+
+@require_http_methods(["GET", "POST"])
+def sales_order_ship(request: HttpRequest, order_id: int) -> HttpResponse:
+    """Staff and admins create shipments (SPEC §1); the order page shows Amazon's answer."""
+    order = get_object_or_404(SalesOrder.objects.select_related("channel"), id=order_id)
+    if order.status in (SalesOrder.Status.CANCELLED, SalesOrder.Status.ON_HOLD):
+        messages.error(request, f"A {order.get_status_display().lower()} order cannot ship.")
+        return redirect("sales-order-detail", order_id=order.id)
+    form = ShipmentForm(request.POST or None, order=order)
+    if request.method == "POST" and form.is_valid():
+        user = request.user if isinstance(request.user, User) else None
+        try:
+            shipments.create_shipment(order, form.to_request(), user=user)
+        except ValidationError as error:
+            if hasattr(error, "error_dict"):
+                for field, errors in error.message_dict.items():
+                    form.add_error(None if field == "__all__" else field, errors)
+            else:
+                form.add_error(None, error)
+        else:
+            merchant = order.fulfillment_channel == "merchant"
+            messages.success(
+                request,
+                "Shipment created; Amazon is being told."
+                if merchant
+                else "Shipment recorded (Amazon fulfils this order: nothing is sent).",
+            )
+            return redirect("sales-order-detail", order_id=order.id)
+    return render(request, "marketplaces/sales_order_ship.html", {"order": order, "form": form})
+
+
+@require_POST
+def shipment_retry(request: HttpRequest, shipment_id: int) -> HttpResponse:
+    """Send a rejected confirmation again, with a corrected tracking number if given."""
+    shipment = get_object_or_404(Shipment.objects.select_related("order"), id=shipment_id)
+    tracking = request.POST.get("tracking_number", "").strip()
+    try:
+        if tracking and tracking != shipment.tracking_number:
+            shipments.correct_tracking(shipment, tracking)
+        shipments.retry_confirmation(shipment)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "The shipment confirmation will be sent to Amazon again.")
+    return redirect("sales-order-detail", order_id=shipment.order_id)
