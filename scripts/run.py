@@ -4,6 +4,12 @@ Started by `make run` after `migrate` and `setup_demo`. Every line a process pri
 with its name. Ctrl-C (or SIGTERM) stops them all; if one of them dies, the others are stopped
 too and this script exits non-zero, so a broken piece is never silently missing.
 
+Once the simulator answers, `setup_demo --stock-from-simulator` runs once: it gives the demo
+items with stock in two warehouses and queues the first syncs (only on a channel that never
+synced). The simulator runs 60 times faster than real time, so orders keep arriving (one every
+10 seconds or so) and Amazon's reports and feeds take about a second; web, worker and beat get
+AMAZON_RATE_SCALE=60, so the product paces its Amazon calls to the simulator's speed.
+
 Environment: PORT (web, default 8000), SIMULATOR_PORT (default 8765), VAR_DIR (default var/).
 """
 
@@ -26,6 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", ROOT / "var"))
 SIMULATOR_COMMAND = ROOT / "marketplaces" / "management" / "commands" / "amazon_simulator.py"
 STOP_TIMEOUT = 20.0  # seconds a process gets to stop after SIGTERM before it is killed
+# Simulated seconds per real second in the demo; the product's pacing follows (AMAZON_RATE_SCALE).
+DEMO_TIME_SCALE = "60"
 
 
 @dataclass
@@ -57,7 +65,8 @@ def commands(python: str, port: str, simulator_port: str) -> list[Child]:
                 "simulator",
                 [
                     *manage, "amazon_simulator", "--host", "127.0.0.1",
-                    "--port", simulator_port, "--seed", "1", "--time-scale", "1",
+                    "--port", simulator_port, "--seed", "1", "--time-scale", DEMO_TIME_SCALE,
+                    "--quiet",
                 ],
             )
         )
@@ -69,7 +78,7 @@ def commands(python: str, port: str, simulator_port: str) -> list[Child]:
 class Supervisor:
     def __init__(self, children: list[Child]) -> None:
         self.children = children
-        self.width = max(len(child.name) for child in children)
+        self.width = max(len(name) for name in ["demo", *(child.name for child in children)])
         self.stopping = threading.Event()
         self.print_lock = threading.Lock()
 
@@ -79,7 +88,7 @@ class Supervisor:
             sys.stdout.flush()
 
     def start(self) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = child_environment()
         for child in self.children:
             # Each child leads its own process group: the terminal's Ctrl-C reaches only this
             # script, which then stops every group in order (runserver's reloader and Celery's
@@ -136,7 +145,35 @@ class Supervisor:
             os.killpg(child.process.pid, signum)
 
 
-def wait_for_web(url: str, supervisor: Supervisor, timeout: float = 60.0) -> bool:
+def child_environment() -> dict[str, str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.setdefault("AMAZON_RATE_SCALE", DEMO_TIME_SCALE)
+    return env
+
+
+def prime_demo(python: str, simulator_port: str, supervisor: Supervisor) -> None:
+    """Items, stock and the first syncs, once the simulator answers (in its own thread, so a
+    slow start never holds up Ctrl-C). A failure is reported, never fatal: the product runs."""
+    if not wait_for(f"http://127.0.0.1:{simulator_port}/_sim", supervisor, timeout=60.0):
+        if not supervisor.stopping.is_set():
+            supervisor.say("demo", "the simulator did not answer; demo data not loaded")
+        return
+    result = subprocess.run(  # noqa: S603 - fixed argv
+        [python, str(ROOT / "manage.py"), "setup_demo", "--stock-from-simulator"],
+        cwd=ROOT,
+        env=child_environment(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        check=False,
+    )
+    for line in result.stdout.decode("utf-8", "replace").splitlines():
+        supervisor.say("demo", line)
+    if result.returncode:
+        supervisor.say("demo", f"setup_demo --stock-from-simulator exited {result.returncode}")
+
+
+def wait_for(url: str, supervisor: Supervisor, timeout: float = 60.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not supervisor.stopping.is_set():
         if supervisor.first_exited() is not None:
@@ -172,7 +209,11 @@ def main() -> int:
 
     supervisor.start()
     url = f"http://127.0.0.1:{port}/"
-    if wait_for_web(url + "login/", supervisor):
+    if any(child.name == "simulator" for child in supervisor.children):
+        threading.Thread(
+            target=prime_demo, args=(sys.executable, simulator_port, supervisor), daemon=True
+        ).start()
+    if wait_for(url + "login/", supervisor):
         password_path = VAR_DIR / "demo-admin-password"
         password = (
             password_path.read_text(encoding="utf-8").strip()

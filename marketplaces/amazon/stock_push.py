@@ -82,8 +82,9 @@ def prepare_push(channel: SalesChannel, run: SyncRun | None) -> StockPush | None
         to_send = [
             listing for listing in pending if quantities[listing.pk] != listing.pushed_quantity
         ]
+        sending = {listing.pk for listing in to_send}
         for listing in pending:
-            if listing not in to_send:
+            if listing.pk not in sending:
                 _mark_clean(listing, listing.updated_at)
         if not to_send:
             return None

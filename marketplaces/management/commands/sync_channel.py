@@ -1,0 +1,405 @@
+"""``manage.py sync_channel CHANNEL --kind items|orders|stock|shipments``: one sync, in the
+foreground, for an operator.
+
+It goes through the same code as the Celery tasks: the run is queued with
+``synchistory.services.start_run`` (so the database refuses it while one of the same kind is
+queued or running, automatic or manual), taken with ``claim_run``, and the same work function
+the task calls does the work. Where a task would be retried later by Celery, this command
+sleeps and calls the work function again: ``WaitForAmazon`` (a report or feed still being
+prepared) and ``AmazonThrottled`` after their ``retry_after``, transient failures after a
+bounded backoff. An authorization Amazon no longer accepts marks the channel as
+``execute_run`` does.
+
+Exit codes: 0 succeeded, 1 refused or failed, 2 finished with failed records (partial).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from marketplaces.amazon import item_sync, order_sync, shipment_push, stock_push
+from marketplaces.amazon.client import AmazonClient
+from marketplaces.amazon.connection import client_for
+from marketplaces.amazon.errors import (
+    AmazonAuthError,
+    AmazonThrottled,
+    AmazonTransientError,
+    WaitForAmazon,
+)
+from marketplaces.models import SalesChannel, StockPushLine
+from marketplaces.tasks import MAX_RUN_AGE, MAX_TRANSIENT_RETRIES
+from synchistory import services as history
+from synchistory.models import SyncRecord, SyncRun
+
+WORK: dict[str, Callable[[SyncRun, AmazonClient], None]] = {
+    SyncRun.Kind.ITEMS: item_sync.sync_items,
+    SyncRun.Kind.ORDERS: order_sync.sync_orders,
+    SyncRun.Kind.STOCK: stock_push.push_stock,
+    SyncRun.Kind.SHIPMENTS: shipment_push.push_shipments,
+}
+AMAZON_HISTORY_DAYS = 730
+BAR_WIDTH = 30
+EXIT_PARTIAL = 2
+
+
+def transient_backoff(retries: int) -> float:
+    """Shorter than the task's (an operator is watching), still bounded: 2, 4, 8 … 60 s."""
+    return float(min(60, 2 * 2**retries))
+
+
+def progress_bar(done: int, total: int | None) -> str:
+    if not total:
+        return f"[{'.' * BAR_WIDTH}] {done} done"
+    shown = min(done, total)
+    filled = BAR_WIDTH * shown // total
+    return f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {shown}/{total} ({100 * shown // total}%)"
+
+
+class ProgressPrinter:
+    """Prints the run's progress bar whenever it changed. On a terminal the bar is redrawn in
+    place; otherwise (a log, a pipe) each change is its own line."""
+
+    def __init__(self, out: OutputWrapper, run_id: int, *, interactive: bool) -> None:
+        self.out = out
+        self.run_id = run_id
+        self.interactive = interactive
+        self.last = ""
+        self.lock = threading.Lock()
+
+    def refresh(self) -> None:
+        values = (
+            SyncRun.objects.filter(id=self.run_id)
+            .values_list("progress_done", "progress_total")
+            .first()
+        )
+        if values is None:
+            return
+        self.show(progress_bar(*values))
+
+    def show(self, bar: str) -> None:
+        with self.lock:
+            if bar == self.last:
+                return
+            self.last = bar
+            if self.interactive:
+                self.out.write(f"\r{bar}", ending="")
+            else:
+                self.out.write(bar)
+            self.out.flush()
+
+    def note(self, message: str) -> None:
+        with self.lock:
+            if self.interactive and self.last:
+                self.out.write("")
+                self.last = ""
+            self.out.write(message)
+            self.out.flush()
+
+    def end(self) -> None:
+        with self.lock:
+            if self.interactive and self.last:
+                self.out.write("")
+            self.out.flush()
+
+
+class ProgressPoller(threading.Thread):
+    """Reads the run's progress through its own database connection while the work function
+    runs in the main thread (the work only reports through ``history.heartbeat``)."""
+
+    def __init__(self, printer: ProgressPrinter, interval: float) -> None:
+        super().__init__(name="sync-progress", daemon=True)
+        self.printer = printer
+        self.interval = interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopped.wait(self.interval):
+                try:
+                    self.printer.refresh()
+                except Exception:  # noqa: BLE001, S112 - a missed refresh is not worth dying for
+                    continue
+        finally:
+            connection.close()  # this thread's own connection
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(timeout=5)
+
+
+class Command(BaseCommand):
+    help = (
+        "Run one sync of a sales channel in the foreground (the same code as the workers), "
+        "showing its progress and result. Exit code 0 succeeded, 1 refused or failed, "
+        "2 finished with failed records."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("channel", help="the sales channel's id or name")
+        parser.add_argument(
+            "--kind", choices=[k.value for k in SyncRun.Kind], help="what to sync"
+        )
+        parser.add_argument(
+            "--from",
+            dest="start",
+            metavar="YYYY-MM-DD",
+            help="items/orders: fetch a specific period starting this day (local time)",
+        )
+        parser.add_argument(
+            "--to",
+            dest="end",
+            metavar="YYYY-MM-DD",
+            help="last day of the period (default: today)",
+        )
+        parser.add_argument(
+            "--reinitiate",
+            type=int,
+            metavar="RUN_ID",
+            help="fetch again exactly the items or orders that run brought in",
+        )
+        parser.add_argument(
+            "--refresh",
+            type=float,
+            default=1.0,
+            metavar="SECONDS",
+            help="how often the progress bar is re-read while Amazon is called (0: only "
+            "between steps)",
+        )
+
+    # -- entry point --------------------------------------------------------------------
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        channel = find_channel(options["channel"])
+        reinitiates = None
+        if options["reinitiate"] is not None:
+            reinitiates = reinitiated_run(channel, options["reinitiate"], options["kind"])
+            if options["start"] or options["end"]:
+                raise CommandError("A re-initiated run uses the period of the run it repeats.")
+            kind = reinitiates.kind
+        elif options["kind"]:
+            kind = options["kind"]
+        else:
+            raise CommandError("Say what to sync: --kind items|orders|stock|shipments.")
+        window_start, window_end = sync_window(kind, options["start"], options["end"])
+        if not channel.is_active:
+            raise CommandError(
+                f"{channel.name} is {channel.get_status_display().lower()}: nothing syncs until "
+                "it is re-enabled."
+            )
+        trigger = SyncRun.Trigger.REINITIATED if reinitiates else SyncRun.Trigger.MANUAL
+        try:
+            run = history.start_run(
+                channel.id,
+                kind,
+                trigger,
+                window_start=window_start,
+                window_end=window_end,
+                reinitiates=reinitiates,
+            )
+        except history.SyncAlreadyRunning as running:
+            raise CommandError(str(running)) from None
+        if not history.claim_run(run.id):  # nothing else is handed this run: a safety net
+            raise CommandError(f"Run #{run.id} was taken by another worker.")
+        self.stdout.write(
+            f"Run #{run.id}: {run.get_kind_display().lower()} sync of {channel.name} "
+            f"({run.get_trigger_display().lower()})"
+            + (f", {describe_window(window_start, window_end)}" if window_start else "")
+        )
+        printer = ProgressPrinter(self.stdout, run.id, interactive=self.stdout.isatty())
+        poller = ProgressPoller(printer, options["refresh"]) if options["refresh"] > 0 else None
+        if poller:
+            poller.start()
+        try:
+            run = self.execute_foreground(run, WORK[kind], printer)
+        finally:
+            if poller:
+                poller.stop()
+            printer.refresh()
+            printer.end()
+        self.report(run)
+
+    # -- the task's loop, in the foreground ----------------------------------------------
+
+    def execute_foreground(
+        self, run: SyncRun, work: Callable[[SyncRun, AmazonClient], None], printer: ProgressPrinter
+    ) -> SyncRun:
+        channel = run.channel
+        transient_failures = 0
+        while True:
+            run.refresh_from_db()  # the work keeps its place (report id, page token) in the row
+            try:
+                work(run, client_for(channel))
+            except WaitForAmazon as waiting:
+                if run.created_at < timezone.now() - MAX_RUN_AGE:
+                    return history.finish_run(run, error=f"Gave up waiting for Amazon: {waiting}")
+                printer.note(f"Waiting: {waiting}")
+                self.sleep(run, waiting.retry_after, printer)
+            except AmazonThrottled as throttled:
+                printer.note(f"Throttled: {throttled}")
+                self.sleep(run, throttled.retry_after + 1, printer)
+            except AmazonTransientError as error:
+                if transient_failures >= MAX_TRANSIENT_RETRIES:
+                    return history.finish_run(run, error=f"Amazon kept failing: {error}")
+                pause = transient_backoff(transient_failures)
+                transient_failures += 1
+                printer.note(f"Amazon failed ({error}); retrying in {pause:.0f} s")
+                self.sleep(run, pause, printer)
+            except AmazonAuthError as error:
+                SalesChannel.objects.filter(id=channel.id).update(
+                    status=SalesChannel.Status.NEEDS_REAUTHORIZATION,
+                    status_reason=str(error)[:500],
+                )
+                return history.finish_run(
+                    run, error=f"{error}. Re-authorize the channel to resume syncing."
+                )
+            except KeyboardInterrupt:
+                history.finish_run(
+                    run,
+                    error="Stopped by the operator (Ctrl-C); the next run picks up its work.",
+                )
+                raise
+            except Exception as error:  # noqa: BLE001 - recorded on the run, as the task does
+                return history.finish_run(
+                    run, error=f"Unexpected error: {type(error).__name__}: {error}"
+                )
+            else:
+                return history.finish_run(run)
+
+    @staticmethod
+    def sleep(run: SyncRun, seconds: float, printer: ProgressPrinter) -> None:
+        """Sleep outside any transaction, keeping the run's heartbeat fresh so nobody takes
+        it for dead (``STALE_AFTER``)."""
+        deadline = time.monotonic() + max(0.0, seconds)
+        while (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(left, 5.0))
+            history.heartbeat(run)
+            printer.refresh()
+        close_old_connections()
+
+    # -- the result ------------------------------------------------------------------------
+
+    def report(self, run: SyncRun) -> None:
+        self.stdout.write(
+            f"Run #{run.id} {run.get_status_display().lower()}: "
+            f"items synced {run.items_synced}, failed {run.items_failed}; "
+            f"orders synced {run.orders_synced}, failed {run.orders_failed}"
+        )
+        if run.kind == SyncRun.Kind.STOCK:
+            self.report_stock(run)
+        elif run.items_failed or run.orders_failed:
+            for record in run.records.filter(outcome=SyncRecord.Outcome.FAILED).order_by("id")[
+                :50
+            ]:
+                self.stdout.write(f"  failed {record.external_id}: {record.reason}")
+        if run.status == SyncRun.Status.FAILED:
+            raise CommandError(f"Run #{run.id} failed: {run.error}")
+        if run.status == SyncRun.Status.PARTIAL:
+            raise CommandError(
+                f"Run #{run.id} finished with failed records.", returncode=EXIT_PARTIAL
+            )
+        self.stdout.write(self.style.SUCCESS(f"Run #{run.id} succeeded."))
+
+    def report_stock(self, run: SyncRun) -> None:
+        quantities = dict(
+            StockPushLine.objects.filter(push__run=run).values_list(
+                "listing__seller_sku", "quantity"
+            )
+        )
+        records = list(
+            run.records.filter(record_type=SyncRecord.RecordType.STOCK).order_by("external_id")
+        )
+        if not records:
+            self.stdout.write("No stock to push: every listing is as Amazon last accepted it.")
+            return
+        width = max(len(r.external_id) for r in records)
+        self.stdout.write(f"{'SKU':<{width}}  {'qty':>6}  result")
+        for r in records:
+            quantity = quantities.get(r.external_id)
+            shown = "" if quantity is None else str(quantity)
+            line = f"{r.external_id:<{width}}  {shown:>6}  {r.outcome}"
+            if r.reason:
+                line += f"  {r.reason}"
+            self.stdout.write(line)
+
+
+def find_channel(value: str) -> SalesChannel:
+    if value.isdigit():
+        channel = SalesChannel.objects.filter(id=int(value)).first()
+        if channel is not None:
+            return channel
+    matches = list(SalesChannel.objects.filter(name__iexact=value)[:2])
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise CommandError(f"Several sales channels are named {value!r}: give its id.")
+    known = ", ".join(
+        f"{c.id} {c.name!r}" for c in SalesChannel.objects.order_by("id")[:20]
+    ) or "none"
+    raise CommandError(f"No sales channel {value!r}. Channels: {known}.")
+
+
+def reinitiated_run(channel: SalesChannel, run_id: int, kind: str | None) -> SyncRun:
+    """The same checks as ``marketplaces.services.reinitiate``."""
+    run = SyncRun.objects.filter(id=run_id).first()
+    if run is None:
+        raise CommandError(f"There is no sync run #{run_id}.")
+    if run.channel_id != channel.id:
+        raise CommandError(f"Run #{run_id} belongs to another sales channel.")
+    if kind and kind != run.kind:
+        raise CommandError(f"Run #{run_id} is a {run.kind} sync, not {kind}.")
+    if run.kind not in (SyncRun.Kind.ITEMS, SyncRun.Kind.ORDERS):
+        raise CommandError("Only item and order syncs can be re-initiated.")
+    if not run.is_final:
+        raise CommandError("This run has not finished yet.")
+    if not run.records.exists():
+        raise CommandError("This run brought in no records to fetch again.")
+    return run
+
+
+def parse_day(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise CommandError(f"{option} must be a date as YYYY-MM-DD, not {value!r}.") from None
+
+
+def sync_window(kind: str, start: str | None, end: str | None) -> tuple[Any, Any]:
+    """--from/--to as the Sync Manually page checks and converts them (its form does both)."""
+    if not start and not end:
+        return None, None
+    if kind not in (SyncRun.Kind.ITEMS, SyncRun.Kind.ORDERS):
+        raise CommandError("--from/--to apply to item and order syncs only.")
+    if not start:
+        raise CommandError("--to needs --from: the period has a start date.")
+    start_day = parse_day(start, "--from")
+    end_day = parse_day(end, "--to") if end else timezone.localdate()
+
+    from marketplaces.forms import ManualSyncForm
+
+    form = ManualSyncForm(
+        data={
+            "kind": kind,
+            "fetch_from": ManualSyncForm.SPECIFIC_PERIOD,
+            "start_date": start_day.isoformat(),
+            "end_date": end_day.isoformat(),
+        }
+    )
+    if not form.is_valid():
+        messages = [str(m) for errors in form.errors.values() for m in errors]
+        raise CommandError(" ".join(messages))
+    return form.window()
+
+
+def describe_window(start: Any, end: Any) -> str:
+    start_text = timezone.localtime(start).strftime("%Y-%m-%d %H:%M %Z")
+    end_text = timezone.localtime(end).strftime("%Y-%m-%d %H:%M %Z") if end else "now"
+    return f"from {start_text} to {end_text}"
+
