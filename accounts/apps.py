@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = "Accounts"
+
+    def ready(self) -> None:
+        from accounts import signals  # noqa: F401  (connects the login/logout audit receivers)
+        from inventory_sync import logging as redaction
+
+        # Scrub every log record at creation, for handlers settings.LOGGING does not know.
+        redaction.install()

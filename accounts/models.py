@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
@@ -13,7 +14,54 @@ class User(AbstractUser):
 
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.STAFF)
 
+    class Meta(AbstractUser.Meta):  # type: ignore[name-defined]
+        swappable = "AUTH_USER_MODEL"
+        permissions = [
+            # Granted to a staff user (or a group) in the Django admin; admins have it by role.
+            ("view_personal_data", "Can see buyers' personal data unmasked"),
+        ]
+
     @property
     def is_org_admin(self) -> bool:
         """May connect, configure, disable and sync; staff may only view and create shipments."""
         return self.is_active and (self.role == self.Role.ADMIN or self.is_superuser)
+
+
+class AuditEvent(models.Model):
+    """Who did what, to what, when and from where (SPEC §9). Never holds personal data: targets
+    are named by type, id and a label such as an Amazon order id, never a buyer's details."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audit_events",
+    )
+    # Kept when the user is deleted: the log must still say who it was.
+    username = models.CharField(max_length=150, blank=True)
+    action = models.SlugField(max_length=64)
+    target_type = models.CharField(max_length=64, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_label = models.CharField(max_length=200, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["action", "-created_at"], name="audit_action_recent"),
+            models.Index(fields=["user", "-created_at"], name="audit_user_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.username or '-'} {self.action}"
+
+    @property
+    def target(self) -> str:
+        if not self.target_type:
+            return ""
+        label = f" {self.target_label}" if self.target_label else ""
+        return f"{self.target_type} #{self.target_id}{label}"

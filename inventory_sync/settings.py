@@ -52,8 +52,23 @@ _DEV_SECRET_KEY = "django-insecure-development-only-key-change-me"  # noqa: S105
 _DEV_FIELD_KEY = "ZGV2ZWxvcG1lbnQtb25seS1maWVsZC1rZXktMzJieXQ="  # noqa: S105
 
 
-def _required_in_production(name: str, dev_default: str) -> str:
+def _secret(name: str, default: str = "") -> str:
+    """A secret from ``NAME``, or from the file named by ``NAME_FILE`` (Docker/Kubernetes
+    secrets), so it need not sit in the environment. Setting both is refused."""
     value = env.str(name, default="")
+    path = env.str(f"{name}_FILE", default="")
+    if value and path:
+        raise ImproperlyConfigured(f"Set {name} or {name}_FILE, not both.")
+    if path:
+        try:
+            return Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE cannot be read: {exc.strerror}") from exc
+    return value or default
+
+
+def _required_in_production(name: str, dev_default: str) -> str:
+    value = _secret(name)
     if value:
         return value
     if DEBUG:
@@ -91,6 +106,10 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "django_celery_beat",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "csp",
     "accounts",
     "warehouses",
     "synchistory",
@@ -99,14 +118,20 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "accounts.middleware.ContentSecurityPolicyMiddleware",  # django-csp's, + Seller Central
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.SessionIdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "accounts.middleware.TwoFactorMiddleware",
+    # Last, as django-axes asks: it turns a lockout during authentication into the answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 if not DEBUG:
@@ -175,6 +200,36 @@ LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_AGE = _typed("SESSION_COOKIE_AGE", env.int, 60 * 60 * 8)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
+# Logged out after this many seconds without a request (0: only SESSION_COOKIE_AGE applies).
+SESSION_IDLE_TIMEOUT = _typed("SESSION_IDLE_TIMEOUT", env.int, 60 * 60)
+
+# django-axes first: it refuses a locked-out username+IP before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = _typed("AXES_FAILURE_LIMIT", env.int, 5)
+AXES_COOLOFF_TIME = timedelta(minutes=_typed("AXES_COOLOFF_MINUTES", env.int, 30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+AXES_CLIENT_IP_CALLABLE = "accounts.audit.client_ip"
+# Lockouts go to the audit log; axes' own per-attempt log lines would only repeat them.
+AXES_VERBOSE = False
+# Number of reverse proxies in front of the app whose X-Forwarded-For is trusted for the client
+# address (lockout, audit log). 0: the socket's peer address.
+TRUSTED_PROXY_COUNT = _typed("TRUSTED_PROXY_COUNT", env.int, 0)
+# Two-factor (TOTP, django-otp): optional for everyone; with this on, admins must set it up.
+REQUIRE_2FA: bool = _strict_bool("REQUIRE_2FA", False)
+OTP_TOTP_ISSUER = "inventory-sync"
+
+# Audit log: kept at least a year (Amazon's DPP asks for 90 days and recommends 12 months).
+AUDIT_LOG_RETENTION_DAYS = _typed("AUDIT_LOG_RETENTION_DAYS", env.int, 400)
+if AUDIT_LOG_RETENTION_DAYS < 365:
+    raise ImproperlyConfigured(
+        "Environment variable AUDIT_LOG_RETENTION_DAYS is invalid: keep the audit log at least "
+        "365 days."
+    )
 
 LANGUAGE_CODE = "en-ca"
 TIME_ZONE = _typed("TIME_ZONE", env.str, "America/Toronto")
@@ -207,6 +262,29 @@ if not DEBUG:
     X_FRAME_OPTIONS = "DENY"
     SECURE_CONTENT_TYPE_NOSNIFF = True
     SECURE_REFERRER_POLICY = "same-origin"
+    CSRF_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# Content-Security-Policy (django-csp): scripts and styles only from our own /static/, no inline
+# script, style or event handler, no eval. htmx's inline indicator style is turned off by the
+# <meta name="htmx-config"> in base.html. Applies in development too, so a violation shows early.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# Exception reports hide credentials in settings and posted forms.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "inventory_sync.logging.RedactingExceptionReporterFilter"
 
 # Celery. Without REDIS_URL the broker is kombu's filesystem transport in var/celery, so web,
 # worker and beat pass tasks between processes on one machine with no server.
@@ -214,7 +292,11 @@ REDIS_URL: str = _typed("REDIS_URL", env.str, "")
 CELERY_FILESYSTEM_DIR = VAR_DIR / "celery"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 60 * 60}
+    # A task a dead worker had taken (acks_late) goes back to the queue after this long. It
+    # must exceed the longest countdown of a retry (Redis holds ETA tasks as unacked).
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "visibility_timeout": _typed("CELERY_VISIBILITY_TIMEOUT", env.int, 60 * 60)
+    }
 else:
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -240,6 +322,13 @@ CELERY_TASK_TIME_LIMIT = _typed("CELERY_TASK_TIME_LIMIT", env.int, 30 * 60)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# The queue tasks go to when nothing routes them elsewhere (tests give each worker its own).
+CELERY_TASK_DEFAULT_QUEUE: str = _typed("CELERY_TASK_DEFAULT_QUEUE", env.str, "celery")
+# A running sync whose worker has not reported for this long is dead: it may be claimed
+# again, and the reaper marks it failed.
+SYNC_RUN_STALE_AFTER_SECONDS: int = _typed("SYNC_RUN_STALE_AFTER_SECONDS", env.int, 600)
+# Task modules outside the autodiscovered ``<app>.tasks``.
+CELERY_IMPORTS = ("marketplaces.privacy",)
 
 # Sync-history retention (SPEC §7): successful runs are kept a month, failed runs two.
 SYNC_HISTORY_KEEP_SUCCEEDED = timedelta(
@@ -252,8 +341,8 @@ SYNC_HISTORY_DELETE_BATCH = _typed("SYNC_HISTORY_DELETE_BATCH", env.int, 1000)
 AMAZON_LWA_CLIENT_ID: str = _typed(
     "AMAZON_LWA_CLIENT_ID", env.str, "amzn1.application-oa2-client.simulator" if DEBUG else ""
 )
-AMAZON_LWA_CLIENT_SECRET: str = _typed(
-    "AMAZON_LWA_CLIENT_SECRET", env.str, "simulator-secret" if DEBUG else ""
+AMAZON_LWA_CLIENT_SECRET: str = _secret(
+    "AMAZON_LWA_CLIENT_SECRET", "simulator-secret" if DEBUG else ""
 )
 
 # Where channels connect. In development the local simulator stands in for all of Amazon (start
@@ -283,9 +372,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # No credentials or personal data in any log line (inventory_sync/logging.py).
+    "filters": {"redact": {"()": "inventory_sync.logging.RedactingFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
+    },
     "root": {"handlers": ["console"], "level": _typed("LOG_LEVEL", env.str, "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # axes logs every successful login at INFO; the audit log records logins already.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
 
 AUTH_USER_MODEL = "accounts.User"
@@ -314,6 +408,17 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(days=1),
         "options": {"expires": 60 * 60},
     },
+    # Buyers' personal data, 30 days after delivery (SPEC §9).
+    "erase-personal-data": {
+        "task": "marketplaces.privacy.erase_personal_data_task",
+        "schedule": timedelta(days=1),
+        "options": {"expires": 60 * 60},
+    },
+    "prune-audit-log": {
+        "task": "accounts.tasks.prune_audit_log_task",
+        "schedule": timedelta(days=1),
+        "options": {"expires": 60 * 60},
+    },
 }
 
 # Our Amazon rate limiter paces calls at Amazon's usage plans times this factor. Leave it at 1
@@ -325,3 +430,5 @@ AMAZON_ITEM_SYNC_HOURS: int = _typed("AMAZON_ITEM_SYNC_HOURS", env.int, 6)
 STOCK_PUSH_DEBOUNCE_SECONDS: int = _typed("STOCK_PUSH_DEBOUNCE_SECONDS", env.int, 20)
 # How long a sync waits for its own rate limiter before deferring the work to a later retry.
 AMAZON_MAX_PACING_WAIT: float = _typed("AMAZON_MAX_PACING_WAIT", env.float, 30.0)
+# Seconds an HTTP call to Amazon may take before it counts as a (transient) timeout.
+AMAZON_HTTP_TIMEOUT: float = _typed("AMAZON_HTTP_TIMEOUT", env.float, 30.0)

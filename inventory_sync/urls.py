@@ -12,5 +12,6 @@ urlpatterns = [
     path("", include("warehouses.urls")),
     path("", include("marketplaces.urls")),
     path("", include("synchistory.urls")),
+    path("", include("accounts.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,134 @@
+"""The audit log (SPEC §9): settings changes, connects and disconnects, syncs started by hand,
+re-initiates, logins, and every view of unmasked personal data.
+
+Call ``record(request, "channel-disabled", target=channel)`` from a view, or
+``record(user, …)`` where there is no request (a management command, a task). Targets are named
+by model, id and ``str()``: never pass a buyer's details in ``target`` or ``detail``.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+from django.http import HttpRequest
+from django.utils import timezone
+
+from accounts.models import AuditEvent
+from inventory_sync.logging import redact
+
+logger = logging.getLogger(__name__)
+
+# Every action the product records, so the audit page can offer them as a filter.
+ACTIONS: dict[str, str] = {
+    "login": "Logged in",
+    "login-failed": "Failed login",
+    "logout": "Logged out",
+    "locked-out": "Locked out after failed logins",
+    "password-changed": "Password changed",
+    "two-factor-enabled": "Two-factor authentication set up",
+    "two-factor-verified": "Two-factor code accepted",
+    "two-factor-failed": "Two-factor code refused",
+    "settings-changed": "Settings changed",
+    "channel-connected": "Sales channel connected",
+    "channel-disconnected": "Sales channel disabled",
+    "channel-enabled": "Sales channel re-enabled",
+    "sync-started": "Sync started by hand",
+    "sync-reinitiated": "Sync re-initiated",
+    "personal-data-viewed": "Personal data viewed",
+    "personal-data-erased": "Personal data erased",
+    "encryption-keys-rotated": "Encryption keys rotated",
+    "audit-log-pruned": "Audit log pruned",
+}
+
+MINIMUM_RETENTION_DAYS = 365
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client's address. Behind ``TRUSTED_PROXY_COUNT`` proxies, the address the outermost
+    trusted proxy saw (X-Forwarded-For is only believed that far: a client can forge the rest)."""
+    proxies = int(getattr(settings, "TRUSTED_PROXY_COUNT", 0))
+    if proxies > 0:
+        forwarded = [
+            part.strip()
+            for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+            if part.strip()
+        ]
+        if len(forwarded) >= proxies:
+            return forwarded[-proxies]
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _describe(target: Any) -> tuple[str, str, str]:
+    if target is None:
+        return "", "", ""
+    if isinstance(target, models.Model):
+        return (
+            target._meta.label,
+            str(target.pk),
+            redact(str(target))[:200],
+        )
+    if isinstance(target, tuple) and len(target) == 3:
+        kind, identifier, label = target
+        return str(kind)[:64], str(identifier)[:64], redact(str(label))[:200]
+    raise TypeError("target must be a model instance, a (type, id, label) tuple or None")
+
+
+def record(
+    request_or_user: HttpRequest | Any,
+    action: str,
+    *,
+    target: Any = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Write one audit event. ``request_or_user`` is the request (user, IP and user agent are
+    taken from it), a user, or None for the system itself (a scheduled job)."""
+    request = request_or_user if isinstance(request_or_user, HttpRequest) else None
+    user: Any = getattr(request, "user", None) if request is not None else request_or_user
+    if user is not None and not getattr(user, "is_authenticated", False):
+        user = None
+    target_type, target_id, target_label = _describe(target)
+    return AuditEvent.objects.create(
+        user=user,
+        username=user.get_username() if user is not None else "",
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        target_label=target_label,
+        detail=detail or {},
+        ip_address=client_ip(request) if request is not None else None,
+        user_agent=(request.META.get("HTTP_USER_AGENT", "") if request is not None else "")[:300],
+        created_at=timezone.now(),
+    )
+
+
+def retention_days() -> int:
+    days = int(settings.AUDIT_LOG_RETENTION_DAYS)
+    if days < MINIMUM_RETENTION_DAYS:
+        raise ImproperlyConfigured(
+            f"AUDIT_LOG_RETENTION_DAYS is {days}: the audit log must be kept at least "
+            f"{MINIMUM_RETENTION_DAYS} days."
+        )
+    return days
+
+
+def prune(now: Any = None, batch: int = 1000) -> int:
+    """Delete events older than the retention period, in batches; returns how many."""
+    cutoff = (now or timezone.now()) - timedelta(days=retention_days())
+    deleted = 0
+    while True:
+        ids = list(
+            AuditEvent.objects.filter(created_at__lt=cutoff)
+            .order_by("id")
+            .values_list("id", flat=True)[:batch]
+        )
+        if not ids:
+            break
+        deleted += AuditEvent.objects.filter(id__in=ids).delete()[0]
+    if deleted:
+        logger.info("Audit log: %s events older than %s deleted", deleted, cutoff.date())
+    return deleted

@@ -1,0 +1,45 @@
+"""Logins, logouts and failed logins go to the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from axes.signals import user_locked_out
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+
+from accounts import audit
+from accounts.middleware import start_session
+
+
+@receiver(user_logged_in, dispatch_uid="audit-login")
+def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    if request is not None and hasattr(request, "session"):
+        start_session(request, user)
+    audit.record(request if request is not None else user, "login", target=user)
+
+
+@receiver(user_logged_out, dispatch_uid="audit-logout")
+def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    if user is not None:
+        audit.record(request if request is not None else user, "logout", target=user)
+
+
+@receiver(user_login_failed, dispatch_uid="audit-login-failed")
+def _login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kw: Any) -> None:
+    # Only the username the form sent (Django already masks the password in ``credentials``).
+    username = str(credentials.get("username", ""))[:150]
+    audit.record(
+        request if request is not None else None,
+        "login-failed",
+        detail={"username": username},
+    )
+
+
+@receiver(user_locked_out, dispatch_uid="audit-locked-out")
+def _locked_out(sender: Any, request: Any = None, username: Any = None, **kw: Any) -> None:
+    audit.record(
+        request if request is not None else None,
+        "locked-out",
+        detail={"username": str(username or "")[:150]},
+    )
