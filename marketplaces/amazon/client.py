@@ -59,6 +59,10 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 HTTP_TIMEOUT = 30.0
+
+
+def _http_timeout() -> float:
+    return float(getattr(settings, "AMAZON_HTTP_TIMEOUT", HTTP_TIMEOUT) or HTTP_TIMEOUT)
 ORDERS_VERSION = "2026-01-01"
 
 
@@ -231,7 +235,7 @@ class AmazonClient:
                     "refresh_token": c.refresh_token,
                 },
                 "auth_token_client_class": _lwa_class(c.lwa_endpoint),
-                "timeout": HTTP_TIMEOUT,
+                "timeout": _http_timeout(),
             }
             if version:
                 kwargs["version"] = version
@@ -427,7 +431,7 @@ class AmazonClient:
         body = json.dumps(document, ensure_ascii=False).encode("utf-8")
         try:
             upload = httpx.put(
-                url, content=body, headers={"Content-Type": content_type}, timeout=HTTP_TIMEOUT
+                url, content=body, headers={"Content-Type": content_type}, timeout=_http_timeout()
             )
         except httpx.HTTPError as error:
             raise AmazonTransientError(f"feed upload: {type(error).__name__}") from None
@@ -553,7 +557,7 @@ class AmazonClient:
     def _download(self, document: dict[str, Any], operation: str) -> str:
         url = _required(document, "url", operation)
         try:
-            answer = httpx.get(url, timeout=HTTP_TIMEOUT)
+            answer = httpx.get(url, timeout=_http_timeout())
         except httpx.HTTPError as error:
             raise AmazonTransientError(f"{operation} download: {type(error).__name__}") from None
         if answer.status_code != 200:

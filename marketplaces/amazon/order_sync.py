@@ -15,11 +15,17 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from marketplaces.amazon.client import AmazonClient
 from marketplaces.amazon.errors import AmazonError, AmazonRejected, WaitForAmazon
-from marketplaces.amazon.types import AmazonOrder, AmazonOrderItem, parse_orders_report
+from marketplaces.amazon.types import (
+    MAX_AMOUNT,
+    AmazonOrder,
+    AmazonOrderItem,
+    parse_orders_report,
+)
 from marketplaces.models import (
     FulfillmentChannel,
     Listing,
@@ -431,6 +437,7 @@ def _create(
         _write_taxes(line, amazon_line)
     _set_totals(order, amazon_order)
     SalesOrderComment.objects.create(order=order, text=PAYMENT_COMMENT)
+    _amazon_moved_its_quantity(order)
     if unconfirmed:
         order.status = SalesOrder.Status.ON_HOLD
         order.hold_reason = "Waiting for unconfirmed items: " + ", ".join(sorted(set(unconfirmed)))
@@ -468,6 +475,16 @@ def _set_totals(order: SalesOrder, amazon_order: AmazonOrder) -> None:
     )
     computed = order.subtotal + order.shipping_total + order.tax_total - order.discount_total
     order.total = amazon_order.grand_total if amazon_order.grand_total is not None else computed
+    for amount in (
+        order.subtotal,
+        order.shipping_total,
+        order.discount_total,
+        order.tax_total,
+        order.total,
+    ):
+        if abs(amount) >= MAX_AMOUNT:
+            # Rolled back with the rest of the order: it is a failed record with this reason.
+            raise ValueError(f"the order's amounts are out of range ({amount} CAD)")
     order.save(
         update_fields=[
             "subtotal",
@@ -576,6 +593,22 @@ def _cancel(order: SalesOrder) -> None:
     order.status = SalesOrder.Status.CANCELLED
     order.hold_reason = ""
     order.save(update_fields=["status", "hold_reason", "updated_at"])
+    _amazon_moved_its_quantity(order)
+
+
+def _amazon_moved_its_quantity(order: SalesOrder) -> None:
+    """Amazon lowers a merchant listing's quantity itself when an order is placed and raises
+    it again when the order is cancelled: what we last pushed no longer says what Amazon lists.
+    Forget it and queue the listing, so the next push sends our quantity even when it equals
+    the last one pushed (an oversold SKU stays at 0 here while a cancellation put it back above
+    0 on Amazon)."""
+    if order.fulfillment_channel != FulfillmentChannel.MERCHANT:
+        return
+    Listing.objects.filter(
+        channel_id=order.channel_id,
+        fulfillment_channel=FulfillmentChannel.MERCHANT,
+        item_id__in=order.lines.values("item_id"),
+    ).update(pushed_quantity=None, push_pending=True, updated_at=Now())
 
 
 def _set_status_from_lines(order: SalesOrder, amazon_order: AmazonOrder) -> None:

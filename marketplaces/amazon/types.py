@@ -15,6 +15,8 @@ from typing import Any
 from marketplaces.amazon.errors import AmazonPayloadError
 
 ZERO = Decimal("0.00")
+# Money columns hold 12 digits with 2 decimals; anything larger is not a real order.
+MAX_AMOUNT = Decimal("1e10")
 
 # includedData the product asks searchOrders for. BUYER and RECIPIENT (personal data) are added
 # only for merchant-fulfilled orders still to ship (Amazon's Data Protection Policy: ask only
@@ -42,9 +44,12 @@ def parse_money(value: Any, what: str) -> Decimal:
     if not isinstance(value, dict) or "amount" not in value:
         raise AmazonPayloadError(f"{what} is not a Money object")
     try:
-        return Decimal(str(value["amount"])).quantize(Decimal("0.01"))
+        amount = Decimal(str(value["amount"])).quantize(Decimal("0.01"))
     except InvalidOperation as exc:
         raise AmazonPayloadError(f"{what} amount is not a number: {value['amount']!r}") from exc
+    if not amount.is_finite() or abs(amount) >= MAX_AMOUNT:
+        raise AmazonPayloadError(f"{what} amount is out of range: {value['amount']!r}")
+    return amount
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -384,7 +389,9 @@ def parse_orders_report(text: str) -> tuple[list[AmazonOrder], list[tuple[str, s
 
 def _report_money(row: dict[str, str], column: str) -> Decimal:
     text = (row.get(column) or "").strip()
-    return Decimal(text).quantize(Decimal("0.01")) if text else ZERO
+    if not text:
+        return ZERO
+    return parse_money({"amount": text}, column)
 
 
 def _order_from_report_rows(order_id: str, rows: list[dict[str, str]]) -> AmazonOrder:
