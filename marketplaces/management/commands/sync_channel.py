@@ -22,7 +22,7 @@ from datetime import date
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.utils import timezone
 
 from marketplaces.amazon import item_sync, order_sync, shipment_push, stock_push
@@ -282,7 +282,6 @@ class Command(BaseCommand):
             time.sleep(min(left, 5.0))
             history.heartbeat(run)
             printer.refresh()
-        close_old_connections()
 
     # -- the result ------------------------------------------------------------------------
 
