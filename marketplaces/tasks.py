@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from celery import Task, shared_task
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.utils import timezone
 
 from marketplaces.amazon import drift, item_sync, order_sync, shipment_push, stock_push
@@ -105,6 +106,14 @@ def push_stock_soon_task(channel_id: int) -> None:
     channel = SalesChannel.objects.filter(id=channel_id).first()
     if channel is None or not channel.sync_stock or not channel.is_active:
         return
+    # Every stock transaction queues one of these (an order sync: one per order). A push
+    # started within the debounce window already took, or will take, those changes: without
+    # this a burst of N orders made up to N stock runs, flooding the queue and the history.
+    recent = timezone.now() - timedelta(seconds=settings.STOCK_PUSH_DEBOUNCE_SECONDS)
+    if SyncRun.objects.filter(
+        channel_id=channel_id, kind=SyncRun.Kind.STOCK, created_at__gte=recent
+    ).exists():
+        return
     # A push already queued or running refuses a second; what it misses stays pending.
     with contextlib.suppress(ValidationError):
         request_sync(channel, SyncRun.Kind.STOCK, SyncRun.Trigger.AUTOMATIC)
@@ -137,6 +146,7 @@ def schedule_automatic_syncs_task() -> int:
     """Beat calls this every minute: start each active channel's due order sync."""
     started = 0
     now = timezone.now()
+    _redispatch_lost_runs(now)
     item_interval = timedelta(hours=settings.AMAZON_ITEM_SYNC_HOURS)
     for channel in SalesChannel.objects.filter(status=SalesChannel.Status.ACTIVE):
         intervals = {
@@ -167,6 +177,29 @@ def schedule_automatic_syncs_task() -> int:
                 continue  # one is already queued or running
             started += 1
     return started
+
+
+def _redispatch_lost_runs(now: datetime) -> int:
+    """Hand a queued run whose task is gone back to the workers.
+
+    A queued run blocks every other run of its kind on its channel. Its task can vanish: Redis
+    restarted without persistence, a queue purged, a retry that could not be published while
+    the broker was down. No retry countdown is longer than twice STALE_AFTER, so a queued run
+    untouched for that long has lost its task. Sending it again is safe: claim_run lets one
+    delivery run it and makes any other a no-op.
+    """
+    cutoff = now - 2 * history.stale_after()
+    lost = list(
+        SyncRun.objects.filter(status=SyncRun.Status.QUEUED)
+        .filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff))
+        .values_list("id", "kind")
+    )
+    for run_id, kind in lost:
+        # Touched, so it is sent again only if this copy is lost too.
+        SyncRun.objects.filter(id=run_id, status=SyncRun.Status.QUEUED).update(heartbeat_at=now)
+        logger.warning("Sync run %s was queued with no task in sight; sending it again", run_id)
+        TASK_FOR_KIND[kind].delay(run_id)
+    return len(lost)
 
 
 def _has_stock_work(channel: SalesChannel) -> bool:

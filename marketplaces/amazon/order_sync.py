@@ -521,7 +521,7 @@ def _apply_amazon_status(order: SalesOrder, amazon_order: AmazonOrder) -> None:
     if order.status == SalesOrder.Status.CANCELLED:
         return
     merchant = order.fulfillment_channel == FulfillmentChannel.MERCHANT
-    for line in order.lines.select_related("item").select_for_update():
+    for line in order.lines.select_related("item").select_for_update(of=("self",)):
         amazon_shipped = _shipped_on_amazon(line, amazon_order)
         # Amazon-fulfilled orders ship from Amazon's warehouse, not ours: no local stock moves.
         if merchant:
@@ -583,7 +583,7 @@ def _ship_line(order: SalesOrder, line: SalesOrderLine, quantity: int) -> None:
 def _cancel(order: SalesOrder) -> None:
     if order.status == SalesOrder.Status.CANCELLED:
         return
-    for line in order.lines.select_related("item").select_for_update():
+    for line in order.lines.select_related("item").select_for_update(of=("self",)):
         if line.stock_committed:
             stock.release_stock(
                 line.item, order.warehouse, line.stock_committed, reference=order.amazon_order_id

@@ -1090,12 +1090,33 @@ class SimulatorApp:
             raise invalid("seconds must be a number between 0 and 120.")
         if status is not None and status not in (200, 500, 502, 503, 504):
             raise invalid("status must be 200, 500, 502, 503 or 504.")
+        probability = body.get("probability")
+        duration = body.get("duration")
+        if probability is not None and (
+            isinstance(probability, bool)
+            or not isinstance(probability, int | float)
+            or not 0 < probability <= 1
+        ):
+            raise invalid("probability must be a number above 0 and at most 1.")
+        if duration is not None and (
+            probability is None
+            or isinstance(duration, bool)
+            or not isinstance(duration, int | float)
+            or duration <= 0
+        ):
+            raise invalid("duration (simulated seconds) needs a probability and must be positive.")
         fault = Fault(
             operation=str(operation),
             kind=str(kind),
             remaining=count,
             seconds=float(seconds),
             status=status,
+            probability=None if probability is None else float(probability),
+            until=(
+                self.state.now() + timedelta(seconds=float(duration))
+                if duration is not None
+                else None
+            ),
         )
         self.state.add_fault(fault)
         return 201, {"fault": fault.as_json(), "faults": [f.as_json() for f in self.state.faults]}

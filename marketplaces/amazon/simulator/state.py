@@ -191,6 +191,10 @@ class Fault:
     remaining: int
     seconds: float = 6.0
     status: int | None = None
+    # A storm: each matching call fails with this probability (count is ignored) until the
+    # simulated time ``until``.
+    probability: float | None = None
+    until: datetime | None = None
 
     def as_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -201,6 +205,9 @@ class Fault:
         }
         if self.status is not None:
             body["status"] = self.status
+        if self.probability is not None:
+            body["probability"] = self.probability
+            body["until"] = isoformat(self.until) if self.until else None
         return body
 
 
@@ -268,6 +275,7 @@ class SimState:
             self.document_urls: dict[str, DocumentUrl] = {}
             self.counters: dict[str, Counter] = {}
             self.faults: list[Fault] = []
+            self.fault_rng = random.Random(f"{seed}:faults")
             self.shipments: list[dict[str, Any]] = []
             self.buckets = TokenBuckets()
             self._report_seq = 0
@@ -741,26 +749,30 @@ class SimState:
             return
         self.faults.append(fault)
 
+    def _fires(self, fault: Fault) -> bool:
+        """Whether a matching fault hits this call; counted faults are consumed, a storm
+        (``probability``) draws from the seeded fault generator until it is over."""
+        if fault.probability is not None:
+            if fault.until is not None and self.clock.now() >= fault.until:
+                self.faults.remove(fault)
+                return False
+            return self.fault_rng.random() < fault.probability
+        fault.remaining -= 1
+        if fault.remaining <= 0:
+            self.faults.remove(fault)
+        return True
+
     def take_fault(self, operation: str) -> Fault | None:
-        """The first queued request fault matching ``operation`` (consumed once)."""
-        for fault in self.faults:
+        """The first request fault matching ``operation`` that fires for this call."""
+        for fault in list(self.faults):
             if fault.kind in ("feed_fatal", "expired_document"):
                 continue
-            if fault.operation in ("*", operation):
-                fault.remaining -= 1
-                if fault.remaining <= 0:
-                    self.faults.remove(fault)
+            if fault.operation in ("*", operation) and self._fires(fault):
                 return fault
         return None
 
     def take_special_fault(self, kind: str) -> bool:
-        for fault in self.faults:
-            if fault.kind == kind:
-                fault.remaining -= 1
-                if fault.remaining <= 0:
-                    self.faults.remove(fault)
-                return True
-        return False
+        return any(fault.kind == kind and self._fires(fault) for fault in list(self.faults))
 
     def count(self, operation: str, *, status: int, size: int) -> None:
         counter = self.counters.setdefault(operation, Counter())
