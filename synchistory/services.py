@@ -67,8 +67,8 @@ def prune_sync_history(now: datetime | None = None, batch_size: int | None = Non
                 records_deleted += SyncRecord.objects.filter(id__in=record_ids).delete()[0]
         with transaction.atomic():
             # Runs that re-initiated one of these keep existing; their link is cleared (SET_NULL).
-            runs_deleted += SyncRun.objects.filter(id__in=run_ids).delete()[1].get(
-                SyncRun._meta.label, 0
+            runs_deleted += (
+                SyncRun.objects.filter(id__in=run_ids).delete()[1].get(SyncRun._meta.label, 0)
             )
     logger.info(
         "Sync history pruned: %d runs and %d records deleted", runs_deleted, records_deleted
@@ -88,8 +88,14 @@ class SyncAlreadyRunning(Exception):
 
 
 # A running run whose worker has not reported for this long is dead (SIGKILL, OOM, a lost
-# machine): it may be claimed again and is finally marked failed.
+# machine): it may be claimed again and is finally marked failed. The default; the setting
+# SYNC_RUN_STALE_AFTER_SECONDS overrides it (chaos tests use seconds).
 STALE_AFTER = timedelta(minutes=10)
+
+
+def stale_after() -> timedelta:
+    seconds = getattr(settings, "SYNC_RUN_STALE_AFTER_SECONDS", None)
+    return timedelta(seconds=seconds) if seconds else STALE_AFTER
 
 
 def start_run(
@@ -120,8 +126,13 @@ def start_run(
         ).first()
         if active is None:  # it finished in between: try once more
             return start_run(
-                channel_id, kind, trigger, window_start=window_start, window_end=window_end,
-                reinitiates=reinitiates, requested_by_id=requested_by_id,
+                channel_id,
+                kind,
+                trigger,
+                window_start=window_start,
+                window_end=window_end,
+                reinitiates=reinitiates,
+                requested_by_id=requested_by_id,
             )
         raise SyncAlreadyRunning(active) from None
 
@@ -137,7 +148,7 @@ def claim_run(run_id: int) -> bool:
     """
     now = timezone.now()
     claimable = Q(status=SyncRun.Status.QUEUED) | Q(
-        status=SyncRun.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER
+        status=SyncRun.Status.RUNNING, heartbeat_at__lt=now - stale_after()
     )
     return (
         SyncRun.objects.filter(claimable, id=run_id).update(
@@ -181,6 +192,46 @@ def record(
     return sync_record
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One record to write with ``record_many``."""
+
+    record_type: str
+    external_id: str
+    outcome: str
+    reason: str = ""
+    local_object: models.Model | None = None
+
+
+def record_many(run: SyncRun, entries: list[Entry]) -> None:
+    """A page's records in one INSERT and the run's counters in one UPDATE."""
+    if not entries:
+        return
+    counts: dict[str, int] = {}
+    rows = []
+    for entry in entries:
+        local = entry.local_object
+        rows.append(
+            SyncRecord(
+                run=run,
+                record_type=entry.record_type,
+                external_id=entry.external_id[:200],
+                outcome=entry.outcome,
+                reason=entry.reason[:2000],
+                local_type=ContentType.objects.get_for_model(local) if local else None,
+                local_id=local.pk if local else None,
+            )
+        )
+        counter = _COUNTERS.get((entry.record_type, entry.outcome))
+        if counter:
+            counts[counter] = counts.get(counter, 0) + 1
+    SyncRecord.objects.bulk_create(rows)
+    if counts:
+        SyncRun.objects.filter(id=run.id).update(
+            **{counter: F(counter) + number for counter, number in counts.items()}
+        )
+
+
 _COUNTERS: dict[tuple[str, str], str] = {
     (SyncRecord.RecordType.ITEM, SyncRecord.Outcome.SYNCED): "items_synced",
     (SyncRecord.RecordType.ITEM, SyncRecord.Outcome.FAILED): "items_failed",
@@ -214,7 +265,7 @@ def reap_dead_runs(now: datetime | None = None) -> int:
     """Mark runs whose worker died as failed, with the reason, so the next run redoes them."""
     now = now or timezone.now()
     return SyncRun.objects.filter(
-        status=SyncRun.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER
+        status=SyncRun.Status.RUNNING, heartbeat_at__lt=now - stale_after()
     ).update(
         status=SyncRun.Status.FAILED,
         finished_at=now,

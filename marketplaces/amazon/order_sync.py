@@ -54,11 +54,37 @@ REPORT_THRESHOLD = 2000
 REPORT_MIN_WINDOW = timedelta(days=2)
 ORDERS_REPORT = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
 REPORT_CURSOR = "orders-report:"
+REPORT_BATCH = 100
 
 CONFIRMED_STATUSES = {"UNSHIPPED", "PARTIALLY_SHIPPED"}
 FULFILLED_STATUSES = {"SHIPPED"}
 NEVER_IMPORTED = {"PENDING", "PENDING_AVAILABILITY"}
 PAYMENT_COMMENT = "Payment status: Paid"
+
+
+@dataclass
+class PageContext:
+    """What a page of orders needs from the database, read once per page instead of once per
+    order: the orders already imported and the items the page's SKUs map to."""
+
+    existing: dict[str, SalesOrder]
+    items: dict[str, Item]
+
+    @classmethod
+    def load(cls, channel: SalesChannel, orders: tuple[AmazonOrder, ...]) -> PageContext:
+        order_ids = [order.order_id for order in orders]
+        skus = {line.seller_sku for order in orders for line in order.items}
+        existing = {
+            order.amazon_order_id: order
+            for order in SalesOrder.objects.filter(channel=channel, amazon_order_id__in=order_ids)
+        }
+        items = {item.sku: item for item in Item.objects.filter(sku__in=skus)}
+        # A channel's listing decides over a same-named SKU (it may be linked to another item).
+        for listing in Listing.objects.select_related("item").filter(
+            channel=channel, seller_sku__in=skus
+        ):
+            items[listing.seller_sku] = listing.item
+        return cls(existing=existing, items=items)
 
 
 @dataclass(frozen=True)
@@ -115,21 +141,26 @@ def sync_orders(run: SyncRun, client: AmazonClient) -> None:
             last_updated_before=None if next_token else end,
             next_token=next_token,
         )
-        for order_id, reason in page.invalid:
-            history.record(run, SyncRecord.RecordType.ORDER, order_id, "failed", reason=reason)
+        records = [
+            history.Entry(SyncRecord.RecordType.ORDER, order_id, "failed", reason)
+            for order_id, reason in page.invalid
+        ]
+        context = PageContext.load(channel, page.orders)
         for amazon_order in page.orders:
-            outcome = import_order(channel, organization, amazon_order, client)
+            outcome = import_order(channel, organization, amazon_order, client, context)
             if outcome.outcome != SyncRecord.Outcome.SKIPPED or outcome.reason:
-                history.record(
-                    run,
-                    SyncRecord.RecordType.ORDER,
-                    amazon_order.order_id,
-                    outcome.outcome,
-                    reason=outcome.reason,
-                    local_object=outcome.order,
+                records.append(
+                    history.Entry(
+                        SyncRecord.RecordType.ORDER,
+                        amazon_order.order_id,
+                        outcome.outcome,
+                        outcome.reason,
+                        outcome.order,
+                    )
                 )
             if newest_seen is None or amazon_order.last_updated > newest_seen:
                 newest_seen = amazon_order.last_updated
+        history.record_many(run, records)
         upper_bound = upper_bound or page.last_updated_before
         done += len(page.orders) + len(page.invalid)
         next_token = page.next_token
@@ -177,35 +208,41 @@ def _sync_from_orders_report(
     for order_id, reason in unreadable:
         history.record(run, SyncRecord.RecordType.ORDER, order_id, "failed", reason=reason)
     newest: datetime | None = None
-    for done, amazon_order in enumerate(orders, start=1):
-        if amazon_order.is_merchant_fulfilled and amazon_order.status in CONFIRMED_STATUSES:
-            # To ship: the report lacks the order item ids confirmShipment needs (and the
-            # address); ask for this order itself.
-            try:
-                amazon_order = client.get_order(amazon_order.order_id, personal_data=True)
-            except AmazonRejected as rejected:
-                history.record(
-                    run,
-                    SyncRecord.RecordType.ORDER,
-                    amazon_order.order_id,
-                    "failed",
-                    reason=str(rejected),
+    for start in range(0, len(orders), REPORT_BATCH):
+        batch = orders[start : start + REPORT_BATCH]
+        context = PageContext.load(run.channel, tuple(batch))
+        records: list[history.Entry] = []
+        for amazon_order in batch:
+            if amazon_order.is_merchant_fulfilled and amazon_order.status in CONFIRMED_STATUSES:
+                # To ship: the report lacks the order item ids confirmShipment needs (and the
+                # address); ask for this order itself.
+                try:
+                    amazon_order = client.get_order(amazon_order.order_id, personal_data=True)
+                except AmazonRejected as rejected:
+                    records.append(
+                        history.Entry(
+                            SyncRecord.RecordType.ORDER,
+                            amazon_order.order_id,
+                            "failed",
+                            str(rejected),
+                        )
+                    )
+                    continue
+            outcome = import_order(run.channel, organization, amazon_order, client, context)
+            if outcome.outcome != SyncRecord.Outcome.SKIPPED or outcome.reason:
+                records.append(
+                    history.Entry(
+                        SyncRecord.RecordType.ORDER,
+                        amazon_order.order_id,
+                        outcome.outcome,
+                        outcome.reason,
+                        outcome.order,
+                    )
                 )
-                continue
-        outcome = import_order(run.channel, organization, amazon_order, client)
-        if outcome.outcome != SyncRecord.Outcome.SKIPPED or outcome.reason:
-            history.record(
-                run,
-                SyncRecord.RecordType.ORDER,
-                amazon_order.order_id,
-                outcome.outcome,
-                reason=outcome.reason,
-                local_object=outcome.order,
-            )
-        if newest is None or amazon_order.last_updated > newest:
-            newest = amazon_order.last_updated
-        if done % 100 == 0:
-            history.heartbeat(run, done=done)
+            if newest is None or amazon_order.last_updated > newest:
+                newest = amazon_order.last_updated
+        history.record_many(run, records)
+        history.heartbeat(run, done=start + len(batch))
     SyncRun.objects.filter(id=run.id).update(cursor="")
     history.heartbeat(run, done=len(orders) + len(unreadable))
     if run.trigger == SyncRun.Trigger.INITIAL and run.window_end is None:
@@ -298,11 +335,12 @@ def import_order(
     organization: Organization,
     amazon_order: AmazonOrder,
     client: AmazonClient | None,
+    context: PageContext | None = None,
 ) -> OrderOutcome:
     """Create or update one sales order; never raises for a bad order, returns the failure."""
-    existing = SalesOrder.objects.filter(
-        channel=channel, amazon_order_id=amazon_order.order_id
-    ).first()
+    if context is None:
+        context = PageContext.load(channel, (amazon_order,))
+    existing = context.existing.get(amazon_order.order_id)
     if existing is None:
         skip = _skip_reason(organization, amazon_order)
         if skip is not None:
@@ -322,12 +360,15 @@ def import_order(
                 )
     try:
         with transaction.atomic():
-            order = _upsert(channel, organization, amazon_order)
+            if existing is None:
+                order = _create(channel, organization, amazon_order, context)
+            else:
+                order = _upsert(channel, organization, amazon_order, context)
     except IntegrityError:
         # Another worker inserted it between our read and our insert: update theirs.
         try:
             with transaction.atomic():
-                order = _upsert(channel, organization, amazon_order)
+                order = _upsert(channel, organization, amazon_order, context)
         except Exception as error:  # noqa: BLE001 - one order's failure never stops the run
             return OrderOutcome(SyncRecord.Outcome.FAILED, None, _reason(error))
     except Exception as error:  # noqa: BLE001 - recorded with its reason, the run goes on
@@ -365,24 +406,23 @@ def _warehouse_for(channel: SalesChannel, organization: Organization) -> Warehou
     return warehouse
 
 
-def _item_for(channel: SalesChannel, line: AmazonOrderItem) -> Item:
+def _item_for(line: AmazonOrderItem, context: PageContext) -> Item:
     """The listing's item, else the item with that SKU, else a new unconfirmed item."""
-    listing = (
-        Listing.objects.select_related("item")
-        .filter(channel=channel, seller_sku=line.seller_sku)
-        .first()
-    )
-    if listing is not None:
-        return listing.item
-    item, _ = Item.objects.get_or_create(
-        sku=line.seller_sku,
-        defaults={"name": line.title or line.seller_sku, "status": Item.Status.UNCONFIRMED},
-    )
+    item = context.items.get(line.seller_sku)
+    if item is None:
+        item, _ = Item.objects.get_or_create(
+            sku=line.seller_sku,
+            defaults={"name": line.title or line.seller_sku, "status": Item.Status.UNCONFIRMED},
+        )
+        context.items[line.seller_sku] = item
     return item
 
 
 def _upsert(
-    channel: SalesChannel, organization: Organization, amazon_order: AmazonOrder
+    channel: SalesChannel,
+    organization: Organization,
+    amazon_order: AmazonOrder,
+    context: PageContext,
 ) -> SalesOrder:
     order = (
         SalesOrder.objects.select_for_update()
@@ -390,7 +430,7 @@ def _upsert(
         .first()
     )
     if order is None:
-        return _create(channel, organization, amazon_order)
+        return _create(channel, organization, amazon_order, context)
     if amazon_order.last_updated < order.amazon_updated_at:
         return order  # an older view of the order (overlap, out-of-order page): ignore
     _update(order, amazon_order)
@@ -398,16 +438,19 @@ def _upsert(
 
 
 def _create(
-    channel: SalesChannel, organization: Organization, amazon_order: AmazonOrder
+    channel: SalesChannel,
+    organization: Organization,
+    amazon_order: AmazonOrder,
+    context: PageContext,
 ) -> SalesOrder:
-    fulfilled_by_amazon = not amazon_order.is_merchant_fulfilled
-    order = SalesOrder.objects.create(
+    """A new sales order, its lines, taxes and comment in a handful of statements; stock is
+    committed (or shipped) through the stock services as for any other change."""
+    merchant = amazon_order.is_merchant_fulfilled
+    order = SalesOrder(
         channel=channel,
         amazon_order_id=amazon_order.order_id,
         amazon_status=amazon_order.status,
-        fulfillment_channel=(
-            FulfillmentChannel.AMAZON if fulfilled_by_amazon else FulfillmentChannel.MERCHANT
-        ),
+        fulfillment_channel=FulfillmentChannel.MERCHANT if merchant else FulfillmentChannel.AMAZON,
         warehouse=_warehouse_for(channel, organization),
         currency=amazon_order.currency,
         purchased_at=amazon_order.created,
@@ -417,44 +460,50 @@ def _create(
         buyer_phone=amazon_order.buyer_phone,
         shipping_address=amazon_order.delivery_address,
     )
-    unconfirmed: list[str] = []
+    _compute_totals(order, amazon_order)
+    lines = []
     for amazon_line in amazon_order.items:
-        item = _item_for(channel, amazon_line)
-        if not item.is_confirmed:
-            unconfirmed.append(item.sku)
-        line = SalesOrderLine.objects.create(
-            order=order,
-            amazon_order_item_id=amazon_line.order_item_id,
-            item=item,
-            seller_sku=amazon_line.seller_sku,
-            title=amazon_line.title[:500],
-            quantity=amazon_line.quantity,
-            unit_price=amazon_line.unit_price,
-            shipping_price=amazon_line.shipping,
-            promotion_discount=amazon_line.item_discount,
-            shipping_discount=amazon_line.shipping_discount,
+        item = _item_for(amazon_line, context)
+        lines.append(
+            SalesOrderLine(
+                amazon_order_item_id=amazon_line.order_item_id,
+                item=item,
+                seller_sku=amazon_line.seller_sku,
+                title=amazon_line.title[:500],
+                quantity=amazon_line.quantity,
+                unit_price=amazon_line.unit_price,
+                shipping_price=amazon_line.shipping,
+                promotion_discount=amazon_line.item_discount,
+                shipping_discount=amazon_line.shipping_discount,
+            )
         )
-        _write_taxes(line, amazon_line)
-    _set_totals(order, amazon_order)
-    SalesOrderComment.objects.create(order=order, text=PAYMENT_COMMENT)
-    _amazon_moved_its_quantity(order)
+    unconfirmed = sorted({line.item.sku for line in lines if not line.item.is_confirmed})
     if unconfirmed:
         order.status = SalesOrder.Status.ON_HOLD
-        order.hold_reason = "Waiting for unconfirmed items: " + ", ".join(sorted(set(unconfirmed)))
-        order.save(update_fields=["status", "hold_reason", "updated_at"])
-        return order
-    _apply_amazon_status(order, amazon_order)
+        order.hold_reason = "Waiting for unconfirmed items: " + ", ".join(unconfirmed)
+    order.save()
+    for line in lines:
+        line.order = order
+    SalesOrderLine.objects.bulk_create(lines)
+    SalesOrderTax.objects.bulk_create(
+        tax
+        for line, amazon_line in zip(lines, amazon_order.items, strict=True)
+        for tax in _taxes(line, amazon_line)
+    )
+    SalesOrderComment.objects.create(order=order, text=PAYMENT_COMMENT)
+    _amazon_moved_its_quantity(order, {line.item_id for line in lines})
+    if not unconfirmed:
+        _apply_amazon_status(order, amazon_order, lines)
     return order
 
 
-def _write_taxes(line: SalesOrderLine, amazon_line: AmazonOrderItem) -> None:
+def _taxes(line: SalesOrderLine, amazon_line: AmazonOrderItem) -> list[SalesOrderTax]:
     collector = (
         SalesOrderTax.Collector.MARKETPLACE
         if amazon_line.marketplace_collects_tax
         else SalesOrderTax.Collector.SELLER
     )
-    line.taxes.all().delete()
-    SalesOrderTax.objects.bulk_create(
+    return [
         SalesOrderTax(line=line, component=component, collector=collector, amount=amount)
         for component, amount in (
             (SalesOrderTax.Component.ITEM, amazon_line.item_tax),
@@ -462,10 +511,10 @@ def _write_taxes(line: SalesOrderLine, amazon_line: AmazonOrderItem) -> None:
             (SalesOrderTax.Component.GIFT_WRAP, amazon_line.gift_wrap_tax),
         )
         if amount
-    )
+    ]
 
 
-def _set_totals(order: SalesOrder, amazon_order: AmazonOrder) -> None:
+def _compute_totals(order: SalesOrder, amazon_order: AmazonOrder) -> None:
     items = amazon_order.items
     order.subtotal = sum((i.item_subtotal for i in items), Decimal("0"))
     order.shipping_total = sum((i.shipping for i in items), Decimal("0"))
@@ -485,16 +534,6 @@ def _set_totals(order: SalesOrder, amazon_order: AmazonOrder) -> None:
         if abs(amount) >= MAX_AMOUNT:
             # Rolled back with the rest of the order: it is a failed record with this reason.
             raise ValueError(f"the order's amounts are out of range ({amount} CAD)")
-    order.save(
-        update_fields=[
-            "subtotal",
-            "shipping_total",
-            "discount_total",
-            "tax_total",
-            "total",
-            "updated_at",
-        ]
-    )
 
 
 def _update(order: SalesOrder, amazon_order: AmazonOrder) -> None:
@@ -513,24 +552,32 @@ def _update(order: SalesOrder, amazon_order: AmazonOrder) -> None:
     _apply_amazon_status(order, amazon_order)
 
 
-def _apply_amazon_status(order: SalesOrder, amazon_order: AmazonOrder) -> None:
-    """Bring local stock and status in line with Amazon's status for a confirmed order."""
+def _apply_amazon_status(
+    order: SalesOrder, amazon_order: AmazonOrder, lines: list[SalesOrderLine] | None = None
+) -> None:
+    """Bring local stock and status in line with Amazon's status for a confirmed order.
+
+    ``lines``: the order's lines when the caller just created them (nobody else can hold them
+    yet); otherwise they are read and locked here."""
     if amazon_order.status == "CANCELLED":
         _cancel(order)
         return
     if order.status == SalesOrder.Status.CANCELLED:
         return
     merchant = order.fulfillment_channel == FulfillmentChannel.MERCHANT
-    for line in order.lines.select_related("item").select_for_update(of=("self",)):
+    if lines is None:
+        lines = list(order.lines.select_related("item").select_for_update(of=("self",)))
+    for line in lines:
         amazon_shipped = _shipped_on_amazon(line, amazon_order)
         # Amazon-fulfilled orders ship from Amazon's warehouse, not ours: no local stock moves.
         if merchant:
             _ship_line(order, line, max(0, amazon_shipped - line.quantity_shipped))
             _commit_line(order, line)
         else:
-            line.quantity_shipped = max(line.quantity_shipped, amazon_shipped)
-            line.save(update_fields=["quantity_shipped"])
-    _set_status_from_lines(order, amazon_order)
+            if amazon_shipped > line.quantity_shipped:
+                line.quantity_shipped = amazon_shipped
+                line.save(update_fields=["quantity_shipped"])
+    _set_status_from_lines(order, amazon_order, lines)
 
 
 def _shipped_on_amazon(line: SalesOrderLine, amazon_order: AmazonOrder) -> int:
@@ -596,7 +643,7 @@ def _cancel(order: SalesOrder) -> None:
     _amazon_moved_its_quantity(order)
 
 
-def _amazon_moved_its_quantity(order: SalesOrder) -> None:
+def _amazon_moved_its_quantity(order: SalesOrder, item_ids: set[int] | None = None) -> None:
     """Amazon lowers a merchant listing's quantity itself when an order is placed and raises
     it again when the order is cancelled: what we last pushed no longer says what Amazon lists.
     Forget it and queue the listing, so the next push sends our quantity even when it equals
@@ -607,12 +654,14 @@ def _amazon_moved_its_quantity(order: SalesOrder) -> None:
     Listing.objects.filter(
         channel_id=order.channel_id,
         fulfillment_channel=FulfillmentChannel.MERCHANT,
-        item_id__in=order.lines.values("item_id"),
+        item_id__in=order.lines.values("item_id") if item_ids is None else item_ids,
     ).update(pushed_quantity=None, push_pending=True, updated_at=Now())
 
 
-def _set_status_from_lines(order: SalesOrder, amazon_order: AmazonOrder) -> None:
-    lines = list(order.lines.all())
+def _set_status_from_lines(
+    order: SalesOrder, amazon_order: AmazonOrder, lines: list[SalesOrderLine]
+) -> None:
+    before = (order.status, order.shipped_at, order.hold_reason)
     shipped = sum(line.quantity_shipped for line in lines)
     wanted = sum(line.quantity for line in lines)
     if wanted and shipped >= wanted:
@@ -623,7 +672,8 @@ def _set_status_from_lines(order: SalesOrder, amazon_order: AmazonOrder) -> None
     else:
         order.status = SalesOrder.Status.CONFIRMED
     order.hold_reason = ""
-    order.save(update_fields=["status", "shipped_at", "hold_reason", "updated_at"])
+    if (order.status, order.shipped_at, order.hold_reason) != before:
+        order.save(update_fields=["status", "shipped_at", "hold_reason", "updated_at"])
 
 
 def release_held_orders(item: Item) -> int:
