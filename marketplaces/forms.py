@@ -227,3 +227,32 @@ class ShipmentForm(forms.Form):
             ship_date=moment,
             quantities={line.id: data.get(name) or 0 for line, name in self.line_fields},
         )
+
+
+class SalesOrderFilterForm(forms.Form):
+    """The Sales Orders list's filters; every field optional."""
+
+    status = forms.ChoiceField(
+        label="Status",
+        required=False,
+        choices=[("", "All statuses"), *SalesOrder.Status.choices],
+    )
+    channel = forms.ModelChoiceField(
+        label="Channel",
+        required=False,
+        queryset=SalesChannel.objects.order_by("name", "id"),
+        empty_label="All channels",
+    )
+    purchased_from = forms.DateField(
+        label="Purchased from", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    purchased_to = forms.DateField(
+        label="Purchased to", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("purchased_from"), data.get("purchased_to")
+        if start is not None and end is not None and end < start:
+            self.add_error("purchased_to", "The end date is before the start date.")
+        return data

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 
-from django.db.models import Max, QuerySet
+from django.db.models import F, Max, Q, QuerySet, Subquery
+from django.utils import timezone
 
-from marketplaces.models import ApiQuota, SalesChannel
+from marketplaces.models import ApiQuota, FulfillmentChannel, Listing, SalesChannel, SalesOrder
 from synchistory.models import SyncRun
 
 
@@ -50,3 +52,117 @@ def active_runs(channel: SalesChannel) -> list[SyncRun]:
 def api_quotas(channel: SalesChannel) -> QuerySet[ApiQuota]:
     """SPEC §10.4: our token bucket per operation of this seller account."""
     return ApiQuota.objects.filter(seller_id=channel.seller_id).order_by("operation")
+
+
+# -- Stock on Amazon (SPEC §10.3) -----------------------------------------------------------
+
+DRIFT_ROWS_SHOWN = 200
+
+
+@dataclass(frozen=True)
+class DriftSummary:
+    checked_at: datetime | None
+    listings: list[Listing]
+    more: bool  # more drifted SKUs than shown
+
+
+def drifted_listings(channel: SalesChannel) -> QuerySet[Listing]:
+    """Merchant-fulfilled listings whose Amazon quantity, when last read, was not the one we
+    last pushed (the same rule as ``Listing.drifted``, in SQL)."""
+    return (
+        Listing.objects.filter(
+            channel=channel,
+            fulfillment_channel=FulfillmentChannel.MERCHANT,
+            amazon_quantity_checked_at__isnull=False,
+            pushed_quantity__isnull=False,
+        )
+        # Django's negation keeps NULLs: a SKU Amazon listed with no quantity has drifted.
+        .filter(~Q(amazon_quantity=F("pushed_quantity")))
+        .select_related("item")
+        .order_by("seller_sku")
+    )
+
+
+def drift_summary(channel: SalesChannel) -> DriftSummary:
+    checked_at = Listing.objects.filter(channel=channel).aggregate(
+        at=Max("amazon_quantity_checked_at")
+    )["at"]
+    rows = list(drifted_listings(channel)[: DRIFT_ROWS_SHOWN + 1])
+    return DriftSummary(
+        checked_at=checked_at,
+        listings=rows[:DRIFT_ROWS_SHOWN],
+        more=len(rows) > DRIFT_ROWS_SHOWN,
+    )
+
+
+# -- Sales orders list ----------------------------------------------------------------------
+
+
+@dataclass
+class OrderPage:
+    orders: list[SalesOrder]
+    newer_cursor: int | None = None  # id of the newest order shown, when newer ones exist
+    older_cursor: int | None = None  # id of the oldest order shown, when older ones exist
+
+
+def filtered_orders(
+    *,
+    status: str = "",
+    channel: SalesChannel | None = None,
+    purchased_from: date | None = None,
+    purchased_to: date | None = None,
+) -> QuerySet[SalesOrder]:
+    """Purchase dates are local days: from the start of ``purchased_from`` to the end of
+    ``purchased_to``."""
+    orders = SalesOrder.objects.select_related("channel", "warehouse")
+    if status:
+        orders = orders.filter(status=status)
+    if channel is not None:
+        orders = orders.filter(channel=channel)
+    if purchased_from is not None:
+        orders = orders.filter(
+            purchased_at__gte=timezone.make_aware(datetime.combine(purchased_from, time.min))
+        )
+    if purchased_to is not None:
+        end = datetime.combine(purchased_to + timedelta(days=1), time.min)
+        orders = orders.filter(purchased_at__lt=timezone.make_aware(end))
+    return orders
+
+
+def _order_position(cursor: int) -> Subquery:
+    return Subquery(SalesOrder.objects.filter(id=cursor).values("purchased_at")[:1])
+
+
+def order_page(
+    orders: QuerySet[SalesOrder],
+    *,
+    older_than: int | None = None,
+    newer_than: int | None = None,
+    per_page: int = 50,
+) -> OrderPage:
+    """One page, newest purchase first, in one query along the ``order_recent`` index: the
+    orders after (or before) a cursor order. No COUNT, so 100,000s of orders cost nothing."""
+    if newer_than is not None:
+        at = _order_position(newer_than)
+        rows = list(
+            orders.filter(
+                Q(purchased_at__gt=at) | Q(purchased_at=at, id__gt=newer_than)
+            ).order_by("purchased_at", "id")[: per_page + 1]
+        )
+        has_more = len(rows) > per_page
+        shown = list(reversed(rows[:per_page]))
+        return OrderPage(
+            orders=shown,
+            newer_cursor=shown[0].id if has_more and shown else None,
+            older_cursor=shown[-1].id if shown else None,
+        )
+    if older_than is not None:
+        at = _order_position(older_than)
+        orders = orders.filter(Q(purchased_at__lt=at) | Q(purchased_at=at, id__lt=older_than))
+    rows = list(orders.order_by("-purchased_at", "-id")[: per_page + 1])
+    shown = rows[:per_page]
+    return OrderPage(
+        orders=shown,
+        newer_cursor=shown[0].id if older_than is not None and shown else None,
+        older_cursor=shown[-1].id if len(rows) > per_page else None,
+    )

@@ -27,6 +27,8 @@ urlpatterns = [
     path(CHANNEL + "warehouse/", views.channel_warehouse, name="channel-warehouse"),
     path(CHANNEL + "disable/", views.channel_disable, name="channel-disable"),
     path(CHANNEL + "enable/", views.channel_enable, name="channel-enable"),
+    path(CHANNEL + "drift/check/", views.channel_drift_check, name="channel-drift-check"),
+    path(CHANNEL + "drift/repush/", views.channel_drift_repush, name="channel-drift-repush"),
     path(CHANNEL + "sync/", views.channel_sync, name="channel-sync"),
     path(CHANNEL + "sync/estimate/", views.channel_sync_estimate, name="channel-sync-estimate"),
     path(

@@ -10,17 +10,29 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Prefetch, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts import audit
 from accounts.models import User
 from accounts.permissions import admin_required, is_org_admin
-from marketplaces import channel_settings, connect, items, queries, services, shipments
+from marketplaces import (
+    channel_settings,
+    connect,
+    items,
+    privacy,
+    queries,
+    services,
+    shipments,
+    tasks,
+)
+from marketplaces.amazon import drift
 from marketplaces.forms import (
     ConnectTokenForm,
     IntervalForm,
@@ -28,6 +40,7 @@ from marketplaces.forms import (
     ManualSyncForm,
     ModulesForm,
     OrderPreferenceForm,
+    SalesOrderFilterForm,
     ShipmentForm,
     StockLimitsForm,
     WarehouseMappingForm,
@@ -122,6 +135,7 @@ def amazon_connect(request: HttpRequest) -> HttpResponse:
         except ValidationError as error:
             form.add_error(None, error)
         else:
+            audit.record(request, "channel-connected", target=channel, detail={"via": "token"})
             messages.success(request, f"{channel.name} is connected. The initial sync has started.")
             return redirect("channel-detail", channel_id=channel.id)
     return _render_connect(request, form=form, status=400)
@@ -150,6 +164,7 @@ def amazon_callback(request: HttpRequest) -> HttpResponse:
         )
     except ValidationError as error:
         return _render_connect(request, error=" ".join(error.messages), status=400)
+    audit.record(request, "channel-connected", target=channel, detail={"via": "oauth"})
     messages.success(
         request,
         f"{channel.name} (seller {channel.seller_id}) is connected. The initial sync has started.",
@@ -168,6 +183,7 @@ def _detail_context(channel: SalesChannel, **forms: Any) -> dict[str, Any]:
         "last_syncs": queries.last_syncs(channel),
         "active_runs": queries.active_runs(channel),
         "quotas": queries.api_quotas(channel),
+        "drift": queries.drift_summary(channel),
         "warehouses": Warehouse.objects.filter(is_active=True),
         "interval_form": IntervalForm(instance=channel),
         "modules_form": ModulesForm(instance=channel),
@@ -204,6 +220,12 @@ def channel_interval(request: HttpRequest, channel_id: int) -> HttpResponse:
     if not form.is_valid():
         return _detail_with_errors(request, channel, interval_form=form)
     channel_settings.update_channel_settings(channel, **form.cleaned_data)
+    audit.record(
+        request,
+        "settings-changed",
+        target=channel,
+        detail={"setting": "interval", **form.cleaned_data},
+    )
     messages.success(
         request, f"{channel.name} syncs every {form.cleaned_data['sync_interval_minutes']} minutes."
     )
@@ -217,6 +239,12 @@ def channel_modules(request: HttpRequest, channel_id: int) -> HttpResponse:
     form = ModulesForm(request.POST, instance=SalesChannel(pk=channel.pk))
     if form.is_valid():  # checkboxes: always valid
         channel = channel_settings.update_channel_settings(channel, **form.cleaned_data)
+        audit.record(
+            request,
+            "settings-changed",
+            target=channel,
+            detail={"setting": "modules", **form.cleaned_data},
+        )
     if _is_htmx(request):
         return render(
             request,
@@ -235,6 +263,12 @@ def channel_limits(request: HttpRequest, channel_id: int) -> HttpResponse:
     if not form.is_valid():
         return _detail_with_errors(request, channel, limits_form=form)
     channel_settings.update_channel_settings(channel, **form.cleaned_data)
+    audit.record(
+        request,
+        "settings-changed",
+        target=channel,
+        detail={"setting": "limits", **form.cleaned_data},
+    )
     messages.success(request, "Stock sent to Amazon: safety buffer and maximum saved.")
     return redirect("channel-detail", channel_id=channel.id)
 
@@ -248,6 +282,12 @@ def channel_order_preference(request: HttpRequest, channel_id: int) -> HttpRespo
         return _detail_with_errors(request, channel, preference_form=form)
     organization = channel_settings.set_order_sync_preference(
         form.cleaned_data["order_sync_preference"]
+    )
+    audit.record(
+        request,
+        "settings-changed",
+        target=organization,
+        detail={"setting": "order_sync_preference", **form.cleaned_data},
     )
     messages.success(
         request,
@@ -269,6 +309,12 @@ def channel_warehouse(request: HttpRequest, channel_id: int) -> HttpResponse:
         except ValidationError as error:
             form.add_error("warehouse", error)
         else:
+            audit.record(
+                request,
+                "settings-changed",
+                target=channel,
+                detail={"setting": "warehouse", "warehouse": warehouse.pk if warehouse else None},
+            )
             if warehouse is None:
                 messages.success(
                     request,
@@ -289,6 +335,7 @@ def channel_warehouse(request: HttpRequest, channel_id: int) -> HttpResponse:
 @admin_required
 def channel_disable(request: HttpRequest, channel_id: int) -> HttpResponse:
     channel = services.disable_channel(_get_channel(channel_id))
+    audit.record(request, "channel-disconnected", target=channel)
     messages.success(request, f"{channel.name} is disabled: nothing syncs until you re-enable it.")
     return redirect("channel-detail", channel_id=channel.id)
 
@@ -302,10 +349,46 @@ def channel_enable(request: HttpRequest, channel_id: int) -> HttpResponse:
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
+        audit.record(request, "channel-enabled", target=channel)
         messages.success(
             request, f"{channel.name} is active again: syncing resumes where it stopped."
         )
     return redirect("channel-detail", channel_id=channel.id)
+
+
+# -- Stock on Amazon (drift, SPEC §10.3) ----------------------------------------------------
+
+
+@require_POST
+@admin_required
+def channel_drift_check(request: HttpRequest, channel_id: int) -> HttpResponse:
+    channel = _get_channel(channel_id)
+    if not channel.is_active:
+        messages.error(
+            request,
+            f"{channel.name} is {channel.get_status_display().lower()}: Amazon is not asked.",
+        )
+    else:
+        transaction.on_commit(lambda: tasks.check_drift_task.delay(channel.id))
+        messages.success(request, "Checking Amazon's quantities… Reload in a minute to see them.")
+    return redirect(reverse("channel-detail", args=[channel.id]) + "#stock-on-amazon")
+
+
+@require_POST
+@admin_required
+def channel_drift_repush(request: HttpRequest, channel_id: int) -> HttpResponse:
+    channel = _get_channel(channel_id)
+    count = drift.repush(channel)
+    if count:
+        transaction.on_commit(lambda: tasks.push_stock_soon_task.delay(channel.id))
+        messages.success(
+            request,
+            f"{count} SKU{'' if count == 1 else 's'} will be sent to Amazon again with the "
+            "quantity we decided.",
+        )
+    else:
+        messages.info(request, "No SKU disagrees with Amazon: nothing to send again.")
+    return redirect(reverse("channel-detail", args=[channel.id]) + "#stock-on-amazon")
 
 
 # -- Sync Manually, estimate, re-initiate ---------------------------------------------------
@@ -334,6 +417,12 @@ def channel_sync(request: HttpRequest, channel_id: int) -> HttpResponse:
             except ValidationError as error:
                 form.add_error(None, error)
             else:
+                audit.record(
+                    request,
+                    "sync-started",
+                    target=run,
+                    detail={"kind": run.kind, "channel": channel.pk},
+                )
                 messages.success(request, f"{run.get_kind_display()} sync #{run.id} started.")
                 return redirect("sync-run-detail", run_id=run.id)
     return _sync_page(request, channel, form, status=400 if form.errors else 200)
@@ -419,6 +508,7 @@ def sync_run_reinitiate(request: HttpRequest, run_id: int) -> HttpResponse:
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return redirect("sync-run-detail", run_id=run.id)
+    audit.record(request, "sync-reinitiated", target=new_run, detail={"from_run": run.id})
     messages.success(request, f"Run #{run.id} re-initiated as run #{new_run.id}.")
     return redirect("sync-run-detail", run_id=new_run.id)
 
@@ -430,36 +520,39 @@ PERSONAL_FIELDS = ("buyer_name", "buyer_email", "buyer_phone", "shipping_address
 
 @require_GET
 def sales_order_list(request: HttpRequest) -> HttpResponse:
-    orders = SalesOrder.objects.select_related("channel", "warehouse").defer(*PERSONAL_FIELDS)
-    status = request.GET.get("status", "")
-    if status in SalesOrder.Status.values:
-        orders = orders.filter(status=status)
-    page = Paginator(orders, ORDERS_PER_PAGE).get_page(request.GET.get("page"))
+    """Filtered by status, channel and purchase date; pages are keyset slices (no COUNT)."""
+    form = SalesOrderFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    orders = queries.filtered_orders(
+        status=filters.get("status") or "",
+        channel=filters.get("channel"),
+        purchased_from=filters.get("purchased_from"),
+        purchased_to=filters.get("purchased_to"),
+    ).defer(*PERSONAL_FIELDS)
+    page = queries.order_page(
+        orders,
+        older_than=_int_param(request, "older_than"),
+        newer_than=_int_param(request, "newer_than"),
+        per_page=ORDERS_PER_PAGE,
+    )
+    kept = request.GET.copy()
+    for cursor in ("older_than", "newer_than", "page"):
+        kept.pop(cursor, None)
     return render(
         request,
         "marketplaces/sales_order_list.html",
-        {"page": page, "status": status, "statuses": SalesOrder.Status.choices},
+        {
+            "form": form,
+            "page": page,
+            "filtered": bool(filters and any(filters.values())),
+            "query": kept.urlencode(),
+        },
     )
 
 
-def mask(value: str) -> str:
-    """Staff see that a value exists, not what it is: "Émilie" → "É•••••"."""
-    value = str(value or "").strip()
-    return f"{value[0]}•••••" if value else ""
-
-
-def _buyer(order: SalesOrder, *, reveal: bool) -> dict[str, Any]:
-    show = (lambda value: str(value or "")) if reveal else mask
-    address = order.shipping_address if isinstance(order.shipping_address, dict) else {}
-    return {
-        "name": show(order.buyer_name),
-        "email": show(order.buyer_email),
-        "phone": show(order.buyer_phone),
-        "address": [
-            (key, show(value)) for key, value in address.items() if value not in (None, "")
-        ],
-        "revealed": reveal,
-    }
+def _int_param(request: HttpRequest, name: str) -> int | None:
+    value = request.GET.get(name, "")
+    return int(value) if value.isdigit() else None
 
 
 @require_GET
@@ -478,9 +571,6 @@ def sales_order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
     )
     components = dict(SalesOrderTax.Component.choices)
     collectors = dict(SalesOrderTax.Collector.choices)
-    reveal = is_org_admin(request.user)
-    if reveal and not order.personal_data_erased_at:
-        logger.info("Personal data of sales order %s shown to user %s", order.id, request.user.pk)
     return render(
         request,
         "marketplaces/sales_order_detail.html",
@@ -495,7 +585,8 @@ def sales_order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
                 }
                 for row in tax_breakdown
             ],
-            "buyer": _buyer(order, reveal=reveal),
+            # Masked for staff without the permission; an unmasked view is audited.
+            "buyer": privacy.buyer_details(order, request.user, request),
             "shipments": order.shipments.prefetch_related("lines__order_line"),
             "comments": order.comments.select_related("author"),
         },
@@ -520,7 +611,17 @@ def item_confirm(request: HttpRequest, item_id: int) -> HttpResponse:
             f"{item.sku} is confirmed."
             + (f" {released} held sales order(s) released." if released else ""),
         )
-    return redirect("item-detail", item_id=item.id)
+    return redirect(_safe_next(request) or reverse("item-detail", args=[item.id]))
+
+
+def _safe_next(request: HttpRequest) -> str:
+    """Back to the page the form was on (the unconfirmed queue), never off this site."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return ""
 
 
 @require_http_methods(["GET", "POST"])

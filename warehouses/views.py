@@ -8,11 +8,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts import audit
 from accounts.models import User
 from accounts.permissions import admin_required, is_org_admin
 from warehouses import services, stock
 from warehouses.forms import OrganizationForm, StockAdjustmentForm, WarehouseForm
-from warehouses.models import Item, Organization, Warehouse
+from warehouses.models import Item, Organization, Stock, Warehouse
 
 ITEMS_PER_PAGE = 50
 MOVEMENTS_PER_PAGE = 25
@@ -27,6 +28,12 @@ def organization_settings(request: HttpRequest) -> HttpResponse:
         form = OrganizationForm(request.POST, instance=organization)
         if form.is_valid():
             form.save()
+            audit.record(
+                request,
+                "settings-changed",
+                target=organization,
+                detail={"changed": sorted(form.changed_data)},
+            )
             messages.success(request, "Organization settings saved.")
             return redirect("organization-settings")
     else:
@@ -54,6 +61,12 @@ def _warehouse_form(request: HttpRequest, warehouse: Warehouse | None) -> HttpRe
         except ValidationError as error:
             form.add_error(None, error)
         else:
+            audit.record(
+                request,
+                "settings-changed",
+                target=saved,
+                detail={"setting": "warehouse", "changed": sorted(form.changed_data)},
+            )
             messages.success(request, f"Warehouse “{saved.name}” saved.")
             return redirect("warehouse-list")
     return render(request, "warehouses/warehouse_form.html", {"form": form, "warehouse": warehouse})
@@ -80,16 +93,30 @@ def warehouse_make_primary(request: HttpRequest, warehouse_id: int) -> HttpRespo
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
+        audit.record(
+            request, "settings-changed", target=warehouse, detail={"setting": "primary_warehouse"}
+        )
         messages.success(request, f"“{warehouse.name}” is now the primary warehouse.")
     return redirect("warehouse-list")
 
 
+# With more active warehouses than this the list shows one compact "Toronto 5 · Montréal 2"
+# cell instead of a column each, so the table still fits.
+MAX_WAREHOUSE_COLUMNS = 4
+
+
 @require_http_methods(["GET"])
 def item_list(request: HttpRequest) -> HttpResponse:
+    """Items with stock per active warehouse and available; the unconfirmed queue is a tab.
+
+    A constant number of queries per page: the totals are annotated, the page's stock rows
+    come in one prefetch, the warehouses in one query.
+    """
+    active = Q(stocks__warehouse__is_active=True)
     items = Item.objects.annotate(
-        on_hand=Sum("stocks__on_hand"),
-        committed=Sum("stocks__committed"),
-        available=Sum(F("stocks__on_hand") - F("stocks__committed")),
+        on_hand=Sum("stocks__on_hand", filter=active),
+        committed=Sum("stocks__committed", filter=active),
+        available=Sum(F("stocks__on_hand") - F("stocks__committed"), filter=active),
     ).order_by("sku")
     query = request.GET.get("q", "").strip()
     if query:
@@ -98,10 +125,35 @@ def item_list(request: HttpRequest) -> HttpResponse:
     if status in Item.Status.values:
         items = items.filter(status=status)
     page = Paginator(items, ITEMS_PER_PAGE).get_page(request.GET.get("page"))
+    warehouses = list(Warehouse.objects.filter(is_active=True).order_by("name"))
+    stocks_by_item: dict[int, dict[int, Stock]] = {}
+    for row in Stock.objects.filter(
+        item_id__in=[item.id for item in page], warehouse__is_active=True
+    ):
+        stocks_by_item.setdefault(row.item_id, {})[row.warehouse_id] = row
+    rows = [
+        {
+            "item": item,
+            "per_warehouse": [
+                (warehouse, stocks_by_item.get(item.id, {}).get(warehouse.id))
+                for warehouse in warehouses
+            ],
+        }
+        for item in page
+    ]
     return render(
         request,
         "warehouses/item_list.html",
-        {"page": page, "query": query, "status": status, "statuses": Item.Status.choices},
+        {
+            "page": page,
+            "rows": rows,
+            "warehouses": warehouses,
+            "warehouse_columns": len(warehouses) <= MAX_WAREHOUSE_COLUMNS,
+            "query": query,
+            "status": status,
+            "statuses": Item.Status.choices,
+            "unconfirmed_count": Item.objects.filter(status=Item.Status.UNCONFIRMED).count(),
+        },
     )
 
 

@@ -22,9 +22,7 @@ NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 def test_it_records_who_what_target_detail_and_where(admin_user: User) -> None:
     channel = SalesChannelFactory.create(name="Amazon.ca")
-    request = RequestFactory().post(
-        "/x/", REMOTE_ADDR="203.0.113.5", HTTP_USER_AGENT="Mozilla/5.0"
-    )
+    request = RequestFactory().post("/x/", REMOTE_ADDR="203.0.113.5", HTTP_USER_AGENT="Mozilla/5.0")
     request.user = admin_user
     with time_machine.travel(NOW, tick=False):
         event = audit.record(request, "channel-disconnected", target=channel, detail={"a": 1})
@@ -135,3 +133,33 @@ def test_the_admin_site_shows_the_audit_log_read_only(admin_client: Client) -> N
     audit.record(None, "settings-changed")
     assert admin_client.get("/admin/accounts/auditevent/").status_code == 200
     assert admin_client.get("/admin/accounts/auditevent/add/").status_code == 403
+
+
+def test_the_pages_write_audit_events_for_changes_and_syncs(admin_client: Client) -> None:
+    from accounts.models import AuditEvent
+    from tests.factories import SalesChannelFactory, WarehouseFactory
+
+    warehouse = WarehouseFactory.create(name="Toronto")
+    channel = SalesChannelFactory.create()
+    admin_client.post(
+        "/settings/organization/",
+        {
+            "name": "Maple",
+            "base_currency": "CAD",
+            "taxes_enabled": "on",
+            "primary_warehouse": warehouse.id,
+            "order_sync_preference": "confirmed",
+        },
+    )
+    admin_client.post(
+        f"/settings/integrations/marketplaces/{channel.id}/limits/", {"safety_buffer": 2}
+    )
+    admin_client.post(f"/settings/integrations/marketplaces/{channel.id}/disable/")
+    admin_client.post(f"/settings/integrations/marketplaces/{channel.id}/enable/")
+    actions = list(AuditEvent.objects.order_by("id").values_list("action", flat=True))
+    assert actions[-4:] == [
+        "settings-changed",
+        "settings-changed",
+        "channel-disconnected",
+        "channel-enabled",
+    ]
