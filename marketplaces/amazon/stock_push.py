@@ -53,6 +53,14 @@ def push_stock(run: SyncRun, client: AmazonClient) -> None:
     if unfinished is not None:
         _follow_feed(run, unfinished, client)
         return
+    # Only one stock run per channel is active, so a push still "prepared" now was never sent
+    # whole (the worker stopped, or Amazon failed before taking the feed). Its SKUs are still
+    # pending and go out in the push prepared next.
+    StockPush.objects.filter(channel=channel, status=StockPush.Status.PREPARED).update(
+        status=StockPush.Status.FAILED,
+        error="Not sent: the push stopped before Amazon took it; its SKUs were sent again.",
+        finished_at=timezone.now(),
+    )
     push = prepare_push(channel, run)
     if push is None:
         return

@@ -185,3 +185,49 @@ def test_the_feed_is_valid_against_amazons_schema(
     )
     document = stock_push.feed_document(channel, [line])
     feed_schema.validate(document)
+
+
+def test_a_fatal_feed_keeps_amazons_reason_and_the_next_push_recovers(
+    live_sim: Simulator, channel: SalesChannel, warehouse: Warehouse
+) -> None:
+    listings = link_listings(live_sim, channel, warehouse, 12)
+    sim_post(
+        live_sim, "/_sim/faults", {"operation": "createFeed", "kind": "feed_fatal", "count": 1}
+    )
+
+    failed = run_push(live_sim, channel)
+
+    assert failed.status == SyncRun.Status.PARTIAL
+    assert failed.items_failed == 12
+    assert "FATAL" in failed.records.first().reason
+    assert all(Listing.objects.get(id=x.id).push_pending for x in listings)
+    again = run_push(live_sim, channel)
+    assert again.status == SyncRun.Status.SUCCEEDED, again.error
+    assert all(listed_quantities(live_sim)[x.seller_sku] == 7 for x in listings)
+
+
+def test_a_server_error_before_the_feed_is_taken_loses_nothing(
+    live_sim: Simulator, channel: SalesChannel, warehouse: Warehouse
+) -> None:
+    from marketplaces.amazon.errors import AmazonTransientError
+
+    listings = link_listings(live_sim, channel, warehouse, 12)
+    sim_post(
+        live_sim, "/_sim/faults", {"operation": "createFeed", "kind": "server_error", "count": 1}
+    )
+    run = history.start_run(channel.id, SyncRun.Kind.STOCK, SyncRun.Trigger.AUTOMATIC)
+    assert history.claim_run(run.id)
+    run.refresh_from_db()
+    with pytest.raises(AmazonTransientError):
+        stock_push.push_stock(run, client_for(channel))
+    history.finish_run(run, error="retried later")
+
+    again = run_push(live_sim, channel)
+
+    assert again.status == SyncRun.Status.SUCCEEDED, again.error
+    assert list(StockPush.objects.order_by("id").values_list("status", flat=True)) == [
+        "failed",
+        "done",
+    ]
+    assert all(listed_quantities(live_sim)[x.seller_sku] == 7 for x in listings)
+    assert not Listing.objects.filter(push_pending=True).exists()
