@@ -1,0 +1,69 @@
+"""A worker SIGKILLed at a random point of an order sync or a stock push, then replaced."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from synchistory.models import SyncRun
+from tests.chaos import invariants
+from tests.chaos.conftest import TRIALS, MakeRig, Rig
+from warehouses import stock
+from warehouses.models import Item
+
+pytestmark = [pytest.mark.chaos, pytest.mark.services]
+
+
+def kill_at_random_point(rig: Rig, run: SyncRun, longest: float) -> float:
+    """Let the run start, then SIGKILL its worker after a random moment of its work; a new
+    worker process takes over. Returns when the kill happened, after the run began."""
+    worker = rig.workers[-1]
+    rig.wait_running(run)
+    delay = rig.rng.uniform(0, longest)
+    time.sleep(delay)
+    rig.kill(worker)
+    rig.start_worker()
+    return delay
+
+
+def test_it_recovers_from_a_worker_killed_during_order_syncs(make_rig: MakeRig) -> None:
+    rig = make_rig()
+    rig.start_worker()
+    rig.final_sync(SyncRun.Kind.STOCK)  # first full push, so listings start out right
+    for trial in range(TRIALS):
+        rig.place_orders(rig.rng.randint(150, 350), fba=rig.rng.randint(0, 30))
+        rig.wait_searchable()
+        run = rig.trigger(SyncRun.Kind.ORDERS)
+        delay = kill_at_random_point(rig, run, longest=2.5)
+        print(f"trial {trial}: killed {delay:.2f}s into run #{run.pk}")
+
+        rig.final_sync(SyncRun.Kind.ORDERS)
+        rig.final_sync(SyncRun.Kind.STOCK)
+        run.refresh_from_db()
+        assert run.status in invariants.FINAL_STATUSES
+        if run.status == SyncRun.Status.FAILED:
+            assert run.error, "a failed run says why"
+        invariants.check_all(rig.sim.base_url, rig.channel)
+
+
+def test_it_recovers_from_a_worker_killed_during_stock_pushes(make_rig: MakeRig) -> None:
+    rig = make_rig()
+    rig.start_worker()
+    rig.final_sync(SyncRun.Kind.STOCK)
+    items = list(Item.objects.filter(listings__channel=rig.channel, stocks__isnull=False))
+    for trial in range(TRIALS):
+        changed = rig.rng.sample(items, rig.rng.choice([5, 40, 120]))  # patches or a feed
+        for item in changed:
+            with contextlib.suppress(ValidationError):  # not below what orders hold
+                stock.adjust_stock(
+                    item, rig.warehouse, rig.rng.choice([-3, -1, 2, 7]), note="Cycle count"
+                )
+        run = rig.trigger(SyncRun.Kind.STOCK)
+        delay = kill_at_random_point(rig, run, longest=3.0)
+        print(f"trial {trial}: {len(changed)} SKUs, killed {delay:.2f}s into run #{run.pk}")
+
+        rig.final_sync(SyncRun.Kind.STOCK)
+        invariants.check_all(rig.sim.base_url, rig.channel)
