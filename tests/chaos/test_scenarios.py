@@ -172,7 +172,7 @@ def test_it_misses_nothing_when_clocks_disagree(make_rig: MakeRig, offset_minute
     Amazon's own upper bound, so every order is imported exactly once."""
     rig = make_rig(time_scale=1, clock_offset=timedelta(minutes=offset_minutes))
     rig.start_worker()
-    for batch in range(3):
+    for _batch in range(3):
         sim_now = rig.sim.clock.now()
         for minutes_ago in (9, 6, 3):  # already searchable: Amazon shows orders after 2 min
             rig.sim_post(
