@@ -199,7 +199,9 @@ def test_a_fatal_feed_keeps_amazons_reason_and_the_next_push_recovers(
 
     assert failed.status == SyncRun.Status.PARTIAL
     assert failed.items_failed == 12
-    assert "FATAL" in failed.records.first().reason
+    first_failure = failed.records.first()
+    assert first_failure is not None
+    assert "FATAL" in first_failure.reason
     assert all(Listing.objects.get(id=x.id).push_pending for x in listings)
     again = run_push(live_sim, channel)
     assert again.status == SyncRun.Status.SUCCEEDED, again.error
