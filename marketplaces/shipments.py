@@ -11,8 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from marketplaces.models import FulfillmentChannel, SalesOrder, SalesOrderLine, Shipment
-from warehouses import stock
+from marketplaces.amazon.order_sync import ship_line
+from marketplaces.models import FulfillmentChannel, SalesOrder, Shipment
 
 # Amazon's carrier codes most used from Canada; "Other" needs a carrier name.
 # Reference: https://developer-docs.amazon.com/sp-api/docs/carriercode-values
@@ -80,7 +80,7 @@ def create_shipment(
             line = lines[line_id]
             shipment.lines.create(order_line=line, quantity=quantity)
             if merchant:
-                _ship_line(order, line, quantity, user)
+                ship_line(order, line, quantity, user=user)
         _update_order_status(order)
         if merchant:
             channel_id = order.channel_id
@@ -148,26 +148,6 @@ def _validate(order: SalesOrder, request: ShipmentRequest) -> dict[str, str]:
     if any(quantity < 0 for quantity in request.quantities.values()):
         errors["__all__"] = "Quantities cannot be negative."
     return errors
-
-
-def _ship_line(order: SalesOrder, line: SalesOrderLine, quantity: int, user: User | None) -> None:
-    from_committed = min(quantity, line.stock_committed)
-    if from_committed:
-        stock.ship_stock(
-            line.item, order.warehouse, from_committed, reference=order.amazon_order_id, user=user
-        )
-    if quantity - from_committed:
-        stock.ship_stock(
-            line.item,
-            order.warehouse,
-            quantity - from_committed,
-            reference=order.amazon_order_id,
-            from_committed=False,
-            user=user,
-        )
-    line.quantity_shipped += quantity
-    line.stock_committed -= from_committed
-    line.save(update_fields=["quantity_shipped", "stock_committed"])
 
 
 def _update_order_status(order: SalesOrder) -> None:

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from accounts.models import User
 from marketplaces.amazon.client import AmazonClient
 from marketplaces.amazon.errors import AmazonError, AmazonRejected, WaitForAmazon
 from marketplaces.amazon.types import (
@@ -93,6 +94,13 @@ class OrderOutcome:
     order: SalesOrder | None
     reason: str = ""
 
+    def entries(self, order_id: str) -> list[history.Entry]:
+        """The sync record to write; a skip without a reason (PENDING, not wanted) is none."""
+        if self.outcome == SyncRecord.Outcome.SKIPPED and not self.reason:
+            return []
+        record_type = SyncRecord.RecordType.ORDER
+        return [history.Entry(record_type, order_id, self.outcome, self.reason, self.order)]
+
 
 def importable_statuses(organization: Organization) -> set[str]:
     if organization.order_sync_preference == Organization.OrderSyncPreference.CONFIRMED:
@@ -148,16 +156,7 @@ def sync_orders(run: SyncRun, client: AmazonClient) -> None:
         context = PageContext.load(channel, page.orders)
         for amazon_order in page.orders:
             outcome = import_order(channel, organization, amazon_order, client, context)
-            if outcome.outcome != SyncRecord.Outcome.SKIPPED or outcome.reason:
-                records.append(
-                    history.Entry(
-                        SyncRecord.RecordType.ORDER,
-                        amazon_order.order_id,
-                        outcome.outcome,
-                        outcome.reason,
-                        outcome.order,
-                    )
-                )
+            records.extend(outcome.entries(amazon_order.order_id))
             if newest_seen is None or amazon_order.last_updated > newest_seen:
                 newest_seen = amazon_order.last_updated
         history.record_many(run, records)
@@ -229,16 +228,7 @@ def _sync_from_orders_report(
                     )
                     continue
             outcome = import_order(run.channel, organization, amazon_order, client, context)
-            if outcome.outcome != SyncRecord.Outcome.SKIPPED or outcome.reason:
-                records.append(
-                    history.Entry(
-                        SyncRecord.RecordType.ORDER,
-                        amazon_order.order_id,
-                        outcome.outcome,
-                        outcome.reason,
-                        outcome.order,
-                    )
-                )
+            records.extend(outcome.entries(amazon_order.order_id))
             if newest is None or amazon_order.last_updated > newest:
                 newest = amazon_order.last_updated
         history.record_many(run, records)
@@ -571,7 +561,7 @@ def _apply_amazon_status(
         amazon_shipped = _shipped_on_amazon(line, amazon_order)
         # Amazon-fulfilled orders ship from Amazon's warehouse, not ours: no local stock moves.
         if merchant:
-            _ship_line(order, line, max(0, amazon_shipped - line.quantity_shipped))
+            ship_line(order, line, max(0, amazon_shipped - line.quantity_shipped))
             _commit_line(order, line)
         else:
             if amazon_shipped > line.quantity_shipped:
@@ -606,21 +596,25 @@ def _commit_line(order: SalesOrder, line: SalesOrderLine) -> None:
         line.save(update_fields=["stock_committed"])
 
 
-def _ship_line(order: SalesOrder, line: SalesOrderLine, quantity: int) -> None:
+def ship_line(
+    order: SalesOrder, line: SalesOrderLine, quantity: int, *, user: User | None = None
+) -> None:
+    """Move ``quantity`` units of a line out of the order's warehouse: first the units the line
+    holds committed, then any beyond (shipped without having been committed)."""
     if quantity <= 0:
         return
     from_committed = min(quantity, line.stock_committed)
+    reference = order.amazon_order_id
     if from_committed:
-        stock.ship_stock(
-            line.item, order.warehouse, from_committed, reference=order.amazon_order_id
-        )
+        stock.ship_stock(line.item, order.warehouse, from_committed, reference=reference, user=user)
     if quantity - from_committed:
         stock.ship_stock(
             line.item,
             order.warehouse,
             quantity - from_committed,
-            reference=order.amazon_order_id,
+            reference=reference,
             from_committed=False,
+            user=user,
         )
     line.quantity_shipped += quantity
     line.stock_committed -= from_committed
