@@ -172,7 +172,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     users = list(User.objects.order_by("username").values_list("id", "username"))
     form.fields["user"].widget.choices = [("", "All users"), *users]
     try:
-        page = max(1, int(request.GET.get("page", "1")))
+        page = min(max(1, int(request.GET.get("page", "1"))), 100_000)
     except ValueError:
         page = 1
     offset = (page - 1) * AUDIT_PAGE_SIZE

@@ -25,7 +25,10 @@ def _channel_model() -> type[models.Model]:
 
 def _int_param(request: HttpRequest, name: str) -> int | None:
     value = request.GET.get(name, "")
-    return int(value) if value.isdigit() else None
+    # ASCII digits only ("²" is a digit to str.isdigit but not to int), and within bigint.
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
+        return None
+    return int(value)
 
 
 @require_GET

@@ -56,6 +56,20 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _text(value: Any) -> str:
+    """Free text from Amazon (titles, names): a NUL byte no database column takes is dropped."""
+    return str(value or "").replace("\x00", "")
+
+
+def _identifier(value: Any, what: str) -> str:
+    """An id or SKU Amazon sent: kept exactly, or refused if no column could store it."""
+    if not isinstance(value, str) or not value.strip():
+        raise AmazonPayloadError(f"{what} is missing")
+    if "\x00" in value:
+        raise AmazonPayloadError(f"{what} contains a NUL character")
+    return value
+
+
 @dataclass(frozen=True)
 class AmazonOrderItem:
     order_item_id: str
@@ -114,16 +128,12 @@ def _detail(entry: dict[str, Any] | None, subtype: str, what: str) -> Decimal:
 def parse_order_item(raw: Any, order_id: str) -> AmazonOrderItem:
     if not isinstance(raw, dict):
         raise AmazonPayloadError(f"order {order_id}: an order item is not an object")
-    item_id = raw.get("orderItemId")
     quantity = raw.get("quantityOrdered")
     product = _dict(raw.get("product"))
-    sku = product.get("sellerSku")
-    if not item_id or not isinstance(item_id, str):
-        raise AmazonPayloadError(f"order {order_id}: an order item has no orderItemId")
+    item_id = _identifier(raw.get("orderItemId"), f"order {order_id}: an orderItemId")
     if not isinstance(quantity, int) or quantity < 0:
         raise AmazonPayloadError(f"order {order_id} item {item_id}: bad quantityOrdered")
-    if not sku or not isinstance(sku, str):
-        raise AmazonPayloadError(f"order {order_id} item {item_id}: no sellerSku")
+    sku = _identifier(product.get("sellerSku"), f"order {order_id} item {item_id}: sellerSku")
     where = f"order {order_id} item {item_id}"
     proceeds = _breakdown(_dict(raw.get("proceeds")).get("breakdowns"))
     unit_price = parse_money(_dict(product.get("price")).get("unitPrice"), f"{where} unitPrice")
@@ -140,8 +150,8 @@ def parse_order_item(raw: Any, order_id: str) -> AmazonOrderItem:
     return AmazonOrderItem(
         order_item_id=item_id,
         seller_sku=sku,
-        asin=str(product.get("asin") or ""),
-        title=str(product.get("title") or ""),
+        asin=_text(product.get("asin")),
+        title=_text(product.get("title")),
         quantity=quantity,
         quantity_shipped=shipped if isinstance(shipped, int) and 0 <= shipped <= quantity else 0,
         unit_price=unit_price,
@@ -162,9 +172,7 @@ def parse_order_item(raw: Any, order_id: str) -> AmazonOrderItem:
 def parse_order(raw: Any) -> AmazonOrder:
     if not isinstance(raw, dict):
         raise AmazonPayloadError("an order is not an object")
-    order_id = raw.get("orderId")
-    if not order_id or not isinstance(order_id, str):
-        raise AmazonPayloadError("an order has no orderId")
+    order_id = _identifier(raw.get("orderId"), "an order's orderId")
     fulfillment = _dict(raw.get("fulfillment"))
     status = fulfillment.get("fulfillmentStatus")
     if not isinstance(status, str) or not status:
@@ -195,10 +203,14 @@ def parse_order(raw: Any) -> AmazonOrder:
         grand_total=parse_money(grand_total, f"order {order_id} grandTotal")
         if grand_total
         else None,
-        buyer_name=str(buyer.get("buyerName") or ""),
-        buyer_email=str(buyer.get("buyerEmail") or ""),
-        buyer_phone=str(_dict(address).get("phone") or ""),
-        delivery_address=dict(address) if isinstance(address, dict) else None,
+        buyer_name=_text(buyer.get("buyerName")),
+        buyer_email=_text(buyer.get("buyerEmail")),
+        buyer_phone=_text(_dict(address).get("phone")),
+        delivery_address=(
+            {str(k): _text(v) if isinstance(v, str) else v for k, v in address.items()}
+            if isinstance(address, dict)
+            else None
+        ),
         shipped=max(shipped_times) if shipped_times else None,
     )
 
@@ -284,8 +296,8 @@ def parse_listings_report(text: str) -> tuple[list[ListingRow], list[tuple[str, 
             continue
         values = dict(zip(header, line.split("\t"), strict=False))
         sku = (values.get("seller-sku") or "").strip()
-        if not sku:
-            bad.append((f"line {number}", "the row has no seller-sku"))
+        if not sku or "\x00" in sku:
+            bad.append((f"line {number}", "the row has no usable seller-sku"))
             continue
         channel = (values.get("fulfillment-channel") or "DEFAULT").strip().upper()
         try:
@@ -299,8 +311,8 @@ def parse_listings_report(text: str) -> tuple[list[ListingRow], list[tuple[str, 
         rows.append(
             ListingRow(
                 seller_sku=sku,
-                title=(values.get("item-name") or "").strip(),
-                asin=(values.get("asin1") or values.get("product-id") or "").strip(),
+                title=_text(values.get("item-name")).strip(),
+                asin=_text(values.get("asin1") or values.get("product-id")).strip(),
                 price=price,
                 quantity=quantity,
                 fulfilled_by_amazon=channel != "DEFAULT",
@@ -395,8 +407,7 @@ def _report_money(row: dict[str, str], column: str) -> Decimal:
 
 
 def _order_from_report_rows(order_id: str, rows: list[dict[str, str]]) -> AmazonOrder:
-    if not order_id:
-        raise AmazonPayloadError("a row has no amazon-order-id")
+    order_id = _identifier(order_id, "a row's amazon-order-id")
     first = rows[0]
     status_text = (first.get("order-status") or "").strip().lower().replace(" ", "")
     status = REPORT_STATUSES.get(status_text)
@@ -404,9 +415,7 @@ def _order_from_report_rows(order_id: str, rows: list[dict[str, str]]) -> Amazon
         raise AmazonPayloadError(f"unknown order-status {first.get('order-status')!r}")
     items = []
     for position, row in enumerate(rows, start=1):
-        sku = (row.get("sku") or "").strip()
-        if not sku:
-            raise AmazonPayloadError(f"order {order_id}: a row has no sku")
+        sku = _identifier((row.get("sku") or "").strip(), f"order {order_id}: a row's sku")
         quantity = int((row.get("quantity") or "0").strip() or 0)
         subtotal = _report_money(row, "item-price")
         shipped = quantity if (row.get("item-status") or "").strip().lower() == "shipped" else 0
@@ -414,8 +423,8 @@ def _order_from_report_rows(order_id: str, rows: list[dict[str, str]]) -> Amazon
             AmazonOrderItem(
                 order_item_id=f"report:{sku}:{position}",
                 seller_sku=sku,
-                asin=(row.get("asin") or "").strip(),
-                title=(row.get("product-name") or "").strip(),
+                asin=_text(row.get("asin")).strip(),
+                title=_text(row.get("product-name")).strip(),
                 quantity=quantity,
                 quantity_shipped=shipped,
                 unit_price=(subtotal / quantity).quantize(Decimal("0.01")) if quantity else ZERO,
