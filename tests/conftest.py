@@ -38,6 +38,14 @@ def require_service(available: bool, what: str) -> None:
     pytest.skip(f"{what} is not available (set CI=true to make this a failure)")
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    """Cached values (the history chart) never leak from one test into the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def admin_user(db: None) -> User:
     return User.objects.create_user(

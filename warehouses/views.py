@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import F, Q, Sum
+from django.db.models import Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -109,15 +109,13 @@ MAX_WAREHOUSE_COLUMNS = 4
 def item_list(request: HttpRequest) -> HttpResponse:
     """Items with stock per active warehouse and available; the unconfirmed queue is a tab.
 
-    A constant number of queries per page: the totals are annotated, the page's stock rows
-    come in one prefetch, the warehouses in one query.
+    A constant number of queries per page: the page's items, their stock rows in one query,
+    the warehouses in one query.
     """
-    active = Q(stocks__warehouse__is_active=True)
-    items = Item.objects.annotate(
-        on_hand=Sum("stocks__on_hand", filter=active),
-        committed=Sum("stocks__committed", filter=active),
-        available=Sum(F("stocks__on_hand") - F("stocks__committed"), filter=active),
-    ).order_by("sku")
+    # Paginate the bare items (the unique SKU index pages them and counts them cheaply); the
+    # totals are summed in Python from the page's stock rows, read once below. Summing in SQL
+    # first grouped every item of the catalogue on every page view.
+    items = Item.objects.order_by("sku")
     query = request.GET.get("q", "").strip()
     if query:
         items = items.filter(Q(sku__icontains=query) | Q(name__icontains=query))
@@ -131,16 +129,21 @@ def item_list(request: HttpRequest) -> HttpResponse:
         item_id__in=[item.id for item in page], warehouse__is_active=True
     ):
         stocks_by_item.setdefault(row.item_id, {})[row.warehouse_id] = row
-    rows = [
-        {
-            "item": item,
-            "per_warehouse": [
-                (warehouse, stocks_by_item.get(item.id, {}).get(warehouse.id))
-                for warehouse in warehouses
-            ],
-        }
-        for item in page
-    ]
+    rows = []
+    for item in page:
+        stocks = stocks_by_item.get(item.id, {})
+        # Totals over active warehouses, as the item page and the stock pushed to Amazon.
+        item.on_hand = sum(row.on_hand for row in stocks.values())  # type: ignore[attr-defined]
+        item.committed = sum(row.committed for row in stocks.values())  # type: ignore[attr-defined]
+        item.available = item.on_hand - item.committed  # type: ignore[attr-defined]
+        rows.append(
+            {
+                "item": item,
+                "per_warehouse": [
+                    (warehouse, stocks.get(warehouse.id)) for warehouse in warehouses
+                ],
+            }
+        )
     return render(
         request,
         "warehouses/item_list.html",

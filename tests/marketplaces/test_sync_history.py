@@ -46,12 +46,13 @@ def ids_on(html: str) -> list[int]:
 
 
 def test_history_pages_take_a_constant_number_of_queries(
-    admin_client: Client, django_assert_num_queries: Any
+    admin_client: Client, django_assert_max_num_queries: Any
 ) -> None:
+    # At most QUERIES_PER_PAGE on every page; one fewer once the 30-day chart is cached.
     channel = SalesChannelFactory.create()
     runs = make_runs(channel, 120)
     base = f"/settings/integrations/marketplaces/{channel.id}/history/"
-    with django_assert_num_queries(QUERIES_PER_PAGE):
+    with django_assert_max_num_queries(QUERIES_PER_PAGE):
         first = admin_client.get(base)
     html = first.content.decode()
     page_one = ids_on(html)
@@ -59,17 +60,17 @@ def test_history_pages_take_a_constant_number_of_queries(
     assert page_one[0] == runs[-1].id
     assert "Newer" not in html
     older = first.context["page"].older_cursor
-    with django_assert_num_queries(QUERIES_PER_PAGE):
+    with django_assert_max_num_queries(QUERIES_PER_PAGE):
         second = admin_client.get(base, {"older_than": older})
     page_two = ids_on(second.content.decode())
-    with django_assert_num_queries(QUERIES_PER_PAGE):
+    with django_assert_max_num_queries(QUERIES_PER_PAGE):
         third = admin_client.get(base, {"older_than": second.context["page"].older_cursor})
     page_three = ids_on(third.content.decode())
     assert len(page_two) == 50 and len(page_three) == 20
     shown = page_one + page_two + page_three
     assert sorted(shown) == sorted(run.id for run in runs)  # each run exactly once
     assert "Older" not in third.content.decode()
-    with django_assert_num_queries(QUERIES_PER_PAGE):
+    with django_assert_max_num_queries(QUERIES_PER_PAGE):
         back = admin_client.get(base, {"newer_than": third.context["page"].newer_cursor})
     assert ids_on(back.content.decode()) == page_two
 
