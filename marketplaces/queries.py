@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import F, Max, Q, QuerySet, Subquery
+from django.db.models import F, Max, Q, QuerySet
 from django.utils import timezone
 
+from inventory_sync.paging import keyset_page
 from marketplaces.models import ApiQuota, FulfillmentChannel, Listing, SalesChannel, SalesOrder
 from synchistory.models import SyncRun
 
@@ -31,9 +32,7 @@ def last_syncs(channel: SalesChannel) -> list[LastSync]:
     rows = []
     for kind, label in SyncRun.Kind.choices:
         run = (
-            SyncRun.objects.filter(
-                channel=channel, kind=kind, status__in=SyncRun.FINAL_STATUSES
-            )
+            SyncRun.objects.filter(channel=channel, kind=kind, status__in=SyncRun.FINAL_STATUSES)
             .order_by("-created_at", "-id")
             .first()
         )
@@ -129,10 +128,6 @@ def filtered_orders(
     return orders
 
 
-def _order_position(cursor: int) -> Subquery:
-    return Subquery(SalesOrder.objects.filter(id=cursor).values("purchased_at")[:1])
-
-
 def order_page(
     orders: QuerySet[SalesOrder],
     *,
@@ -140,29 +135,11 @@ def order_page(
     newer_than: int | None = None,
     per_page: int = 50,
 ) -> OrderPage:
-    """One page, newest purchase first, in one query along the ``order_recent`` index: the
-    orders after (or before) a cursor order. No COUNT, so 100,000s of orders cost nothing."""
-    if newer_than is not None:
-        at = _order_position(newer_than)
-        rows = list(
-            orders.filter(
-                Q(purchased_at__gt=at) | Q(purchased_at=at, id__gt=newer_than)
-            ).order_by("purchased_at", "id")[: per_page + 1]
-        )
-        has_more = len(rows) > per_page
-        shown = list(reversed(rows[:per_page]))
-        return OrderPage(
-            orders=shown,
-            newer_cursor=shown[0].id if has_more and shown else None,
-            older_cursor=shown[-1].id if shown else None,
-        )
-    if older_than is not None:
-        at = _order_position(older_than)
-        orders = orders.filter(Q(purchased_at__lt=at) | Q(purchased_at=at, id__lt=older_than))
-    rows = list(orders.order_by("-purchased_at", "-id")[: per_page + 1])
-    shown = rows[:per_page]
+    """One page, newest purchase first, along the ``order_recent`` index; no COUNT, so
+    100,000s of orders cost nothing."""
+    page = keyset_page(
+        orders, "purchased_at", older_than=older_than, newer_than=newer_than, per_page=per_page
+    )
     return OrderPage(
-        orders=shown,
-        newer_cursor=shown[0].id if older_than is not None and shown else None,
-        older_cursor=shown[-1].id if len(rows) > per_page else None,
+        orders=page.rows, newer_cursor=page.newer_cursor, older_cursor=page.older_cursor
     )

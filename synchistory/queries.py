@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import F, Q, QuerySet, Subquery, Sum
+from django.db.models import F, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from inventory_sync.paging import keyset_page
 from synchistory.models import SyncRecord, SyncRun
 
 RUNS_PER_PAGE = 50
@@ -36,10 +37,6 @@ def filtered_runs(channel_id: int, *, kind: str = "", status: str = "") -> Query
     return runs
 
 
-def _position(cursor: int) -> Subquery:
-    return Subquery(SyncRun.objects.filter(id=cursor).values("created_at")[:1])
-
-
 def run_page(
     runs: QuerySet[SyncRun],
     *,
@@ -47,35 +44,11 @@ def run_page(
     newer_than: int | None = None,
     per_page: int = RUNS_PER_PAGE,
 ) -> RunPage:
-    """One page, newest first, in one query: the runs after (or before) a cursor run.
-
-    The cursor is a run id; its ``created_at`` is read in the same statement by a subquery,
-    and the id breaks ties between runs created in the same instant.
-    """
-    if newer_than is not None:
-        at = _position(newer_than)
-        rows = list(
-            runs.filter(Q(created_at__gt=at) | Q(created_at=at, id__gt=newer_than)).order_by(
-                "created_at", "id"
-            )[: per_page + 1]
-        )
-        has_more = len(rows) > per_page
-        shown = list(reversed(rows[:per_page]))
-        return RunPage(
-            runs=shown,
-            newer_cursor=shown[0].id if has_more and shown else None,
-            older_cursor=shown[-1].id if shown else None,
-        )
-    if older_than is not None:
-        at = _position(older_than)
-        runs = runs.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=older_than))
-    rows = list(runs.order_by("-created_at", "-id")[: per_page + 1])
-    shown = rows[:per_page]
-    return RunPage(
-        runs=shown,
-        newer_cursor=shown[0].id if older_than is not None and shown else None,
-        older_cursor=shown[-1].id if len(rows) > per_page else None,
+    """One page, newest first, in one query along the ``run_channel_recent`` index."""
+    page = keyset_page(
+        runs, "created_at", older_than=older_than, newer_than=newer_than, per_page=per_page
     )
+    return RunPage(runs=page.rows, newer_cursor=page.newer_cursor, older_cursor=page.older_cursor)
 
 
 @dataclass
@@ -148,20 +121,17 @@ def daily_chart(runs: QuerySet[SyncRun], *, days: int = CHART_DAYS) -> Chart:
 CHART_WIDTH = CHART_DAYS * (BAR_WIDTH + BAR_GAP)
 
 
-def run_records(run: SyncRun, *, page: int, per_page: int = RECORDS_PER_PAGE) -> tuple[
-    list[SyncRecord], bool
-]:
+def run_records(
+    run: SyncRun, *, page: int, per_page: int = RECORDS_PER_PAGE
+) -> tuple[list[SyncRecord], bool]:
     """Failures first, then skipped, then synced ("failed" < "skipped" < "synced" sorts that
     way), by id: the order of the ``record_run_outcome`` index. Returns (records, has_next)."""
     offset = (page - 1) * per_page
     rows = list(
-        SyncRecord.objects.filter(run=run).order_by("outcome", "id")[
-            offset : offset + per_page + 1
-        ]
+        SyncRecord.objects.filter(run=run).order_by("outcome", "id")[offset : offset + per_page + 1]
     )
     return rows[:per_page], len(rows) > per_page
 
 
 def reinitiated_by(run: SyncRun) -> QuerySet[SyncRun]:
     return SyncRun.objects.filter(reinitiates=run).order_by("id")
-
