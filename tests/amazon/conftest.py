@@ -65,9 +65,7 @@ def live_sim(sim_factory: Any) -> Simulator:
     from django.utils import timezone
 
     # A manual clock never refills Amazon's buckets: usage plans are tested separately.
-    return sim_factory(
-        start_time=timezone.now().replace(microsecond=0), enforce_rate_limits=False
-    )
+    return sim_factory(start_time=timezone.now().replace(microsecond=0), enforce_rate_limits=False)
 
 
 def sim_get(sim: Simulator, path: str) -> Any:
@@ -139,3 +137,15 @@ def feed_schema() -> Any:
         pytest.skip(f"Amazon's models are not at {models} (../shared/spapi-models)")
     schema = json.loads(path.read_text())
     return jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+def place_merchant_order(sim: Simulator, skus: list[str]) -> dict[str, Any]:
+    """A buyer orders ``skus`` on Amazon (merchant-fulfilled, unshipped); the simulator's clock
+    then moves past searchOrders' two-minute lag, so the next sync sees it."""
+    created = sim_post(
+        sim,
+        "/_sim/orders",
+        {"count": 1, "fulfillmentStatus": "UNSHIPPED", "fulfilledBy": "MERCHANT", "skus": skus},
+    )["orders"][0]
+    sim_post(sim, "/_sim/clock/advance", {"seconds": 300})
+    return created

@@ -27,9 +27,7 @@ def control(sim: Simulator, path: str, body: dict | None = None) -> dict:
 
 
 def test_it_pages_through_search_orders_with_typed_orders(amazon: AmazonClient) -> None:
-    page = amazon.search_orders(
-        last_updated_after=SIM_START - timedelta(days=30), page_size=10
-    )
+    page = amazon.search_orders(last_updated_after=SIM_START - timedelta(days=30), page_size=10)
     assert len(page.orders) == 10
     assert page.next_token
     order = page.orders[0]
@@ -62,7 +60,9 @@ def test_it_counts_calls_in_the_shared_quota(amazon: AmazonClient) -> None:
 
 def test_it_defers_instead_of_exceeding_the_usage_plan(amazon: AmazonClient) -> None:
     ApiQuota.objects.create(
-        seller_id="A3SIMULATORCA", operation="searchOrders", tokens=0.0,
+        seller_id="A3SIMULATORCA",
+        operation="searchOrders",
+        tokens=0.0,
         refilled_at=timezone.now(),
     )
     with pytest.raises(AmazonThrottled) as raised:
@@ -98,7 +98,9 @@ def test_it_carries_amazons_reason_for_a_rejected_shipment(
 ) -> None:
     order = amazon.search_orders(
         last_updated_after=SIM_START - timedelta(days=30),
-        statuses=["UNSHIPPED"], fulfilled_by=["MERCHANT"], page_size=1,
+        statuses=["UNSHIPPED"],
+        fulfilled_by=["MERCHANT"],
+        page_size=1,
     ).orders[0]
     with pytest.raises(AmazonRejected) as raised:
         amazon.confirm_shipment(

@@ -13,7 +13,7 @@ from marketplaces.models import SalesChannel, SalesOrder, SalesOrderLine, SalesO
 from marketplaces.tasks import sync_orders_task
 from synchistory import services as history
 from synchistory.models import SyncRecord, SyncRun
-from tests.amazon.conftest import sim_get, sim_post
+from tests.amazon.conftest import place_merchant_order, sim_get, sim_post
 from warehouses.models import Item, Organization, Stock
 
 pytestmark = pytest.mark.django_db
@@ -90,12 +90,7 @@ def test_a_cancellation_on_amazon_releases_the_stock(
     live_sim: Simulator, channel: SalesChannel, stocked_items: dict[str, Item]
 ) -> None:
     sku = next(s for s, i in stocked_items.items() if Stock.objects.filter(item=i).exists())
-    created = sim_post(
-        live_sim,
-        "/_sim/orders",
-        {"count": 1, "fulfillmentStatus": "UNSHIPPED", "fulfilledBy": "MERCHANT", "skus": [sku]},
-    )["orders"][0]
-    sim_post(live_sim, "/_sim/clock/advance", {"seconds": 300})
+    created = place_merchant_order(live_sim, [sku])
     run_order_sync(channel)
     order = SalesOrder.objects.get(amazon_order_id=created["orderId"])
     item = stocked_items[sku]
@@ -117,13 +112,8 @@ def test_a_shipment_on_amazon_moves_stock_out(
     live_sim: Simulator, channel: SalesChannel, stocked_items: dict[str, Item]
 ) -> None:
     sku = next(s for s, i in stocked_items.items() if Stock.objects.filter(item=i).exists())
-    created = sim_post(
-        live_sim,
-        "/_sim/orders",
-        {"count": 1, "fulfillmentStatus": "UNSHIPPED", "fulfilledBy": "MERCHANT", "skus": [sku]},
-    )["orders"][0]
+    created = place_merchant_order(live_sim, [sku])
     quantity = created["orderItems"][0]["quantityOrdered"]
-    sim_post(live_sim, "/_sim/clock/advance", {"seconds": 300})
     run_order_sync(channel)
     stock_row = Stock.objects.get(item=stocked_items[sku])
     on_hand_before = stock_row.on_hand
@@ -145,12 +135,7 @@ def test_orders_for_unknown_skus_wait_on_hold_until_the_item_is_confirmed(
     live_sim: Simulator, channel: SalesChannel, warehouse: Any
 ) -> None:
     sku = sim_get(live_sim, "/_sim/listings")["listings"][0]["sku"]
-    created = sim_post(
-        live_sim,
-        "/_sim/orders",
-        {"count": 1, "fulfillmentStatus": "UNSHIPPED", "fulfilledBy": "MERCHANT", "skus": [sku]},
-    )["orders"][0]
-    sim_post(live_sim, "/_sim/clock/advance", {"seconds": 300})
+    created = place_merchant_order(live_sim, [sku])
     run_order_sync(channel)
 
     order = SalesOrder.objects.get(amazon_order_id=created["orderId"])

@@ -13,7 +13,7 @@ from marketplaces.amazon.simulator import Simulator
 from marketplaces.models import SalesChannel, SalesOrder, Shipment
 from synchistory import services as history
 from synchistory.models import SyncRun
-from tests.amazon.conftest import sim_get, sim_post
+from tests.amazon.conftest import place_merchant_order, sim_get, sim_post
 from tests.amazon.test_order_sync import run_order_sync
 from warehouses.models import Item, Stock
 
@@ -22,12 +22,7 @@ pytestmark = pytest.mark.django_db
 
 def placed_order(sim: Simulator, channel: SalesChannel, items: dict[str, Item]) -> SalesOrder:
     sku = next(s for s, item in items.items() if Stock.objects.filter(item=item).exists())
-    created = sim_post(
-        sim,
-        "/_sim/orders",
-        {"count": 1, "fulfillmentStatus": "UNSHIPPED", "fulfilledBy": "MERCHANT", "skus": [sku]},
-    )["orders"][0]
-    sim_post(sim, "/_sim/clock/advance", {"seconds": 300})
+    created = place_merchant_order(sim, [sku])
     run_order_sync(channel)
     return SalesOrder.objects.get(amazon_order_id=created["orderId"])
 
@@ -82,12 +77,7 @@ def test_partial_shipments_work(
     live_sim: Simulator, channel: SalesChannel, stocked_items: dict[str, Item]
 ) -> None:
     skus = [s for s, item in stocked_items.items() if Stock.objects.filter(item=item).exists()][:2]
-    created = sim_post(
-        live_sim,
-        "/_sim/orders",
-        {"count": 1, "fulfillmentStatus": "UNSHIPPED", "fulfilledBy": "MERCHANT", "skus": skus},
-    )["orders"][0]
-    sim_post(live_sim, "/_sim/clock/advance", {"seconds": 300})
+    created = place_merchant_order(live_sim, skus)
     run_order_sync(channel)
     order = SalesOrder.objects.get(amazon_order_id=created["orderId"])
     first, second = order.lines.all()

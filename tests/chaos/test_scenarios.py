@@ -213,30 +213,24 @@ def private_redis() -> Iterator[int]:
     require_service(binary is not None, "redis-server (to restart a private Redis)")
     port = free_port()
 
-    def start() -> None:
-        subprocess.run(
-            [
-                binary or "redis-server",
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--daemonize",
-                "yes",
-            ],
-            check=True,
-            capture_output=True,
-        )
-        wait_until(lambda: _pings(port), 10, f"redis on port {port}")
-
-    start()
+    start_redis(port)
     yield port
     with contextlib.suppress(redis.RedisError):
         redis.Redis(port=port).shutdown(nosave=True)
+
+
+def start_redis(port: int) -> None:
+    """A redis-server without persistence on ``port``: what it holds dies with it."""
+    subprocess.run(
+        [
+            shutil.which("redis-server") or "redis-server",
+            *("--port", str(port), "--bind", "127.0.0.1"),
+            *("--save", "", "--appendonly", "no", "--daemonize", "yes"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    wait_until(lambda: _pings(port), 10, f"redis on port {port}")
 
 
 def _pings(port: int) -> bool:
@@ -250,24 +244,7 @@ def restart_redis(port: int, down_seconds: float) -> None:
     with contextlib.suppress(redis.RedisError):
         redis.Redis(port=port).shutdown(nosave=True)  # every queued and unacked task is lost
     time.sleep(down_seconds)
-    subprocess.run(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "yes",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    wait_until(lambda: _pings(port), 10, "redis back")
+    start_redis(port)
 
 
 def test_it_recovers_when_redis_restarts_mid_run(make_rig: MakeRig, private_redis: int) -> None:
