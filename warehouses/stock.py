@@ -5,6 +5,8 @@ Every change of an on-hand or committed quantity goes through a function here. E
 the locked values (so concurrent changes of the same row add up), records a ``StockMovement``
 with the totals after it, and, once the outermost transaction commits, sends ``stock_changed``
 for the items it touched: one signal per transaction, however many rows changed.
+``apply_order_changes`` does the same for many order changes at once (an imported page of
+orders): all their rows locked in one query, one UPDATE, one INSERT of movements.
 
 Manual adjustments are checked against what is physically there. Commit, release and ship record
 what happened on the marketplace (an Amazon order exists whether or not we had stock), so they
@@ -14,10 +16,14 @@ error to hide.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from accounts.models import User
 from warehouses.models import Item, Stock, StockMovement, Warehouse
@@ -90,18 +96,7 @@ def commit_stock(
     item: Item, warehouse: Warehouse, quantity: int, *, reference: str, user: User | None = None
 ) -> StockMovement:
     """Hold ``quantity`` units for an order: on hand stays, available goes down."""
-    _require_positive(quantity)
-    with transaction.atomic():
-        stock = _locked_stock(item.pk, warehouse.pk)
-        return _apply(
-            stock,
-            StockMovement.Kind.COMMIT,
-            on_hand_change=0,
-            committed_change=quantity,
-            reference=reference,
-            note="",
-            user=user,
-        )
+    return _change_one(item, warehouse, StockMovement.Kind.COMMIT, quantity, reference, user)
 
 
 def release_stock(
@@ -109,20 +104,7 @@ def release_stock(
 ) -> StockMovement:
     """Give back units an order held (cancelled order, fewer units). Never below zero committed:
     releasing more than is committed releases what is there and says so in the note."""
-    _require_positive(quantity)
-    with transaction.atomic():
-        stock = _locked_stock(item.pk, warehouse.pk)
-        released = min(quantity, stock.committed)
-        note = "" if released == quantity else f"Asked to release {quantity}; {released} committed."
-        return _apply(
-            stock,
-            StockMovement.Kind.RELEASE,
-            on_hand_change=0,
-            committed_change=-released,
-            reference=reference,
-            note=note,
-            user=user,
-        )
+    return _change_one(item, warehouse, StockMovement.Kind.RELEASE, quantity, reference, user)
 
 
 def ship_stock(
@@ -137,22 +119,125 @@ def ship_stock(
     """Units leave the warehouse. With ``from_committed`` (an order that held them) the shipped
     units also stop being committed, as far as they were; without it (e.g. an order imported
     already shipped) only on hand goes down."""
+    return _change_one(
+        item,
+        warehouse,
+        StockMovement.Kind.SHIP,
+        quantity,
+        reference,
+        user,
+        from_committed=from_committed,
+    )
+
+
+@dataclass(frozen=True)
+class OrderStockChange:
+    """One commit, release or shipment for ``apply_order_changes``; the same meaning as a call
+    of ``commit_stock``, ``release_stock`` or ``ship_stock``."""
+
+    item_id: int
+    warehouse_id: int
+    kind: str  # StockMovement.Kind.COMMIT, RELEASE or SHIP
+    quantity: int
+    reference: str
+    from_committed: bool = True  # SHIP only, as in ship_stock
+
+
+ORDER_KINDS = (StockMovement.Kind.COMMIT, StockMovement.Kind.RELEASE, StockMovement.Kind.SHIP)
+
+
+def apply_order_changes(
+    changes: Sequence[OrderStockChange], *, user: User | None = None
+) -> list[StockMovement]:
+    """Many order commits, releases and shipments (a page of imported orders) in a constant
+    number of statements: the Stock rows they need locked in one ``SELECT … FOR UPDATE`` (by
+    primary key, the order every batch locks in, so two batches cannot deadlock), one UPDATE of
+    the rows and one INSERT of the movements. Applied in the given order, each computed from
+    the totals the previous ones left, exactly as that many single calls would be."""
+    for change in changes:
+        _require_positive(change.quantity)
+        if change.kind not in ORDER_KINDS:
+            raise ValidationError(f"{change.kind} is not an order stock change.")
+    if not changes:
+        return []
+    with transaction.atomic():
+        rows = _locked_stocks({(change.item_id, change.warehouse_id) for change in changes})
+        movements = []
+        for change in changes:
+            stock = rows[(change.item_id, change.warehouse_id)]
+            on_hand_change, committed_change, note = _order_change(
+                stock, change.kind, change.quantity, from_committed=change.from_committed
+            )
+            stock.on_hand += on_hand_change
+            stock.committed += committed_change
+            movements.append(
+                StockMovement(
+                    item_id=stock.item_id,
+                    warehouse_id=stock.warehouse_id,
+                    kind=change.kind,
+                    on_hand_change=on_hand_change,
+                    committed_change=committed_change,
+                    on_hand_after=stock.on_hand,
+                    committed_after=stock.committed,
+                    reference=change.reference,
+                    note=note,
+                    created_by=user,
+                )
+            )
+        now = timezone.now()
+        for stock in rows.values():
+            stock.updated_at = now  # bulk_update does not apply auto_now
+        Stock.objects.bulk_update(list(rows.values()), ["on_hand", "committed", "updated_at"])
+        StockMovement.objects.bulk_create(movements)
+        for movement in movements:
+            if movement.on_hand_change or movement.committed_change:
+                _stock_changed_on_commit(movement.item_id)
+    return movements
+
+
+def _change_one(
+    item: Item,
+    warehouse: Warehouse,
+    kind: str,
+    quantity: int,
+    reference: str,
+    user: User | None,
+    *,
+    from_committed: bool = True,
+) -> StockMovement:
     _require_positive(quantity)
     with transaction.atomic():
         stock = _locked_stock(item.pk, warehouse.pk)
-        released = min(quantity, stock.committed) if from_committed else 0
-        note = ""
-        if from_committed and released < quantity:
-            note = f"Shipped {quantity}; {released} were committed."
+        on_hand_change, committed_change, note = _order_change(
+            stock, kind, quantity, from_committed=from_committed
+        )
         return _apply(
             stock,
-            StockMovement.Kind.SHIP,
-            on_hand_change=-quantity,
-            committed_change=-released,
+            kind,
+            on_hand_change=on_hand_change,
+            committed_change=committed_change,
             reference=reference,
             note=note,
             user=user,
         )
+
+
+def _order_change(
+    stock: Stock, kind: str, quantity: int, *, from_committed: bool
+) -> tuple[int, int, str]:
+    """(on hand change, committed change, note) of a commit, release or shipment of
+    ``quantity`` units, from the locked row's totals."""
+    if kind == StockMovement.Kind.COMMIT:
+        return 0, quantity, ""
+    if kind == StockMovement.Kind.RELEASE:
+        released = min(quantity, stock.committed)
+        note = "" if released == quantity else f"Asked to release {quantity}; {released} committed."
+        return 0, -released, note
+    released = min(quantity, stock.committed) if from_committed else 0
+    note = ""
+    if from_committed and released < quantity:
+        note = f"Shipped {quantity}; {released} were committed."
+    return -quantity, -released, note
 
 
 def _require_positive(quantity: int) -> None:
@@ -176,6 +261,30 @@ def _locked_stock(item_id: int, warehouse_id: int) -> Stock:
         [Stock(item_id=item_id, warehouse_id=warehouse_id)], ignore_conflicts=True
     )
     return locked.get(item_id=item_id, warehouse_id=warehouse_id)
+
+
+def _locked_stocks(pairs: set[tuple[int, int]]) -> dict[tuple[int, int], Stock]:
+    """The (item, warehouse) rows, locked until the transaction ends, in primary key order;
+    missing ones created at zero as in ``_locked_stock``. Must run inside
+    ``transaction.atomic``."""
+
+    def locked(wanted: set[tuple[int, int]]) -> dict[tuple[int, int], Stock]:
+        items_by_warehouse: dict[int, set[int]] = {}
+        for item_id, warehouse_id in wanted:
+            items_by_warehouse.setdefault(warehouse_id, set()).add(item_id)
+        condition = Q()
+        for warehouse_id, item_ids in items_by_warehouse.items():
+            condition |= Q(warehouse_id=warehouse_id, item_id__in=item_ids)
+        rows = Stock.objects.select_for_update().filter(condition).order_by("pk")
+        return {(stock.item_id, stock.warehouse_id): stock for stock in rows}
+
+    found = locked(pairs)
+    missing = pairs - found.keys()
+    if missing:
+        new_rows = [Stock(item_id=item, warehouse_id=warehouse) for item, warehouse in missing]
+        Stock.objects.bulk_create(new_rows, ignore_conflicts=True)
+        found.update(locked(missing))
+    return found
 
 
 def _apply(

@@ -2,19 +2,24 @@
 
 Idempotent by the database: one sales order per (channel, Amazon order id), lines unique per
 Amazon order item; an order seen again is updated, never duplicated. Stock moves only through
-``warehouses.stock``; each order is its own transaction, so one bad order fails alone and the
-others carry on. Amazon is never called inside a transaction.
+``warehouses.stock``. A page of orders is one transaction written in a constant number of
+statements: new orders, their lines, taxes, comments, stock movements and sync records in one
+INSERT each. A bad order still fails alone: what Python can refuse (amounts, no warehouse) is
+refused before anything is written, and a row the database refuses sends the page back through
+the order-by-order path, a savepoint per order. Amazon is never called inside a transaction.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -40,6 +45,7 @@ from synchistory import services as history
 from synchistory.models import SyncRecord, SyncRun
 from warehouses import stock
 from warehouses.models import Item, Organization, Warehouse
+from warehouses.models import StockMovement as Movement
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +78,7 @@ class PageContext:
     items: dict[str, Item]
 
     @classmethod
-    def load(cls, channel: SalesChannel, orders: tuple[AmazonOrder, ...]) -> PageContext:
+    def load(cls, channel: SalesChannel, orders: Sequence[AmazonOrder]) -> PageContext:
         order_ids = [order.order_id for order in orders]
         skus = {line.seller_sku for order in orders for line in order.items}
         existing = {
@@ -149,17 +155,14 @@ def sync_orders(run: SyncRun, client: AmazonClient) -> None:
             last_updated_before=None if next_token else end,
             next_token=next_token,
         )
-        records = [
+        invalid = [
             history.Entry(SyncRecord.RecordType.ORDER, order_id, "failed", reason)
             for order_id, reason in page.invalid
         ]
-        context = PageContext.load(channel, page.orders)
+        import_orders(channel, organization, page.orders, client, run=run, records=invalid)
         for amazon_order in page.orders:
-            outcome = import_order(channel, organization, amazon_order, client, context)
-            records.extend(outcome.entries(amazon_order.order_id))
             if newest_seen is None or amazon_order.last_updated > newest_seen:
                 newest_seen = amazon_order.last_updated
-        history.record_many(run, records)
         upper_bound = upper_bound or page.last_updated_before
         done += len(page.orders) + len(page.invalid)
         next_token = page.next_token
@@ -204,21 +207,25 @@ def _sync_from_orders_report(
         )
     orders, unreadable = parse_orders_report(client.download_report(status.document_id))
     history.heartbeat(run, done=0, total=len(orders) + len(unreadable))
-    for order_id, reason in unreadable:
-        history.record(run, SyncRecord.RecordType.ORDER, order_id, "failed", reason=reason)
+    history.record_many(
+        run,
+        [
+            history.Entry(SyncRecord.RecordType.ORDER, order_id, "failed", reason)
+            for order_id, reason in unreadable
+        ],
+    )
     newest: datetime | None = None
     for start in range(0, len(orders), REPORT_BATCH):
-        batch = orders[start : start + REPORT_BATCH]
-        context = PageContext.load(run.channel, tuple(batch))
-        records: list[history.Entry] = []
-        for amazon_order in batch:
+        failed: list[history.Entry] = []
+        batch: list[AmazonOrder] = []
+        for amazon_order in orders[start : start + REPORT_BATCH]:
             if amazon_order.is_merchant_fulfilled and amazon_order.status in CONFIRMED_STATUSES:
                 # To ship: the report lacks the order item ids confirmShipment needs (and the
-                # address); ask for this order itself.
+                # address); ask for this order itself, before the batch's transaction opens.
                 try:
                     amazon_order = client.get_order(amazon_order.order_id, personal_data=True)
                 except AmazonRejected as rejected:
-                    records.append(
+                    failed.append(
                         history.Entry(
                             SyncRecord.RecordType.ORDER,
                             amazon_order.order_id,
@@ -227,12 +234,11 @@ def _sync_from_orders_report(
                         )
                     )
                     continue
-            outcome = import_order(run.channel, organization, amazon_order, client, context)
-            records.extend(outcome.entries(amazon_order.order_id))
+            batch.append(amazon_order)
             if newest is None or amazon_order.last_updated > newest:
                 newest = amazon_order.last_updated
-        history.record_many(run, records)
-        history.heartbeat(run, done=start + len(batch))
+        import_orders(run.channel, organization, batch, client, run=run, records=failed)
+        history.heartbeat(run, done=min(start + REPORT_BATCH, len(orders)))
     SyncRun.objects.filter(id=run.id).update(cursor="")
     history.heartbeat(run, done=len(orders) + len(unreadable))
     if run.trigger == SyncRun.Trigger.INITIAL and run.window_end is None:
@@ -325,29 +331,135 @@ def import_order(
     organization: Organization,
     amazon_order: AmazonOrder,
     client: AmazonClient | None,
-    context: PageContext | None = None,
 ) -> OrderOutcome:
     """Create or update one sales order; never raises for a bad order, returns the failure."""
-    if context is None:
-        context = PageContext.load(channel, (amazon_order,))
-    existing = context.existing.get(amazon_order.order_id)
-    if existing is None:
-        skip = _skip_reason(organization, amazon_order)
-        if skip is not None:
-            return OrderOutcome(SyncRecord.Outcome.SKIPPED, None, skip)
+    return import_orders(channel, organization, (amazon_order,), client)[0]
+
+
+def import_orders(
+    channel: SalesChannel,
+    organization: Organization,
+    amazon_orders: Sequence[AmazonOrder],
+    client: AmazonClient | None,
+    *,
+    run: SyncRun | None = None,
+    records: Sequence[history.Entry] = (),
+) -> list[OrderOutcome]:
+    """Create or update a page of sales orders in one transaction; with ``run``, the page's
+    sync records (``records`` first, then one per order) are written in it too.
+
+    Never raises for a bad order: returns its failure, one outcome per order. Buyer data is
+    asked of Amazon before the transaction opens."""
+    context = PageContext.load(channel, amazon_orders)
+    orders = _with_buyer_data(organization, amazon_orders, context, client)
+    try:
+        with transaction.atomic():
+            outcomes = _import_page(channel, organization, orders, context)
+            _record(run, records, orders, outcomes)
+    except DatabaseError as error:
+        # The database refused a row of the page (an order another worker inserted meanwhile,
+        # a value too long for its column): again, order by order, so that only the bad one
+        # fails. The rolled-back page may have created items: read everything again.
+        logger.warning("Orders imported one by one: the page's batch was refused: %s", error)
+        context = PageContext.load(channel, orders)
+        with transaction.atomic():
+            outcomes = [_import_one(channel, organization, order, context) for order in orders]
+            _record(run, records, orders, outcomes)
+    return outcomes
+
+
+def _with_buyer_data(
+    organization: Organization,
+    amazon_orders: Sequence[AmazonOrder],
+    context: PageContext,
+    client: AmazonClient | None,
+) -> list[AmazonOrder]:
+    """Buyer and address, only for new merchant orders still to ship (Data Protection Policy)."""
+    orders = []
+    for amazon_order in amazon_orders:
         if (
             client is not None
+            and amazon_order.order_id not in context.existing
             and amazon_order.is_merchant_fulfilled
             and amazon_order.status in CONFIRMED_STATUSES
             and not amazon_order.buyer_name
+            and _skip_reason(organization, amazon_order) is None
         ):
-            # Buyer and address only for merchant orders still to ship (Data Protection Policy).
             try:
                 amazon_order = client.get_order(amazon_order.order_id, personal_data=True)
             except AmazonError as error:
                 logger.warning(
                     "Order %s imported without buyer data: %s", amazon_order.order_id, error
                 )
+        orders.append(amazon_order)
+    return orders
+
+
+def _record(
+    run: SyncRun | None,
+    records: Sequence[history.Entry],
+    orders: Sequence[AmazonOrder],
+    outcomes: Sequence[OrderOutcome],
+) -> None:
+    if run is None:
+        return
+    entries = list(records)
+    for amazon_order, outcome in zip(orders, outcomes, strict=True):
+        entries.extend(outcome.entries(amazon_order.order_id))
+    history.record_many(run, entries)
+
+
+def _import_page(
+    channel: SalesChannel,
+    organization: Organization,
+    orders: Sequence[AmazonOrder],
+    context: PageContext,
+) -> list[OrderOutcome]:
+    """New orders are built in memory and written for the whole page at once; an order seen
+    again unchanged costs nothing; a changed one (shipped, cancelled) is updated in its own
+    savepoint. Must run inside ``transaction.atomic``."""
+    outcomes: list[OrderOutcome | None] = [None] * len(orders)
+    wanted: list[tuple[int, SalesOrder]] = []
+    for index, amazon_order in enumerate(orders):
+        existing = context.existing.get(amazon_order.order_id)
+        if existing is not None:
+            if _unchanged(existing, amazon_order):
+                outcomes[index] = OrderOutcome(SyncRecord.Outcome.SYNCED, existing)
+            else:
+                outcomes[index] = _import_one(channel, organization, amazon_order, context)
+            continue
+        skip = _skip_reason(organization, amazon_order)
+        if skip is not None:
+            outcomes[index] = OrderOutcome(SyncRecord.Outcome.SKIPPED, None, skip)
+            continue
+        try:
+            order = _new_order(channel, organization, amazon_order)
+        except Exception as error:  # noqa: BLE001 - recorded with its reason, the page goes on
+            logger.exception("Order %s could not be imported", amazon_order.order_id)
+            outcomes[index] = OrderOutcome(SyncRecord.Outcome.FAILED, None, _reason(error))
+        else:
+            wanted.append((index, order))
+    _create_missing_items([orders[index] for index, _ in wanted], context)
+    _write([_build(order, orders[index], context) for index, order in wanted])
+    for index, order in wanted:
+        outcomes[index] = OrderOutcome(SyncRecord.Outcome.SYNCED, order)
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _import_one(
+    channel: SalesChannel,
+    organization: Organization,
+    amazon_order: AmazonOrder,
+    context: PageContext,
+) -> OrderOutcome:
+    """One order in its own savepoint (a changed order, or a page the batch could not write)."""
+    existing = context.existing.get(amazon_order.order_id)
+    if existing is None:
+        skip = _skip_reason(organization, amazon_order)
+        if skip is not None:
+            return OrderOutcome(SyncRecord.Outcome.SKIPPED, None, skip)
+    elif _unchanged(existing, amazon_order):
+        return OrderOutcome(SyncRecord.Outcome.SYNCED, existing)
     try:
         with transaction.atomic():
             if existing is None:
@@ -365,6 +477,177 @@ def import_order(
         logger.exception("Order %s could not be imported", amazon_order.order_id)
         return OrderOutcome(SyncRecord.Outcome.FAILED, None, _reason(error))
     return OrderOutcome(SyncRecord.Outcome.SYNCED, order)
+
+
+def _unchanged(order: SalesOrder, amazon_order: AmazonOrder) -> bool:
+    """Amazon's view is older than ours (an out-of-order page) or the one we already applied
+    (the overlap window, a retried page): nothing to write. Amazon's lastUpdatedTime moves
+    with every change; buyer data it may add without one."""
+    if amazon_order.last_updated < order.amazon_updated_at:
+        return True
+    return (
+        amazon_order.last_updated == order.amazon_updated_at
+        and amazon_order.status == order.amazon_status
+        and (
+            not amazon_order.buyer_name
+            or order.personal_data_erased_at is not None
+            or amazon_order.buyer_name == order.buyer_name
+        )
+    )
+
+
+@dataclass
+class NewOrder:
+    """A sales order built in memory, with everything to write for it."""
+
+    order: SalesOrder
+    lines: list[SalesOrderLine]
+    taxes: list[SalesOrderTax]
+    stock_changes: list[stock.OrderStockChange] = field(default_factory=list)
+
+
+def _create_missing_items(orders: Sequence[AmazonOrder], context: PageContext) -> None:
+    """SKUs nobody knows become unconfirmed items: one INSERT and one SELECT for the page."""
+    names: dict[str, str] = {}
+    for amazon_order in orders:
+        for line in amazon_order.items:
+            if line.seller_sku not in context.items:
+                names.setdefault(line.seller_sku, line.title or line.seller_sku)
+    if not names:
+        return
+    Item.objects.bulk_create(
+        [Item(sku=sku, name=name, status=Item.Status.UNCONFIRMED) for sku, name in names.items()],
+        ignore_conflicts=True,
+    )
+    context.items.update({item.sku: item for item in Item.objects.filter(sku__in=names)})
+
+
+def _new_order(
+    channel: SalesChannel, organization: Organization, amazon_order: AmazonOrder
+) -> SalesOrder:
+    """The sales order without its lines, in memory; a bad order (amounts out of range, no
+    warehouse to take stock from) raises here, before anything of the page is written."""
+    merchant = amazon_order.is_merchant_fulfilled
+    order = SalesOrder(
+        channel=channel,
+        amazon_order_id=amazon_order.order_id,
+        amazon_status=amazon_order.status,
+        fulfillment_channel=FulfillmentChannel.MERCHANT if merchant else FulfillmentChannel.AMAZON,
+        warehouse=_warehouse_for(channel, organization),
+        currency=amazon_order.currency,
+        purchased_at=amazon_order.created,
+        amazon_updated_at=amazon_order.last_updated,
+        buyer_name=amazon_order.buyer_name,
+        buyer_email=amazon_order.buyer_email,
+        buyer_phone=amazon_order.buyer_phone,
+        shipping_address=amazon_order.delivery_address,
+    )
+    _compute_totals(order, amazon_order)
+    return order
+
+
+def _build(order: SalesOrder, amazon_order: AmazonOrder, context: PageContext) -> NewOrder:
+    """What ``_create`` and ``_apply_amazon_status`` write for a new order, built in memory."""
+    merchant = amazon_order.is_merchant_fulfilled
+    lines = [_new_line(amazon_line, context) for amazon_line in amazon_order.items]
+    new_order = NewOrder(
+        order,
+        lines,
+        [
+            tax
+            for line, amazon_line in zip(lines, amazon_order.items, strict=True)
+            for tax in _taxes(line, amazon_line)
+        ],
+    )
+    unconfirmed = sorted({line.item.sku for line in lines if not line.item.is_confirmed})
+    if unconfirmed:
+        order.status = SalesOrder.Status.ON_HOLD
+        order.hold_reason = "Waiting for unconfirmed items: " + ", ".join(unconfirmed)
+        return new_order  # nothing is committed while on hold
+    for line in lines:
+        amazon_shipped = _shipped_on_amazon(line, amazon_order)
+        if not merchant:
+            # Amazon-fulfilled orders ship from Amazon's warehouse, not ours: no stock moves.
+            line.quantity_shipped = max(0, amazon_shipped)
+            continue
+        # As ship_line then _commit_line do for a line that holds nothing yet.
+        if amazon_shipped > 0:
+            new_order.stock_changes.append(
+                _stock_change(order, line, Movement.Kind.SHIP, amazon_shipped, from_committed=False)
+            )
+            line.quantity_shipped = amazon_shipped
+        still_to_ship = line.quantity - line.quantity_shipped
+        if still_to_ship > 0:
+            new_order.stock_changes.append(
+                _stock_change(order, line, Movement.Kind.COMMIT, still_to_ship)
+            )
+        elif still_to_ship < 0:
+            new_order.stock_changes.append(
+                _stock_change(order, line, Movement.Kind.RELEASE, -still_to_ship)
+            )
+        line.stock_committed = still_to_ship
+    _status_from_lines(order, amazon_order, lines)
+    return new_order
+
+
+def _stock_change(
+    order: SalesOrder,
+    line: SalesOrderLine,
+    kind: str,
+    quantity: int,
+    *,
+    from_committed: bool = True,
+) -> stock.OrderStockChange:
+    return stock.OrderStockChange(
+        item_id=line.item_id,
+        warehouse_id=order.warehouse_id,
+        kind=kind,
+        quantity=quantity,
+        reference=order.amazon_order_id,
+        from_committed=from_committed,
+    )
+
+
+def _new_line(amazon_line: AmazonOrderItem, context: PageContext) -> SalesOrderLine:
+    return SalesOrderLine(
+        amazon_order_item_id=amazon_line.order_item_id,
+        item=_item_for(amazon_line, context),
+        seller_sku=amazon_line.seller_sku,
+        title=amazon_line.title[:500],
+        quantity=amazon_line.quantity,
+        unit_price=amazon_line.unit_price,
+        shipping_price=amazon_line.shipping,
+        promotion_discount=amazon_line.item_discount,
+        shipping_discount=amazon_line.shipping_discount,
+    )
+
+
+def _write(new_orders: list[NewOrder]) -> None:
+    """The page's new orders, lines, taxes and comments, one INSERT each; the listings Amazon
+    lowered by itself in one UPDATE; the stock through the stock service's batch."""
+    if not new_orders:
+        return
+    SalesOrder.objects.bulk_create([new_order.order for new_order in new_orders])
+    lines = []
+    for new_order in new_orders:
+        for line in new_order.lines:
+            line.order = new_order.order
+            lines.append(line)
+    SalesOrderLine.objects.bulk_create(lines)
+    SalesOrderTax.objects.bulk_create([tax for new_order in new_orders for tax in new_order.taxes])
+    SalesOrderComment.objects.bulk_create(
+        [SalesOrderComment(order=new_order.order, text=PAYMENT_COMMENT) for new_order in new_orders]
+    )
+    _forget_pushed_quantities(
+        new_orders[0].order.channel_id,
+        {
+            line.item_id
+            for new_order in new_orders
+            if new_order.order.fulfillment_channel == FulfillmentChannel.MERCHANT
+            for line in new_order.lines
+        },
+    )
+    stock.apply_order_changes([change for o in new_orders for change in o.stock_changes])
 
 
 def _reason(error: Exception) -> str:
@@ -645,10 +928,19 @@ def _amazon_moved_its_quantity(order: SalesOrder, item_ids: set[int] | None = No
     0 on Amazon)."""
     if order.fulfillment_channel != FulfillmentChannel.MERCHANT:
         return
+    _forget_pushed_quantities(
+        order.channel_id, order.lines.values("item_id") if item_ids is None else item_ids
+    )
+
+
+def _forget_pushed_quantities(channel_id: int, item_ids: Any) -> None:
+    """``item_ids``: a set, or a subquery of them. See ``_amazon_moved_its_quantity``."""
+    if not item_ids:
+        return
     Listing.objects.filter(
-        channel_id=order.channel_id,
+        channel_id=channel_id,
         fulfillment_channel=FulfillmentChannel.MERCHANT,
-        item_id__in=order.lines.values("item_id") if item_ids is None else item_ids,
+        item_id__in=item_ids,
     ).update(pushed_quantity=None, push_pending=True, updated_at=Now())
 
 
@@ -656,6 +948,14 @@ def _set_status_from_lines(
     order: SalesOrder, amazon_order: AmazonOrder, lines: list[SalesOrderLine]
 ) -> None:
     before = (order.status, order.shipped_at, order.hold_reason)
+    _status_from_lines(order, amazon_order, lines)
+    if (order.status, order.shipped_at, order.hold_reason) != before:
+        order.save(update_fields=["status", "shipped_at", "hold_reason", "updated_at"])
+
+
+def _status_from_lines(
+    order: SalesOrder, amazon_order: AmazonOrder, lines: list[SalesOrderLine]
+) -> None:
     shipped = sum(line.quantity_shipped for line in lines)
     wanted = sum(line.quantity for line in lines)
     if wanted and shipped >= wanted:
@@ -666,8 +966,6 @@ def _set_status_from_lines(
     else:
         order.status = SalesOrder.Status.CONFIRMED
     order.hold_reason = ""
-    if (order.status, order.shipped_at, order.hold_reason) != before:
-        order.save(update_fields=["status", "shipped_at", "hold_reason", "updated_at"])
 
 
 def release_held_orders(item: Item) -> int:
