@@ -29,4 +29,4 @@ RUN DEBUG=false \
 USER app
 EXPOSE 8000
 CMD ["gunicorn", "inventory_sync.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", \
-     "--access-logfile", "-"]
+     "--worker-class", "gthread", "--threads", "4", "--access-logfile", "-"]

@@ -108,9 +108,10 @@ def daily_chart(runs: QuerySet[SyncRun], *, days: int = CHART_DAYS) -> Chart:
                 "day": d,
                 "x": x,
                 "label_x": x + BAR_WIDTH / 2,
-                "synced_y": CHART_HEIGHT - synced_height,
+                # Rounded as the heights, so no float residue (1.4000000000000057) reaches the SVG.
+                "synced_y": round(CHART_HEIGHT - synced_height, 1),
                 "synced_height": synced_height,
-                "failed_y": CHART_HEIGHT - synced_height - failed_height,
+                "failed_y": round(CHART_HEIGHT - synced_height - failed_height, 1),
                 "failed_height": failed_height,
                 "show_label": index % 5 == 0 or index == days - 1,
             }
