@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.db import OperationalError, transaction
 from django.db.models.functions import Now
 from django.dispatch import receiver
 
@@ -16,27 +17,15 @@ from warehouses.signals import stock_changed
 def mark_listings_for_push(sender: Any, item_ids: set[int], **kwargs: Any) -> None:
     """Queue a stock push for the merchant-fulfilled listings of these items on active channels.
 
-    One UPDATE, however many items. Amazon-fulfilled listings are never pushed (SPEC §6).
+    One locking SELECT and one UPDATE, however many items. Amazon-fulfilled listings are never
+    pushed (SPEC §6).
     ``updated_at`` moves on every mark, also of a listing already pending: the push job clears
     ``push_pending`` with ``filter(pk=…, updated_at=<value it read>)``, so a change that lands
     while a push is in flight keeps the listing pending instead of being lost.
     """
     if not item_ids:
         return
-    Listing.objects.filter(
-        item_id__in=item_ids,
-        fulfillment_channel=FulfillmentChannel.MERCHANT,
-        channel__status=SalesChannel.Status.ACTIVE,
-    ).update(push_pending=True, updated_at=Now())
-
-    channel_ids = set(
-        Listing.objects.filter(
-            item_id__in=item_ids,
-            fulfillment_channel=FulfillmentChannel.MERCHANT,
-            channel__status=SalesChannel.Status.ACTIVE,
-            channel__sync_stock=True,
-        ).values_list("channel_id", flat=True)
-    )
+    channel_ids = _mark_pending(item_ids)
     if channel_ids:
         from marketplaces.tasks import push_stock_soon_task
 
@@ -44,3 +33,39 @@ def mark_listings_for_push(sender: Any, item_ids: set[int], **kwargs: Any) -> No
             push_stock_soon_task.apply_async(
                 (channel_id,), countdown=settings.STOCK_PUSH_DEBOUNCE_SECONDS
             )
+
+
+DEADLOCK_RETRIES = 3
+
+
+def _mark_pending(item_ids: set[int]) -> set[int]:
+    """Lock the listings in primary-key order, then mark them; returns the channels that push
+    stock. An order import of another
+    channel may hold some of them (it resets the ones its orders moved) and PostgreSQL may pick
+    this statement as a deadlock's victim: it runs again, since a lost mark is a quantity never
+    sent to Amazon."""
+    for attempt in range(1, DEADLOCK_RETRIES + 1):
+        try:
+            with transaction.atomic():
+                listings = list(
+                    Listing.objects.select_for_update(of=("self",))
+                    .filter(
+                        item_id__in=item_ids,
+                        fulfillment_channel=FulfillmentChannel.MERCHANT,
+                        channel__status=SalesChannel.Status.ACTIVE,
+                    )
+                    .order_by("id")
+                    .values_list("id", "channel_id", "channel__sync_stock")
+                )
+                Listing.objects.filter(id__in=[id_ for id_, _, _ in listings]).update(
+                    push_pending=True, updated_at=Now()
+                )
+            return {channel_id for _, channel_id, sync_stock in listings if sync_stock}
+        except OperationalError as error:
+            if attempt == DEADLOCK_RETRIES or not _is_deadlock(error):
+                raise
+    raise AssertionError("unreachable")  # the last attempt returns or raises
+
+
+def _is_deadlock(error: OperationalError) -> bool:
+    return getattr(error.__cause__, "sqlstate", None) == "40P01"

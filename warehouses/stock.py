@@ -325,7 +325,7 @@ class _ChangedItems:
         self.item_ids: set[int] = set()
         self.sent = False
 
-    def __call__(self) -> None:
+    def send(self) -> None:
         self.sent = True
         stock_changed.send(sender=Stock, item_ids=set(self.item_ids))
 
@@ -345,10 +345,12 @@ def _stock_changed_on_commit(item_id: int) -> None:
         connection._stock_changed_batch = batch
         # robust: the stock change is committed by now; a failing receiver is logged by Django
         # rather than turning a successful change into an error for the caller.
-        transaction.on_commit(batch, robust=True)
+        # A bound method, not the batch itself: Django names a failing robust callback by its
+        # __qualname__, which an instance lacks (the error would hide the receiver's).
+        transaction.on_commit(batch.send, robust=True)
     batch.item_ids.add(item_id)
 
 
 def _is_queued(connection: Any, batch: _ChangedItems) -> bool:
     # Django keeps pending callbacks as (savepoint ids, callback, robust) tuples.
-    return any(entry[1] is batch for entry in connection.run_on_commit)
+    return any(getattr(entry[1], "__self__", None) is batch for entry in connection.run_on_commit)

@@ -99,6 +99,8 @@ class OrderOutcome:
     outcome: str  # SyncRecord.Outcome
     order: SalesOrder | None
     reason: str = ""
+    # Seen before exactly as Amazon has it now: nothing was written.
+    unchanged: bool = False
 
     def entries(self, order_id: str) -> list[history.Entry]:
         """The sync record to write; a skip without a reason (PENDING, not wanted) is none."""
@@ -189,7 +191,10 @@ def _wants_report(run: SyncRun, client: AmazonClient) -> bool:
 def _sync_from_orders_report(
     run: SyncRun, client: AmazonClient, organization: Organization
 ) -> None:
-    report_id = run.cursor.removeprefix(REPORT_CURSOR)
+    # The cursor is "orders-report:<report id>:<orders already imported>", so that a retried
+    # run resumes at the batch it had reached instead of asking for every order again.
+    report_id, _, position = run.cursor.removeprefix(REPORT_CURSOR).partition(":")
+    resume_at = int(position or 0)
     if not report_id:
         assert run.window_start is not None
         end = run.window_end
@@ -206,16 +211,19 @@ def _sync_from_orders_report(
             "getReport", 200, status.status, f"the orders report ended {status.status}"
         )
     orders, unreadable = parse_orders_report(client.download_report(status.document_id))
-    history.heartbeat(run, done=0, total=len(orders) + len(unreadable))
-    history.record_many(
-        run,
-        [
-            history.Entry(SyncRecord.RecordType.ORDER, order_id, "failed", reason)
-            for order_id, reason in unreadable
-        ],
+    history.heartbeat(run, done=resume_at, total=len(orders) + len(unreadable))
+    if not resume_at:
+        history.record_many(
+            run,
+            [
+                history.Entry(SyncRecord.RecordType.ORDER, order_id, "failed", reason)
+                for order_id, reason in unreadable
+            ],
+        )
+    newest: datetime | None = max(
+        (order.last_updated for order in orders[:resume_at]), default=None
     )
-    newest: datetime | None = None
-    for start in range(0, len(orders), REPORT_BATCH):
+    for start in range(resume_at, len(orders), REPORT_BATCH):
         failed: list[history.Entry] = []
         batch: list[AmazonOrder] = []
         for amazon_order in orders[start : start + REPORT_BATCH]:
@@ -238,7 +246,9 @@ def _sync_from_orders_report(
             if newest is None or amazon_order.last_updated > newest:
                 newest = amazon_order.last_updated
         import_orders(run.channel, organization, batch, client, run=run, records=failed)
-        history.heartbeat(run, done=min(start + REPORT_BATCH, len(orders)))
+        done = min(start + REPORT_BATCH, len(orders))
+        SyncRun.objects.filter(id=run.id).update(cursor=f"{REPORT_CURSOR}{report_id}:{done}")
+        history.heartbeat(run, done=done)
     SyncRun.objects.filter(id=run.id).update(cursor="")
     history.heartbeat(run, done=len(orders) + len(unreadable))
     if run.trigger == SyncRun.Trigger.INITIAL and run.window_end is None:
@@ -351,7 +361,9 @@ def import_orders(
     Never raises for a bad order: returns its failure, one outcome per order. Buyer data is
     asked of Amazon before the transaction opens."""
     context = PageContext.load(channel, amazon_orders)
-    orders = _with_buyer_data(organization, amazon_orders, context, client)
+    orders, interrupted = _with_buyer_data(organization, amazon_orders, context, client)
+    if interrupted is not None:
+        records = ()  # written by the attempt that finishes the page
     try:
         with transaction.atomic():
             outcomes = _import_page(channel, organization, orders, context)
@@ -365,6 +377,10 @@ def import_orders(
         with transaction.atomic():
             outcomes = [_import_one(channel, organization, order, context) for order in orders]
             _record(run, records, orders, outcomes)
+    if interrupted is not None:
+        # The orders before the failure are in; the page (its cursor unchanged) is read again
+        # when the run is retried, and those orders are then seen unchanged.
+        raise interrupted
     return outcomes
 
 
@@ -373,9 +389,15 @@ def _with_buyer_data(
     amazon_orders: Sequence[AmazonOrder],
     context: PageContext,
     client: AmazonClient | None,
-) -> list[AmazonOrder]:
-    """Buyer and address, only for new merchant orders still to ship (Data Protection Policy)."""
-    orders = []
+) -> tuple[list[AmazonOrder], AmazonError | None]:
+    """Buyer and address, only for new merchant orders still to ship (Data Protection Policy).
+
+    An order is never imported without its address because Amazon was throttling, down or
+    refusing the token: such a failure stops here and is returned with the orders before it
+    (only those are imported). Imported without an address, the order would never be asked
+    for again (only new orders are) and could not be shipped. Only Amazon refusing this one
+    order lets it in without buyer data."""
+    orders: list[AmazonOrder] = []
     for amazon_order in amazon_orders:
         if (
             client is not None
@@ -387,12 +409,14 @@ def _with_buyer_data(
         ):
             try:
                 amazon_order = client.get_order(amazon_order.order_id, personal_data=True)
-            except AmazonError as error:
+            except AmazonRejected as error:
                 logger.warning(
                     "Order %s imported without buyer data: %s", amazon_order.order_id, error
                 )
+            except AmazonError as error:
+                return orders, error
         orders.append(amazon_order)
-    return orders
+    return orders, None
 
 
 def _record(
@@ -403,9 +427,25 @@ def _record(
 ) -> None:
     if run is None:
         return
+    # A retried page (interrupted, or its worker died before the cursor moved) meets the orders
+    # its first attempt imported again, unchanged: they are recorded in this run once.
+    recorded = set(
+        SyncRecord.objects.filter(
+            run=run,
+            record_type=SyncRecord.RecordType.ORDER,
+            external_id__in=[
+                amazon_order.order_id
+                for amazon_order, outcome in zip(orders, outcomes, strict=True)
+                if outcome.unchanged
+            ],
+        ).values_list("external_id", flat=True)
+        if any(outcome.unchanged for outcome in outcomes)
+        else ()
+    )
     entries = list(records)
     for amazon_order, outcome in zip(orders, outcomes, strict=True):
-        entries.extend(outcome.entries(amazon_order.order_id))
+        if amazon_order.order_id not in recorded:
+            entries.extend(outcome.entries(amazon_order.order_id))
     history.record_many(run, entries)
 
 
@@ -424,7 +464,9 @@ def _import_page(
         existing = context.existing.get(amazon_order.order_id)
         if existing is not None:
             if _unchanged(existing, amazon_order):
-                outcomes[index] = OrderOutcome(SyncRecord.Outcome.SYNCED, existing)
+                outcomes[index] = OrderOutcome(
+                    SyncRecord.Outcome.SYNCED, existing, unchanged=True
+                )
             else:
                 outcomes[index] = _import_one(channel, organization, amazon_order, context)
             continue
@@ -459,7 +501,7 @@ def _import_one(
         if skip is not None:
             return OrderOutcome(SyncRecord.Outcome.SKIPPED, None, skip)
     elif _unchanged(existing, amazon_order):
-        return OrderOutcome(SyncRecord.Outcome.SYNCED, existing)
+        return OrderOutcome(SyncRecord.Outcome.SYNCED, existing, unchanged=True)
     try:
         with transaction.atomic():
             if existing is None:

@@ -138,10 +138,16 @@ def test_a_page_seen_again_writes_only_its_sync_records(shop: SalesChannel) -> N
     stocks = list(Stock.objects.order_by("pk").values_list("on_hand", "committed"))
     movements = StockMovement.objects.count()
 
-    outcomes, statements = import_page(shop, page, run)
+    SyncRun.objects.filter(id=run.id).update(status=SyncRun.Status.SUCCEEDED)
+    later_run = SyncRunFactory.create(channel=shop, status=SyncRun.Status.RUNNING)
+    outcomes, statements = import_page(shop, page, later_run)
 
     assert [outcome.outcome for outcome in outcomes] == ["synced"] * 12
     assert written_tables(statements) == ["synchistory_syncrecord", "synchistory_syncrun"]
+    # The same run meeting the page again (a retried page) already recorded those orders.
+    _, statements = import_page(shop, page, run)
+    assert written_tables(statements) == []
+    assert run.records.count() == 12
     assert list(Stock.objects.order_by("pk").values_list("on_hand", "committed")) == stocks
     assert StockMovement.objects.count() == movements
     assert SalesOrder.objects.count() == 12

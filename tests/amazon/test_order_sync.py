@@ -8,6 +8,8 @@ import pytest
 from django.db.models import Sum
 
 from marketplaces.amazon import order_sync
+from marketplaces.amazon.connection import client_for
+from marketplaces.amazon.errors import AmazonTransientError
 from marketplaces.amazon.simulator import Simulator
 from marketplaces.models import SalesChannel, SalesOrder, SalesOrderLine, SalesOrderTax
 from marketplaces.tasks import sync_orders_task
@@ -216,3 +218,38 @@ def test_an_order_that_fails_is_recorded_and_the_others_carry_on(
     failure = run.records.filter(outcome=SyncRecord.Outcome.FAILED).first()
     assert failure is not None
     assert "No primary warehouse is set" in failure.reason
+
+
+@pytest.mark.parametrize("kind", ["throttle", "server_error"])
+def test_an_order_whose_address_amazon_withholds_for_now_waits_for_it(
+    live_sim: Simulator, channel: SalesChannel, stocked_items: dict[str, Item], kind: str
+) -> None:
+    """A merchant order imported without its address could never be shipped (and would never
+    be asked for again): a throttled or failing getOrder retries the page instead."""
+    run_order_sync(channel)
+    merchant_skus = [
+        listing["sku"]
+        for listing in sim_get(live_sim, "/_sim/listings")["listings"]
+        if listing["fulfillmentChannelCode"] == "DEFAULT" and not listing.get("isParent")
+    ]
+    placed = [place_merchant_order(live_sim, [sku]) for sku in merchant_skus[:3]]
+    sim_post(live_sim, "/_sim/faults", {"operation": "getOrder", "kind": kind, "count": 1})
+    run = history.start_run(channel.id, SyncRun.Kind.ORDERS, SyncRun.Trigger.AUTOMATIC)
+    assert history.claim_run(run.id)
+    run.refresh_from_db()
+
+    with pytest.raises(AmazonTransientError):
+        order_sync.sync_orders(run, client_for(channel))
+    run.refresh_from_db()  # the retry of the task: the same run, from its cursor
+    order_sync.sync_orders(run, client_for(channel))
+    run = history.finish_run(run)
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    new_ids = {order["orderId"] for order in placed}
+    imported = SalesOrder.objects.filter(amazon_order_id__in=new_ids)
+    assert imported.count() == 3
+    assert all(order.buyer_name and order.shipping_address for order in imported)
+    # The retried page meets the orders its first attempt imported: each is recorded once.
+    recorded = list(run.records.values_list("external_id", flat=True))
+    assert len(recorded) == len(set(recorded))
+    assert new_ids <= set(recorded)
