@@ -197,7 +197,8 @@ def _code(rng: random.Random, length: int) -> str:
 def generate_catalogue(
     seed: int, now: datetime, standalone: int = 150, families: int = 18
 ) -> list[Listing]:
-    """At least 200 listings: standalone items plus variation families (parent + children)."""
+    """Standalone items plus variation families (parent + children); the defaults make about
+    245 listings."""
     rng = random.Random(f"{seed}:catalogue")
     listings: list[Listing] = []
     asins: set[str] = set()

@@ -78,6 +78,12 @@ class SimConfig:
     order_interval_seconds: float = 600.0
     history_days: int = 30
     history_orders: int = 120
+    # Catalogue size: standalone listings and variation families (parent + 3-7 children).
+    standalone_listings: int = 150
+    variation_families: int = 18
+    # The one seller this simulator serves (its default refresh token belongs to it); load
+    # tests run several simulators as several sellers.
+    seller_id: str = DEFAULT_SELLER_ID
     # searchOrders only sees orders older than this (Amazon: "at least two minutes before").
     search_lag_seconds: float = 120.0
     report_queue_seconds: float = 10.0
@@ -263,7 +269,13 @@ class SimState:
             self.rng = random.Random(f"{seed}:ids")
             self.stream_rng = random.Random(f"{seed}:stream")
             self.listings: dict[str, Listing] = {
-                listing.sku: listing for listing in generate_catalogue(seed, now)
+                listing.sku: listing
+                for listing in generate_catalogue(
+                    seed,
+                    now,
+                    standalone=self.config.standalone_listings,
+                    families=self.config.variation_families,
+                )
             }
             self.orders = OrderBook()
             self.events: list[_Event] = []
@@ -292,7 +304,7 @@ class SimState:
 
     def _install_default_refresh_token(self) -> None:
         self.refresh_tokens[DEFAULT_REFRESH_TOKEN] = RefreshToken(
-            DEFAULT_REFRESH_TOKEN, DEFAULT_SELLER_ID, DEFAULT_CLIENT_ID
+            DEFAULT_REFRESH_TOKEN, self.config.seller_id, DEFAULT_CLIENT_ID
         )
 
     def _generate_history(self, now: datetime) -> None:
