@@ -11,6 +11,7 @@ from typing import Any
 from celery import Task, shared_task
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import InterfaceError, OperationalError, connection
 from django.db.models import Q
 from django.utils import timezone
 
@@ -30,16 +31,30 @@ from synchistory.models import SyncRun
 
 logger = logging.getLogger(__name__)
 
+# Real failures (Amazon errors, a lost database connection) a run survives; waiting for a feed
+# or report and our own pacing are not failures and do not count.
 MAX_TRANSIENT_RETRIES = 8
 # A report or feed Amazon has not finished after this long is not coming.
 MAX_RUN_AGE = timedelta(hours=3)
 
 
-def _backoff(retries: int) -> int:
-    return min(600, 15 * 2**retries)
+def _backoff(failures: int) -> int:
+    return min(600, 15 * 2**failures)
 
 
-def execute_run(task: Task, run_id: int, work: Callable[[SyncRun, AmazonClient], None]) -> None:
+def execute_run(
+    task: Task,
+    run_id: int,
+    work: Callable[[SyncRun, AmazonClient], None],
+    transient_failures: int = 0,
+) -> None:
+    """Run ``work`` for the run, then finish it, or requeue it and retry the task later.
+
+    The sync tasks retry without Celery's limit (``max_retries=None``: a retry's own
+    ``max_retries=None`` means "the task's default", 3, which a feed's polls used up, leaving
+    the run queued with no task). ``transient_failures`` counts the real failures so far; it
+    travels in the retried task's arguments (``task.request.retries`` counts every wait too).
+    """
     if not history.claim_run(run_id):
         return  # another worker has it, or it already finished: running twice is a no-op
     run = SyncRun.objects.select_related("channel").get(id=run_id)
@@ -54,18 +69,21 @@ def execute_run(task: Task, run_id: int, work: Callable[[SyncRun, AmazonClient],
             history.finish_run(run, error=f"Gave up waiting for Amazon: {waiting}")
             return
         _requeue(run)
-        raise task.retry(countdown=max(1, int(waiting.retry_after)), max_retries=None) from None
+        raise task.retry(countdown=max(1, int(waiting.retry_after))) from None
     except AmazonThrottled as throttled:
         _requeue(run)
-        raise task.retry(
-            countdown=max(1, int(throttled.retry_after) + 1), max_retries=None
-        ) from None
+        raise task.retry(countdown=max(1, int(throttled.retry_after) + 1)) from None
     except AmazonTransientError as error:
-        if task.request.retries >= MAX_TRANSIENT_RETRIES:
-            history.finish_run(run, error=f"Amazon kept failing: {error}")
-            return
-        _requeue(run)
-        raise task.retry(countdown=_backoff(task.request.retries)) from None
+        _retry_after_failure(task, run, transient_failures, f"Amazon kept failing: {error}")
+    except (OperationalError, InterfaceError) as error:
+        # The connection is gone (a database restart or failover, a terminated backend) or the
+        # transaction lost a deadlock. The broken connection would fail every later query of
+        # this task, including the ones that end or requeue the run, leaving it "running"
+        # until the reaper; a new one is opened on the next query.
+        logger.warning("Sync run %s lost its database connection: %s", run_id, error)
+        connection.close()
+        reason = str(error).strip() or type(error).__name__
+        _retry_after_failure(task, run, transient_failures, f"The database kept failing: {reason}")
     except AmazonAuthError as error:
         SalesChannel.objects.filter(id=channel.id).update(
             status=SalesChannel.Status.NEEDS_REAUTHORIZATION, status_reason=str(error)[:500]
@@ -78,6 +96,15 @@ def execute_run(task: Task, run_id: int, work: Callable[[SyncRun, AmazonClient],
         history.finish_run(run)
 
 
+def _retry_after_failure(task: Task, run: SyncRun, failures: int, reason: str) -> None:
+    """Retry later with a growing backoff, or, after MAX_TRANSIENT_RETRIES, end with ``reason``."""
+    if failures >= MAX_TRANSIENT_RETRIES:
+        history.finish_run(run, error=reason)
+        return
+    _requeue(run)
+    raise task.retry(countdown=_backoff(failures), kwargs={"transient_failures": failures + 1})
+
+
 def _requeue(run: SyncRun) -> None:
     """Back to queued: it stays the channel's active run, so nothing else starts meanwhile."""
     SyncRun.objects.filter(id=run.id, status=SyncRun.Status.RUNNING).update(
@@ -85,19 +112,19 @@ def _requeue(run: SyncRun) -> None:
     )
 
 
-@shared_task(bind=True, acks_late=True)
-def sync_orders_task(self: Task, run_id: int) -> None:
-    execute_run(self, run_id, order_sync.sync_orders)
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def sync_orders_task(self: Task, run_id: int, transient_failures: int = 0) -> None:
+    execute_run(self, run_id, order_sync.sync_orders, transient_failures)
 
 
-@shared_task(bind=True, acks_late=True)
-def sync_items_task(self: Task, run_id: int) -> None:
-    execute_run(self, run_id, item_sync.sync_items)
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def sync_items_task(self: Task, run_id: int, transient_failures: int = 0) -> None:
+    execute_run(self, run_id, item_sync.sync_items, transient_failures)
 
 
-@shared_task(bind=True, acks_late=True)
-def push_stock_task(self: Task, run_id: int) -> None:
-    execute_run(self, run_id, stock_push.push_stock)
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def push_stock_task(self: Task, run_id: int, transient_failures: int = 0) -> None:
+    execute_run(self, run_id, stock_push.push_stock, transient_failures)
 
 
 @shared_task
@@ -119,9 +146,9 @@ def push_stock_soon_task(channel_id: int) -> None:
         request_sync(channel, SyncRun.Kind.STOCK, SyncRun.Trigger.AUTOMATIC)
 
 
-@shared_task(bind=True, acks_late=True)
-def push_shipments_task(self: Task, run_id: int) -> None:
-    execute_run(self, run_id, shipment_push.push_shipments)
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def push_shipments_task(self: Task, run_id: int, transient_failures: int = 0) -> None:
+    execute_run(self, run_id, shipment_push.push_shipments, transient_failures)
 
 
 @shared_task

@@ -46,6 +46,11 @@ USAGE_PLANS: dict[str, UsagePlan] = {
 }
 
 
+# How long after its reservation a call may reach Amazon: an access-token refresh, then the
+# request itself. A slower call can still meet a 429 after a burst (record_throttle adjusts).
+CALL_LATENCY = timedelta(seconds=1)
+
+
 def plan_for(operation: str) -> UsagePlan:
     plan = USAGE_PLANS[operation]
     # Against the simulator running N times faster, its buckets refill N times faster too.
@@ -67,10 +72,19 @@ def _locked_quota(seller_id: str, operation: str, now: datetime) -> ApiQuota:
     return ApiQuota.objects.select_for_update().get(seller_id=seller_id, operation=operation)
 
 
-def _refill(quota: ApiQuota, plan: UsagePlan, now: datetime) -> float:
-    # Workers' clocks can disagree a little: time never runs backwards for a bucket.
-    elapsed = max(0.0, (now - quota.refilled_at).total_seconds())
+def _tokens_at(quota: ApiQuota, plan: UsagePlan, moment: datetime) -> float:
+    """What the bucket holds at ``moment``. ``refilled_at`` may lie ahead (see ``reserve``):
+    the bucket refills only from then on. Workers' clocks can disagree a little: time never
+    runs backwards for a bucket."""
+    elapsed = max(0.0, (moment - quota.refilled_at).total_seconds())
     return min(float(plan.burst), quota.tokens + elapsed * plan.rate)
+
+
+def _next_token_at(quota: ApiQuota, plan: UsagePlan, now: datetime) -> datetime:
+    """When the bucket next holds a whole token: now if it does already."""
+    if _tokens_at(quota, plan, now) >= 1:
+        return now
+    return quota.refilled_at + timedelta(seconds=(1 - quota.tokens) / plan.rate)
 
 
 def reserve(seller_id: str, operation: str, max_wait: float) -> float:
@@ -82,20 +96,25 @@ def reserve(seller_id: str, operation: str, max_wait: float) -> float:
     with transaction.atomic():
         now = timezone.now()
         quota = _locked_quota(seller_id, operation, now)
-        tokens = _refill(quota, plan, now)
-        wait = 0.0 if tokens >= 1 else (1 - tokens) / plan.rate
-        quota.refilled_at = now
+        call_at = _next_token_at(quota, plan, now)
+        wait = (call_at - now).total_seconds()
         if wait > max_wait:
-            quota.tokens = tokens
             quota.paced += 1
-            quota.next_allowed_at = now + timedelta(seconds=wait)
-            quota.save(update_fields=["tokens", "refilled_at", "paced", "next_allowed_at"])
+            quota.next_allowed_at = call_at
+            quota.save(update_fields=["paced", "next_allowed_at"])
             raise AmazonThrottled(operation, wait, f"{operation}: our pacing defers the call")
-        quota.tokens = tokens - 1
+        # Amazon takes the token when the request reaches it, which can be up to CALL_LATENCY
+        # after this reservation (an access-token refresh first, the network). A full bucket
+        # gains nothing meanwhile: Amazon's is capped too. Counting the token as taken at
+        # call_at would credit refill Amazon never gave, and the first paced call after the
+        # burst would meet a 429 whenever it travelled faster than the burst's first call.
+        lands_at = call_at + CALL_LATENCY
+        quota.tokens = _tokens_at(quota, plan, lands_at) - 1
+        quota.refilled_at = max(quota.refilled_at, lands_at)
         quota.calls += 1
         quota.paced += 1 if wait else 0
-        quota.last_call_at = now + timedelta(seconds=wait)
-        quota.next_allowed_at = now + timedelta(seconds=max(0.0, -quota.tokens / plan.rate))
+        quota.last_call_at = call_at
+        quota.next_allowed_at = _next_token_at(quota, plan, call_at)
         quota.save()
     return wait
 
@@ -114,10 +133,10 @@ def record_throttle(seller_id: str, operation: str) -> float:
     with transaction.atomic():
         now = timezone.now()
         quota = _locked_quota(seller_id, operation, now)
-        quota.tokens = min(0.0, _refill(quota, plan, now))
-        quota.refilled_at = now
+        quota.tokens = min(0.0, _tokens_at(quota, plan, now))
+        quota.refilled_at = max(quota.refilled_at, now)
         quota.throttled += 1
-        retry_after = (1 - quota.tokens) / plan.rate
-        quota.next_allowed_at = now + timedelta(seconds=retry_after)
+        quota.next_allowed_at = _next_token_at(quota, plan, now)
+        retry_after = (quota.next_allowed_at - now).total_seconds()
         quota.save(update_fields=["tokens", "refilled_at", "throttled", "next_allowed_at"])
     return retry_after

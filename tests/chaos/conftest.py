@@ -10,6 +10,7 @@ with the product's ``request_sync`` and sends their tasks through Redis, and it 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import time
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -43,12 +45,18 @@ from tests.integration.conftest import start_worker as start_worker  # noqa: F40
 from warehouses import stock
 from warehouses.models import Item, Organization, Warehouse
 
-TIME_SCALE = 60.0
+TIME_SCALE = 120.0
 STALE_SECONDS = 6
 VISIBILITY_SECONDS = 12
+# How often settle() plays beat's scheduler (real seconds).
+SCHEDULER_EVERY = 3.0
 SELLER_ID = "A3SIMULATORCA"
 # CI runs a few trials of each random scenario; a soak sets CHAOS_TRIALS=50.
 TRIALS = int(os.environ.get("CHAOS_TRIALS", "3"))
+# The rig's Redis database: not the one of the rest of the suite (or of anyone else's workers
+# on this Redis), because its workers' 12-second visibility timeout hands every unacknowledged
+# task of the whole database, whoever's, to another worker. CHAOS_REDIS_URL overrides it.
+CHAOS_REDIS_DB = 13
 FINAL = {SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL, SyncRun.Status.FAILED}
 ACTIVE = (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING)
 
@@ -184,10 +192,16 @@ class Rig:
 
     def settle(self, timeout: float = 90) -> None:
         """Wait until no run is active; meanwhile reap dead ones, as the beat job does, and
-        hand a queued run whose task was lost back to the workers, as the scheduler does."""
+        send the scheduler task every few seconds, as beat does every minute: it hands a queued
+        run whose task was lost back to the workers. (Without it such a run waited for Redis
+        to hand the dead worker's task on, which the worker checks only every 100 s.)"""
+        scheduled = [time.monotonic()]
 
         def settled() -> bool:
             history.reap_dead_runs()
+            if time.monotonic() - scheduled[0] > SCHEDULER_EVERY:
+                self.send("marketplaces.tasks.schedule_automatic_syncs_task")
+                scheduled[0] = time.monotonic()
             return not self.active()
 
         wait_until(
@@ -238,15 +252,46 @@ def _is_final(run_id: int) -> bool:
     return SyncRun.objects.get(pk=run_id).status in FINAL
 
 
+def chaos_redis_url() -> str:
+    """CHAOS_REDIS_URL, or REDIS_URL's server with the rig's own database number."""
+    if os.environ.get("CHAOS_REDIS_URL"):
+        return os.environ["CHAOS_REDIS_URL"]
+    if not settings.REDIS_URL:
+        return ""
+    parts = urlsplit(settings.REDIS_URL)
+    return urlunsplit(parts._replace(path=f"/{CHAOS_REDIS_DB}"))
+
+
 def require_chaos_services() -> None:
+    """Skip without PostgreSQL or Redis on a laptop; fail when CI=true (require_service)."""
     require_service(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL)")
-    require_service(bool(settings.REDIS_URL), "Redis (REDIS_URL is not set)")
-    require_service(redis_answers(settings.REDIS_URL), f"Redis at {settings.REDIS_URL}")
+    url = chaos_redis_url()
+    require_service(bool(url), "Redis (REDIS_URL is not set)")
+    require_service(redis_answers(url), f"Redis at {url}")
 
 
-def connect_channel(sim: Simulator) -> tuple[SalesChannel, Warehouse]:
+def forget_queue(redis_url: str, queue: str) -> None:
+    """Drop what a test's queue left in Redis (a killed worker's unacknowledged task, a
+    retry nobody was left to run), so the rig's database does not fill up across runs."""
+    with contextlib.suppress(redis.RedisError, OSError):
+        client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
+        for key in client.scan_iter(match=f"{queue}*"):
+            client.delete(key)
+        for binding in client.scan_iter(match="_kombu.binding.*"):
+            stale = [m for m in client.smembers(binding) if queue.encode() in m]
+            if stale:
+                client.srem(binding, *stale)
+
+
+def connect_channel(
+    sim: Simulator, merchant_listings: int | None = None
+) -> tuple[SalesChannel, Warehouse]:
     """A channel on the simulator whose listings are all known: every item confirmed, merchant
-    items with opening stock, every merchant listing waiting for its first push."""
+    items with opening stock, every merchant listing waiting for its first push.
+
+    ``merchant_listings``: only that many merchant SKUs (and no FBA ones) are linked, so that
+    a push goes as patches, not as a feed followed every 30 s at real-time speed.
+    """
     warehouse = Warehouse.objects.create(name="Main warehouse")
     organization = Organization.load()
     organization.primary_warehouse = warehouse
@@ -261,9 +306,13 @@ def connect_channel(sim: Simulator) -> tuple[SalesChannel, Warehouse]:
         sync_interval_minutes=24 * 60,  # this rig's beat decides when orders sync
     )
     listings = httpx.get(f"{sim.base_url}/_sim/listings", timeout=30).json()["listings"]
+    listings = [row for row in listings if not row["isParent"]]
+    if merchant_listings is not None:
+        listings = sorted(
+            (row for row in listings if row["fulfillmentChannelCode"] == "DEFAULT"),
+            key=lambda row: str(row["sku"]),
+        )[:merchant_listings]
     for row in listings:
-        if row["isParent"]:
-            continue
         merchant = row["fulfillmentChannelCode"] == "DEFAULT"
         item = Item.objects.create(sku=row["sku"], name=row["title"][:200] or row["sku"])
         if merchant:
@@ -299,12 +348,14 @@ def make_rig(
     clear_sp_api_token_cache()
     forget_access_tokens()
     sims: list[Simulator] = []
+    queues: list[tuple[str, str]] = []
 
     def make(
         *,
         time_scale: float = TIME_SCALE,
         clock_offset: timedelta = timedelta(0),
         redis_url: str | None = None,
+        merchant_listings: int | None = None,
         **sim_options: Any,
     ) -> Rig:
         sim_options.setdefault("order_interval_seconds", 0)
@@ -316,22 +367,26 @@ def make_rig(
             **sim_options,
         )
         sims.append(sim)
-        channel, warehouse = connect_channel(sim)
+        channel, warehouse = connect_channel(sim, merchant_listings)
         seed = int(os.environ.get("CHAOS_SEED", str(random.SystemRandom().randrange(10**6))))
         print(f"chaos seed {seed} for {request.node.name} (CHAOS_SEED={seed} to replay)")
-        return Rig(
+        rig = Rig(
             sim=sim,
             channel=channel,
             warehouse=warehouse,
             queue=f"test-chaos-{uuid.uuid4().hex}",
-            redis_url=redis_url or settings.REDIS_URL,
+            redis_url=redis_url or chaos_redis_url(),
             spawn=start_worker,
             rng=random.Random(seed),
         )
+        queues.append((rig.redis_url, rig.queue))
+        return rig
 
     yield make
     for sim in sims:
         sim.stop()
+    for redis_url, queue in queues:
+        forget_queue(redis_url, queue)
     forget_access_tokens()
 
 

@@ -171,4 +171,5 @@ def check_all(
         listings_match(base_url, channel)
     shipments_unique(base_url, channel)
     if not storm:
-        assert throttled_calls(base_url) == {}, "our own pacing met Amazon's 429"
+        throttled = throttled_calls(base_url)
+        assert throttled == {}, f"our own pacing met Amazon's 429: {throttled}"

@@ -5,16 +5,18 @@ See docs/RELIABILITY.md, "Found and fixed".
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from marketplaces import tasks
-from marketplaces.amazon import order_sync, stock_push
-from marketplaces.models import Listing, SalesOrder, SalesOrderLine
+from marketplaces.amazon import order_sync, ratelimit, stock_push
+from marketplaces.amazon.simulator.ratelimit import TokenBuckets
+from marketplaces.models import ApiQuota, Listing, SalesOrder, SalesOrderLine
 from synchistory import services as history
 from synchistory.models import SyncRun
 from tests.factories import (
@@ -110,3 +112,40 @@ def test_the_stale_after_setting_decides_when_a_run_is_dead(settings: Any) -> No
     assert history.claim_run(run.pk)
     SyncRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=6))
     assert history.reap_dead_runs() == 1
+
+
+@pytest.mark.parametrize(
+    ("scale", "calls", "first_latency", "latency", "gap"),
+    [
+        # The clock-skew scenario at real-time speed: 36 calls, a burst of 30 and then 0.5 a
+        # second; the first call refreshes the access token on its way (0.3 s).
+        (1, 36, 0.3, 0.005, 0.02),
+        # At 120 times real time (60 calls a second): the burst drained, the bucket full
+        # again after a pause, the first call after it a little slow.
+        (120, 150, 0.02, 0.001, 0.005),
+    ],
+)
+def test_pacing_after_a_burst_allows_for_the_time_a_call_takes_to_reach_amazon(
+    settings: Any, scale: int, calls: int, first_latency: float, latency: float, gap: float
+) -> None:
+    """Found by the chaos scenarios: Amazon's bucket was full until a call arrived, some
+    milliseconds after we reserved it, so it refilled that much less than ours, and a call
+    after the burst met a 429. Amazon is the simulator's own bucket (on its clock, ``scale``
+    times faster), fed with the moments the getOrder calls arrive."""
+    settings.AMAZON_RATE_SCALE = float(scale)
+    amazon = TokenBuckets()
+    start = now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    answers = []
+    with time_machine.travel(now, tick=False) as clock:
+        for number in range(calls):
+            clock.move_to(now)
+            wait = ratelimit.reserve("A3SELLER", "getOrder", max_wait=60)
+            slow = number in (0, 61)  # the first call, the first after the pause
+            landed = now + timedelta(seconds=wait + (first_latency if slow else latency))
+            amazon_now = start + (landed - start) * scale
+            answers.append(amazon.try_acquire("A3SELLER", "getOrder", amazon_now))
+            now = landed + timedelta(seconds=gap)  # the answer, the work on it
+            if number == 60:
+                now += timedelta(seconds=1)  # a pause: both buckets fill up again
+    assert all(answers), f"429 on call {answers.index(False) + 1}"
+    assert ApiQuota.objects.get(operation="getOrder").calls == calls
