@@ -347,7 +347,12 @@ class AmazonClient:
             "getOrder", lambda: orders.get_order(order_id, includedData=included)
         )
         payload = self._payload("getOrder", response)
-        return parse_order(payload.get("order", payload))
+        try:
+            return parse_order(payload.get("order", payload))
+        except AmazonPayloadError as error:
+            # A readable answer about an order Amazon holds wrongly: asking again gives the
+            # same, so it is this order's failure, never one to retry (it would block the page).
+            raise AmazonRejected("getOrder", 200, "InvalidOrder", str(error)) from None
 
     def confirm_shipment(self, order_id: str, package_detail: dict[str, Any]) -> None:
         # Reference: https://developer-docs.amazon.com/sp-api/reference/confirmshipment

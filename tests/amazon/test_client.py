@@ -115,3 +115,17 @@ def test_it_carries_amazons_reason_for_a_rejected_shipment(
         )
     assert raised.value.status == 400
     assert raised.value.reason
+
+
+def test_an_order_amazon_holds_wrongly_is_rejected_not_retried(
+    sim: Simulator, amazon: AmazonClient
+) -> None:
+    """A readable getOrder answer whose order breaks the model (a negative quantity) would be
+    the same on every retry: it is that order's failure, so a page never waits on it."""
+    order_id = control(sim, "/_sim/orders", {"count": 1})["orders"][0]["orderId"]
+    sim.state.orders.by_id[order_id].lines[0].quantity = -1
+
+    with pytest.raises(AmazonRejected) as rejected:
+        amazon.get_order(order_id)
+
+    assert "bad quantityOrdered" in rejected.value.reason
