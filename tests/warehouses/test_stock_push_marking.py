@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -105,3 +106,53 @@ def test_it_marks_listings_when_a_real_transaction_commits() -> None:
         stock.commit_stock(item, warehouse, 2, reference="702-1")
         assert pending_skus() == []  # not before the commit
     assert pending_skus() == ["MUG-RED"]
+
+
+@pytest.mark.django_db(transaction=True)  # two real sessions: each thread has its own
+def test_marking_survives_being_a_deadlocks_victim(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another session (an order import of another channel) holds one of the listings and then
+    wants one the marking holds: PostgreSQL breaks the deadlock by failing one statement. A lost
+    mark is a quantity never sent to Amazon, so the marking runs again."""
+    import threading
+
+    from django.db import connection, connections
+
+    from marketplaces.signals import mark_listings_for_push
+
+    if connection.vendor != "postgresql":
+        pytest.skip("deadlock detection needs PostgreSQL (SQLite locks the whole database)")
+    item = ItemFactory.create()
+    first, second = (ListingFactory.create(item=item) for _ in range(2))
+    holding_second = threading.Event()
+    importer_failed: list[BaseException] = []
+
+    def other_channels_import() -> None:
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cursor:  # never the one to break the deadlock
+                    cursor.execute("SET LOCAL deadlock_timeout = '20s'")
+                Listing.objects.select_for_update().filter(pk=second.pk).first()
+                holding_second.set()
+                time.sleep(0.5)  # the marking now holds `first` and waits for `second`
+                Listing.objects.select_for_update().filter(pk=first.pk).first()
+        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+            importer_failed.append(error)
+        finally:
+            connections.close_all()
+
+    importer = threading.Thread(target=other_channels_import)
+    importer.start()
+    assert holding_second.wait(10)
+    with connection.cursor() as cursor:  # checks after the importer waits: the victim
+        cursor.execute("SET deadlock_timeout = '2s'")
+    monkeypatch.setattr("marketplaces.tasks.push_stock_soon_task.apply_async", lambda *a, **k: None)
+
+    try:
+        mark_listings_for_push(sender=None, item_ids={item.id})
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET deadlock_timeout")
+
+    importer.join(10)
+    assert not importer_failed, importer_failed
+    assert pending_skus() == sorted([first.seller_sku, second.seller_sku])
