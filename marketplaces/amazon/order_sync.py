@@ -760,22 +760,7 @@ def _create(
 ) -> SalesOrder:
     """A new sales order, its lines, taxes and comment in a handful of statements; stock is
     committed (or shipped) through the stock services as for any other change."""
-    merchant = amazon_order.is_merchant_fulfilled
-    order = SalesOrder(
-        channel=channel,
-        amazon_order_id=amazon_order.order_id,
-        amazon_status=amazon_order.status,
-        fulfillment_channel=FulfillmentChannel.MERCHANT if merchant else FulfillmentChannel.AMAZON,
-        warehouse=_warehouse_for(channel, organization),
-        currency=amazon_order.currency,
-        purchased_at=amazon_order.created,
-        amazon_updated_at=amazon_order.last_updated,
-        buyer_name=amazon_order.buyer_name,
-        buyer_email=amazon_order.buyer_email,
-        buyer_phone=amazon_order.buyer_phone,
-        shipping_address=amazon_order.delivery_address,
-    )
-    _compute_totals(order, amazon_order)
+    order = _new_order(channel, organization, amazon_order)
     lines = []
     for amazon_line in amazon_order.items:
         item = _item_for(amazon_line, context)
