@@ -761,22 +761,7 @@ def _create(
     """A new sales order, its lines, taxes and comment in a handful of statements; stock is
     committed (or shipped) through the stock services as for any other change."""
     order = _new_order(channel, organization, amazon_order)
-    lines = []
-    for amazon_line in amazon_order.items:
-        item = _item_for(amazon_line, context)
-        lines.append(
-            SalesOrderLine(
-                amazon_order_item_id=amazon_line.order_item_id,
-                item=item,
-                seller_sku=amazon_line.seller_sku,
-                title=amazon_line.title[:500],
-                quantity=amazon_line.quantity,
-                unit_price=amazon_line.unit_price,
-                shipping_price=amazon_line.shipping,
-                promotion_discount=amazon_line.item_discount,
-                shipping_discount=amazon_line.shipping_discount,
-            )
-        )
+    lines = [_new_line(amazon_line, context) for amazon_line in amazon_order.items]
     unconfirmed = sorted({line.item.sku for line in lines if not line.item.is_confirmed})
     if unconfirmed:
         order.status = SalesOrder.Status.ON_HOLD
