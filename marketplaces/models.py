@@ -338,6 +338,11 @@ class ApiQuota(models.Model):
     operation = models.CharField(max_length=64)
     tokens = models.FloatField()
     refilled_at = models.DateTimeField()
+    in_flight = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Send times (Unix seconds) of the calls that may not have reached Amazon yet.",
+    )
     next_allowed_at = models.DateTimeField(null=True, blank=True)
     calls = models.PositiveBigIntegerField(default=0)
     throttled = models.PositiveBigIntegerField(

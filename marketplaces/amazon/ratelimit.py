@@ -5,13 +5,18 @@ process on every machine draws from the same bucket. A call reserves a token in 
 transaction and, if it must wait, sleeps *after* that transaction has committed, never holding
 a database lock or transaction while asleep. A wait longer than the caller accepts is not slept
 at all: the caller gets ``AmazonThrottled`` with the time to retry, and requeues its task.
+
+Amazon takes a token when a call arrives, not when we send it, and calls take different times
+to arrive. The limiter therefore counts a call sent within the last ``CALL_SPREAD`` as possibly
+arriving together with the next one, and credits refill only up to ``CALL_SPREAD`` ago: the
+burst shrinks by what refills in that time, the steady rate is the plan's.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -46,9 +51,14 @@ USAGE_PLANS: dict[str, UsagePlan] = {
 }
 
 
-# How long after its reservation a call may reach Amazon: an access-token refresh, then the
-# request itself. A slower call can still meet a 429 after a burst (record_throttle adjusts).
-CALL_LATENCY = timedelta(seconds=1)
+# How much later one call may reach Amazon than another sent at the same moment: an
+# access-token refresh on its way, a slow connection, a paused process. Amazon takes a token
+# when a call arrives, so a call sent within the last CALL_SPREAD may or may not have taken
+# its token yet; the limiter plans for whichever is worse (see ``_Bucket.level``). A call
+# delayed by more than this can still meet a 429 (record_throttle adjusts).
+CALL_SPREAD = timedelta(seconds=0.5)
+
+_ROUNDING = 1e-9  # a level computed as 0.9999999999 at the moment it reaches 1
 
 
 def plan_for(operation: str) -> UsagePlan:
@@ -72,19 +82,79 @@ def _locked_quota(seller_id: str, operation: str, now: datetime) -> ApiQuota:
     return ApiQuota.objects.select_for_update().get(seller_id=seller_id, operation=operation)
 
 
-def _tokens_at(quota: ApiQuota, plan: UsagePlan, moment: datetime) -> float:
-    """What the bucket holds at ``moment``. ``refilled_at`` may lie ahead (see ``reserve``):
-    the bucket refills only from then on. Workers' clocks can disagree a little: time never
-    runs backwards for a bucket."""
-    elapsed = max(0.0, (moment - quota.refilled_at).total_seconds())
-    return min(float(plan.burst), quota.tokens + elapsed * plan.rate)
+@dataclass
+class _Bucket:
+    """A quota row's bucket: ``tokens`` as of ``refilled_at`` with every call sent until then
+    taken, and the send times of the calls after it (``in_flight``, oldest first)."""
+
+    plan: UsagePlan
+    tokens: float
+    refilled_at: datetime
+    in_flight: list[datetime]
+
+    @classmethod
+    def of(cls, quota: ApiQuota, plan: UsagePlan) -> _Bucket:
+        sent = [datetime.fromtimestamp(moment, tz=UTC) for moment in quota.in_flight]
+        return cls(plan, quota.tokens, quota.refilled_at, sent)
+
+    def store(self, quota: ApiQuota) -> None:
+        quota.tokens = self.tokens
+        quota.refilled_at = self.refilled_at
+        quota.in_flight = [moment.timestamp() for moment in self.in_flight]
+
+    def tokens_at(self, moment: datetime) -> float:
+        """The bucket at ``moment``, counting only the calls already folded in. Workers' clocks
+        can disagree a little: time never runs backwards for a bucket."""
+        elapsed = max(0.0, (moment - self.refilled_at).total_seconds())
+        return min(float(self.plan.burst), self.tokens + elapsed * self.plan.rate)
+
+    def fold(self, until: datetime) -> None:
+        """Take the tokens of the calls sent by ``until``, each at its send time."""
+        while self.in_flight and self.in_flight[0] <= until:
+            sent = self.in_flight.pop(0)
+            self.tokens = self.tokens_at(sent) - 1
+            self.refilled_at = max(self.refilled_at, sent)
+
+    def settled(self, moment: datetime) -> _Bucket:
+        """A copy with the calls that have surely reached Amazon by ``moment`` folded in."""
+        copy = _Bucket(self.plan, self.tokens, self.refilled_at, list(self.in_flight))
+        copy.fold(moment - CALL_SPREAD)
+        return copy
+
+    def level(self, moment: datetime) -> float:
+        """The fewest tokens Amazon's bucket can hold for a call sent at ``moment``.
+
+        Amazon's bucket holds at least ours as of CALL_SPREAD earlier, less every call sent
+        since: those may all arrive together with this one, and its refill meanwhile may not
+        have happened yet for it. Counting the refill up to the call's own moment instead lent
+        Amazon tokens it never had: a slow call from a full bucket, then fast ones, met a 429
+        after the burst."""
+        settled = self.settled(moment)
+        return settled.tokens_at(moment - CALL_SPREAD) - len(settled.in_flight)
+
+    def next_call_at(self, now: datetime) -> datetime:
+        """When a call can next be sent: never before one sent earlier (calls go out in the
+        order they were reserved), and once ``level`` reaches a whole token. The level only
+        rises with time, by refill or as an earlier call leaves the spread: step to whichever
+        comes first until it is there."""
+        moment = max([now, *self.in_flight[-1:]])
+        for _ in range(len(self.in_flight) + 2):
+            if self.level(moment) >= 1 - _ROUNDING:
+                return moment
+            settled = self.settled(moment)
+            waiting = len(settled.in_flight)
+            candidates = [sent + CALL_SPREAD for sent in settled.in_flight[:1]]
+            if 1 + waiting <= self.plan.burst:
+                deficit = 1 + waiting - settled.tokens
+                refilled = settled.refilled_at + timedelta(seconds=deficit / self.plan.rate)
+                candidates.append(refilled + CALL_SPREAD)
+            moment = max(moment, min(candidates))
+        return moment
 
 
-def _next_token_at(quota: ApiQuota, plan: UsagePlan, now: datetime) -> datetime:
-    """When the bucket next holds a whole token: now if it does already."""
-    if _tokens_at(quota, plan, now) >= 1:
-        return now
-    return quota.refilled_at + timedelta(seconds=(1 - quota.tokens) / plan.rate)
+def tokens_left(quota: ApiQuota, moment: datetime) -> float:
+    """The tokens a call sent at ``moment`` can count on."""
+    return _Bucket.of(quota, plan_for(quota.operation)).level(moment)
 
 
 def reserve(seller_id: str, operation: str, max_wait: float) -> float:
@@ -96,25 +166,21 @@ def reserve(seller_id: str, operation: str, max_wait: float) -> float:
     with transaction.atomic():
         now = timezone.now()
         quota = _locked_quota(seller_id, operation, now)
-        call_at = _next_token_at(quota, plan, now)
+        bucket = _Bucket.of(quota, plan)
+        bucket.fold(now - CALL_SPREAD)  # those have reached Amazon by now
+        call_at = bucket.next_call_at(now)
         wait = (call_at - now).total_seconds()
         if wait > max_wait:
             quota.paced += 1
             quota.next_allowed_at = call_at
             quota.save(update_fields=["paced", "next_allowed_at"])
             raise AmazonThrottled(operation, wait, f"{operation}: our pacing defers the call")
-        # Amazon takes the token when the request reaches it, which can be up to CALL_LATENCY
-        # after this reservation (an access-token refresh first, the network). A full bucket
-        # gains nothing meanwhile: Amazon's is capped too. Counting the token as taken at
-        # call_at would credit refill Amazon never gave, and the first paced call after the
-        # burst would meet a 429 whenever it travelled faster than the burst's first call.
-        lands_at = call_at + CALL_LATENCY
-        quota.tokens = _tokens_at(quota, plan, lands_at) - 1
-        quota.refilled_at = max(quota.refilled_at, lands_at)
+        bucket.in_flight.append(call_at)
+        bucket.store(quota)
         quota.calls += 1
         quota.paced += 1 if wait else 0
         quota.last_call_at = call_at
-        quota.next_allowed_at = _next_token_at(quota, plan, call_at)
+        quota.next_allowed_at = bucket.next_call_at(call_at)
         quota.save()
     return wait
 
@@ -133,10 +199,18 @@ def record_throttle(seller_id: str, operation: str) -> float:
     with transaction.atomic():
         now = timezone.now()
         quota = _locked_quota(seller_id, operation, now)
-        quota.tokens = min(0.0, _tokens_at(quota, plan, now))
-        quota.refilled_at = max(quota.refilled_at, now)
+        bucket = _Bucket.of(quota, plan)
+        # Amazon's bucket held less than a token when the call arrived, by now at the latest:
+        # a call sent from now on finds what refilled since, less the calls still on their way.
+        settled_at = now - CALL_SPREAD
+        bucket.fold(settled_at)
+        bucket.tokens = min(0.0, bucket.tokens_at(settled_at))
+        bucket.refilled_at = max(bucket.refilled_at, settled_at)
+        bucket.store(quota)
         quota.throttled += 1
-        quota.next_allowed_at = _next_token_at(quota, plan, now)
+        quota.next_allowed_at = bucket.next_call_at(now)
         retry_after = (quota.next_allowed_at - now).total_seconds()
-        quota.save(update_fields=["tokens", "refilled_at", "throttled", "next_allowed_at"])
+        quota.save(
+            update_fields=["tokens", "refilled_at", "in_flight", "throttled", "next_allowed_at"]
+        )
     return retry_after

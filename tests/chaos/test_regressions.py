@@ -5,6 +5,9 @@ See docs/RELIABILITY.md, "Found and fixed".
 
 from __future__ import annotations
 
+import heapq
+import random
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -123,6 +126,11 @@ def test_the_stale_after_setting_decides_when_a_run_is_dead(settings: Any) -> No
         # At 120 times real time (60 calls a second): the burst drained, the bucket full
         # again after a pause, the first call after it a little slow.
         (120, 150, 0.02, 0.001, 0.005),
+        # Chaos run 6: a slow first call from a full bucket, then fast ones. Our bucket
+        # refilled while the first call travelled and capped, Amazon's had not yet started
+        # refilling: nearly a token apart, a 429 on call 31 once the burst drained.
+        (120, 100, 0.05, 0.0001, 0.0001),
+        (120, 100, 0.02, 0.001, 0.0003),
     ],
 )
 def test_pacing_after_a_burst_allows_for_the_time_a_call_takes_to_reach_amazon(
@@ -149,3 +157,78 @@ def test_pacing_after_a_burst_allows_for_the_time_a_call_takes_to_reach_amazon(
                 now += timedelta(seconds=1)  # a pause: both buckets fill up again
     assert all(answers), f"429 on call {answers.index(False) + 1}"
     assert ApiQuota.objects.get(operation="getOrder").calls == calls
+
+
+@dataclass(order=True)
+class _Event:
+    at: datetime
+    worker: int = field(compare=False)
+    lands: bool = field(compare=False)  # the call reaching Amazon, or the next reservation
+
+
+def _replay(
+    scale: int, operation: str, workers: int, calls: int, seed: int
+) -> tuple[list[bool], datetime]:
+    """``workers`` processes each calling ``operation`` back to back, every call reaching
+    Amazon (the simulator's bucket, on its clock) from 0 to CALL_SPREAD after it is sent.
+    Returns Amazon's answers in arrival order and when the last call arrived."""
+    rng = random.Random(seed)
+    amazon = TokenBuckets()
+    start = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    spread = ratelimit.CALL_SPREAD.total_seconds()
+    events = [
+        _Event(start + timedelta(seconds=rng.uniform(0, 0.01)), w, False) for w in range(workers)
+    ]
+    heapq.heapify(events)
+    answers: list[bool] = []
+    reserved = 0
+    last = start
+    with time_machine.travel(start, tick=False) as clock:
+        while events:
+            event = heapq.heappop(events)
+            clock.move_to(event.at)
+            if event.lands:
+                last = event.at
+                answers.append(
+                    amazon.try_acquire("A3SELLER", operation, start + (last - start) * scale)
+                )
+                answer_after = timedelta(seconds=rng.uniform(0.0005, 0.005))
+                heapq.heappush(events, _Event(event.at + answer_after, event.worker, False))
+            elif reserved < calls:
+                reserved += 1
+                wait = ratelimit.reserve("A3SELLER", operation, max_wait=600)
+                # Mostly fast; now and then an access-token refresh or a stall on the way.
+                latency = rng.choice([0.0002, 0.001, 0.003, rng.uniform(0, spread * 0.99)])
+                lands_at = event.at + timedelta(seconds=wait + latency)
+                heapq.heappush(events, _Event(lands_at, event.worker, True))
+    return answers, last
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize(
+    ("scale", "operation", "workers"),
+    [(120, "getOrder", 1), (120, "getOrder", 3), (1, "patchListingsItem", 3), (120, "getFeed", 2)],
+)
+def test_pacing_holds_whatever_the_calls_take_to_arrive(
+    settings: Any, scale: int, operation: str, workers: int, seed: int
+) -> None:
+    """Concurrent workers, each call slower or faster to arrive than the one before, within
+    CALL_SPREAD: Amazon never answers 429."""
+    settings.AMAZON_RATE_SCALE = float(scale)
+    answers, _ = _replay(scale, operation, workers, calls=200, seed=seed)
+    assert len(answers) == 200
+    assert all(answers), f"429 on call {answers.index(False) + 1}"
+
+
+@pytest.mark.parametrize(("operation", "calls"), [("getOrder", 130), ("patchListingsItem", 105)])
+def test_pacing_uses_the_usage_plan_at_its_full_rate(
+    settings: Any, operation: str, calls: int
+) -> None:
+    """Safe is not enough: a sync must still get Amazon's rate. After the burst, less the
+    tokens the spread holds back, calls go at the plan's rate."""
+    settings.AMAZON_RATE_SCALE = 1.0
+    plan = ratelimit.USAGE_PLANS[operation]
+    _, last = _replay(1, operation, workers=1, calls=calls, seed=1)
+    at_plan_rate = (calls - plan.burst) / plan.rate
+    took = (last - datetime(2026, 11, 27, 12, 0, tzinfo=UTC)).total_seconds()
+    assert took < at_plan_rate + ratelimit.CALL_SPREAD.total_seconds() + 1
