@@ -70,16 +70,21 @@ def plan_for(operation: str) -> UsagePlan:
 
 def _locked_quota(seller_id: str, operation: str, now: datetime) -> ApiQuota:
     """The bucket row, locked for this transaction; created full on first use."""
+    rows = ApiQuota.objects.select_for_update().filter(seller_id=seller_id, operation=operation)
+    quota = rows.first()
+    if quota is not None:
+        return quota
     try:
         with transaction.atomic():
-            ApiQuota.objects.get_or_create(
+            ApiQuota.objects.create(
                 seller_id=seller_id,
                 operation=operation,
-                defaults={"tokens": float(plan_for(operation).burst), "refilled_at": now},
+                tokens=float(plan_for(operation).burst),
+                refilled_at=now,
             )
     except IntegrityError:
         pass  # another process created it first: fine, it is there now
-    return ApiQuota.objects.select_for_update().get(seller_id=seller_id, operation=operation)
+    return rows.get()
 
 
 @dataclass

@@ -31,16 +31,28 @@ def kill_at_random_point(rig: Rig, run: SyncRun, longest: float) -> str:
     return f"killed {delay:.2f}s into run #{run.pk} ({run.status}, {run.progress_done} done)"
 
 
+def seconds_per_order(rig: Rig, orders: int) -> float:
+    """How long an unkilled order sync takes per order on this machine, now."""
+    rig.place_orders(orders)
+    rig.wait_searchable()
+    run = rig.final_sync(SyncRun.Kind.ORDERS)
+    assert run.status == SyncRun.Status.SUCCEEDED and run.started_at and run.finished_at
+    return (run.finished_at - run.started_at).total_seconds() / orders
+
+
 def test_it_recovers_from_a_worker_killed_during_order_syncs(make_rig: MakeRig) -> None:
     rig = make_rig()
     rig.start_worker()
     rig.final_sync(SyncRun.Kind.STOCK)  # first full push, so listings start out right
+    per_order = seconds_per_order(rig, 120)
     for trial in range(TRIALS):
-        rig.place_orders(rig.rng.randint(60, 180), fba=rig.rng.randint(0, 20))
+        merchant, fba = rig.rng.randint(60, 180), rig.rng.randint(0, 20)
+        rig.place_orders(merchant, fba=fba)
         rig.wait_searchable()
         run = rig.trigger(SyncRun.Kind.ORDERS)
-        # A run of 60-180 orders takes 2-6 s here: the kill lands anywhere in it, or just after.
-        print(f"trial {trial}: {kill_at_random_point(rig, run, longest=5.0)}")
+        # The kill lands anywhere in the run, rarely just after it (the run's length varies).
+        longest = 1.1 * per_order * (merchant + fba)
+        print(f"trial {trial}: {kill_at_random_point(rig, run, longest=longest)}")
 
         rig.final_sync(SyncRun.Kind.ORDERS)
         rig.final_sync(SyncRun.Kind.STOCK)
