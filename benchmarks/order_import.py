@@ -249,7 +249,8 @@ initial window uses).
   ids and addresses), at 0.5/s after a burst of 30.
 - SQL is counted per statement in the syncing thread, the rate limiter's bookkeeping included:
   per Amazon call (a page, and a `getOrder` per new merchant order still to ship, for its buyer
-  and address) a transaction with a savepoint and two `apiquota` statements. The most frequent
+  and address) a transaction with two `apiquota` statements, a locked SELECT and an UPDATE.
+  The most frequent
   statements (first run, searchOrders):
 
 | statement | count | per order |
