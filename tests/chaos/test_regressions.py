@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import heapq
 import random
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.db import transaction
 from django.utils import timezone
 
 from marketplaces import tasks
@@ -31,6 +33,7 @@ from tests.factories import (
     WarehouseFactory,
 )
 from warehouses import stock
+from warehouses.models import Stock
 
 pytestmark = pytest.mark.django_db
 
@@ -232,3 +235,67 @@ def test_pacing_uses_the_usage_plan_at_its_full_rate(settings: Any, operation: s
     at_plan_rate = (calls - plan.burst) / plan.rate
     took = (last - datetime(2026, 11, 27, 12, 0, tzinfo=UTC)).total_seconds()
     assert took < at_plan_rate + ratelimit.CALL_SPREAD.total_seconds() + 1
+
+
+@pytest.mark.django_db(transaction=True)  # two real sessions: each thread has its own
+def test_cancelling_an_order_while_its_item_is_adjusted_does_not_deadlock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Found by the fault storm (fix 4): the import cancelling an order locked its lines with
+    their items ``FOR UPDATE``, then wanted the Stock row; an adjustment of the same item held
+    the Stock row and needed a key-share lock on the item for its movement. PostgreSQL broke
+    the deadlock by failing one of them."""
+    import threading
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks and deadlock detection need PostgreSQL (SQLite locks the file)")
+    monkeypatch.setattr("marketplaces.tasks.push_stock_soon_task.apply_async", lambda *a, **k: None)
+    warehouse = WarehouseFactory.create()
+    item = ItemFactory.create()
+    stock.set_opening_stock(item, warehouse, 5)
+    order = SalesOrderFactory.create(warehouse=warehouse)
+    SalesOrderLine.objects.create(
+        order=order,
+        amazon_order_item_id="1",
+        item=item,
+        seller_sku=item.sku,
+        quantity=2,
+        unit_price=Decimal("10"),
+        stock_committed=2,
+    )
+    stock.commit_stock(item, warehouse, 2, reference=order.amazon_order_id)
+
+    lines_locked = threading.Event()
+    release = stock.release_stock
+    failures: list[BaseException] = []
+
+    def release_after_the_adjustment_started(*args: Any, **kwargs: Any) -> Any:
+        lines_locked.set()
+        time.sleep(0.5)  # the adjustment now holds the Stock row (and, before the fix, waited)
+        return release(*args, **kwargs)
+
+    def cancel() -> None:
+        try:
+            with transaction.atomic():
+                order_sync._cancel(SalesOrder.objects.get(pk=order.pk))
+        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+            failures.append(error)
+        finally:
+            connections.close_all()
+
+    monkeypatch.setattr(stock, "release_stock", release_after_the_adjustment_started)
+    canceller = threading.Thread(target=cancel)
+    canceller.start()
+    assert lines_locked.wait(10)
+    try:
+        stock.adjust_stock(item, warehouse, 3, note="Found")
+    except BaseException as error:  # noqa: BLE001
+        failures.append(error)
+    canceller.join(20)
+
+    assert not failures, failures
+    assert SalesOrder.objects.get(pk=order.pk).status == SalesOrder.Status.CANCELLED
+    totals = Stock.objects.get(item=item, warehouse=warehouse)
+    assert (totals.on_hand, totals.committed) == (8, 0)
