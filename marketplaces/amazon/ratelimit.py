@@ -14,6 +14,7 @@ burst shrinks by what refills in that time, the steady rate is the plan's.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -55,10 +56,11 @@ USAGE_PLANS: dict[str, UsagePlan] = {
 # access-token refresh on its way, a slow connection, a paused process. Amazon takes a token
 # when a call arrives, so a call sent within the last CALL_SPREAD may or may not have taken
 # its token yet; the limiter plans for whichever is worse (see ``_Bucket.level``). A call
-# delayed by more than this can still meet a 429 (record_throttle adjusts).
+# delayed by more than this can still meet a 429 (record_throttle adjusts). Workers whose
+# clocks disagree add their difference to the spread.
 CALL_SPREAD = timedelta(seconds=0.5)
 
-_ROUNDING = 1e-9  # a level computed as 0.9999999999 at the moment it reaches 1
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def plan_for(operation: str) -> UsagePlan:
@@ -141,20 +143,25 @@ class _Bucket:
         """When a call can next be sent: never before one sent earlier (calls go out in the
         order they were reserved), and once ``level`` reaches a whole token. The level only
         rises with time, by refill or as an earlier call leaves the spread: step to whichever
-        comes first until it is there."""
+        comes first until it is there. Steps are rounded up to the microsecond (a datetime's
+        resolution): rounded down, the level at the step fell short of 1 by a hair, and Amazon
+        counts a hair short of a token as none."""
         moment = max([now, *self.in_flight[-1:]])
-        for _ in range(len(self.in_flight) + 2):
-            if self.level(moment) >= 1 - _ROUNDING:
-                return moment
+        while self.level(moment) < 1:
             settled = self.settled(moment)
             waiting = len(settled.in_flight)
             candidates = [sent + CALL_SPREAD for sent in settled.in_flight[:1]]
             if 1 + waiting <= self.plan.burst:
                 deficit = 1 + waiting - settled.tokens
-                refilled = settled.refilled_at + timedelta(seconds=deficit / self.plan.rate)
+                refilled = settled.refilled_at + _seconds_up(deficit / self.plan.rate)
                 candidates.append(refilled + CALL_SPREAD)
-            moment = max(moment, min(candidates))
+            moment = max(moment + _MICROSECOND, min(candidates))
         return moment
+
+
+def _seconds_up(seconds: float) -> timedelta:
+    """``seconds`` as a timedelta, rounded up to the microsecond, never down."""
+    return timedelta(microseconds=math.ceil(seconds * 1_000_000))
 
 
 def tokens_left(quota: ApiQuota, moment: datetime) -> float:

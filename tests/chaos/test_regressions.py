@@ -299,3 +299,31 @@ def test_cancelling_an_order_while_its_item_is_adjusted_does_not_deadlock(
     assert SalesOrder.objects.get(pk=order.pk).status == SalesOrder.Status.CANCELLED
     totals = Stock.objects.get(item=item, warehouse=warehouse)
     assert (totals.on_hand, totals.committed) == (8, 0)
+
+
+@pytest.mark.parametrize("operation", ["searchOrders", "getOrder", "patchListingsItem"])
+def test_pacing_rounds_its_waits_up(settings: Any, operation: str) -> None:
+    """Found in review: a wait was rounded down to the microsecond, the level at that moment
+    fell a hair short of a token (0.9999999992), and Amazon, which needs a whole token, answered
+    429. Calls back to back at real-time speed; for each one the worst case the limiter allows
+    for: every earlier call arrives CALL_SPREAD after it was sent, this one at once."""
+    settings.AMAZON_RATE_SCALE = 1.0
+    burst = ratelimit.USAGE_PLANS[operation].burst
+    start = now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    sent: list[datetime] = []
+    with time_machine.travel(start, tick=False) as clock:
+        for _ in range(burst + 6):
+            clock.move_to(now)
+            now += timedelta(seconds=ratelimit.reserve("A3SELLER", operation, max_wait=1000))
+            sent.append(now)
+    refused = []
+    for number, moment in enumerate(sent):
+        earlier = [(at + ratelimit.CALL_SPREAD, False) for at in sent[:number]]
+        amazon = TokenBuckets()
+        answers = {
+            this: amazon.try_acquire("A3SELLER", operation, arrival)
+            for arrival, this in sorted([*earlier, (moment, True)])
+        }
+        if not answers[True]:
+            refused.append(number + 1)
+    assert not refused, f"429 on calls {refused}"
