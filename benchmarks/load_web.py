@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import json
 import os
 import random
 import re
+import resource
 import shutil
 import socket
 import subprocess
@@ -759,6 +761,59 @@ def cpu_line(total: dict) -> str:
     )
 
 
+def run_locust(
+    base_url: str, cookie: str, pages: list[tuple[str, str]], *, users: int, seconds: float
+) -> dict[str, float]:
+    """The paced phase again, driven by Locust (benchmarks/locustfile.py, headless): the same
+    page mix, users and think time, measured by a standard tool instead of ours."""
+    log(f"phase 1b: the same {users} paced users from Locust for {seconds:.0f} s")
+    weighted = [[name, path, WEIGHTS.get(name, 1)] for name, path in pages]
+    env = {
+        **os.environ,
+        "LOADBENCH_PAGES": json.dumps(weighted),
+        "LOADBENCH_COOKIE": cookie,
+    }
+    with tempfile.TemporaryDirectory(prefix="loadweb-locust-") as folder:
+        prefix = str(Path(folder) / "locust")
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run(
+            [
+                PYTHON,
+                *("-m", "locust", "-f", str(ROOT / "benchmarks" / "locustfile.py")),
+                *("--headless", "--only-summary", "--host", base_url),
+                *("--users", str(users), "--spawn-rate", str(users)),
+                *("--run-time", f"{int(seconds)}s", "--stop-timeout", "5"),
+                *("--csv", prefix, "--loglevel", "WARNING"),
+            ],
+            env=env,
+            check=False,  # exits 1 when a request failed: the figures say so
+            capture_output=True,
+            timeout=seconds + 120,
+        )
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        with open(f"{prefix}_stats.csv", newline="") as stats:
+            total = next(row for row in csv.DictReader(stats) if row["Name"] == "Aggregated")
+    requests = int(total["Request Count"])
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    result = {
+        "requests": requests,
+        "failures": int(total["Failure Count"]),
+        "rps": float(total["Requests/s"]),
+        "median": float(total["50%"]),
+        "p95": float(total["95%"]),
+        "p99": float(total["99%"]),
+        "max": float(total["Max Response Time"]),
+        "cpu_ms": cpu * 1000 / max(requests, 1),
+    }
+    print(
+        f"  Locust: {requests:,} requests, {result['failures']} failed, "
+        f"{result['rps']:.1f}/s, median {result['median']:.0f} ms, p95 {result['p95']:.0f} ms, "
+        f"p99 {result['p99']:.0f} ms, max {result['max']:.0f} ms; "
+        f"Locust's own CPU {result['cpu_ms']:.2f} ms per request"
+    )
+    return result
+
+
 def run_phase(
     label: str,
     meter: CpuMeter,
@@ -847,6 +902,7 @@ def main() -> None:
             think=(0.5, 1.5),
             seed=1,
         )
+        locust = run_locust(base_url, cookie, pages, users=args.users, seconds=seconds)
         saturated_seconds = max(10.0, seconds / 2)
         saturated, more_errors = run_phase(
             f"phase 2: {args.users} users without think time for {saturated_seconds:.0f} s",
@@ -883,6 +939,7 @@ def main() -> None:
                 info=info,
                 profile=profile,
                 phases={"paced": paced, "saturated": saturated, "prune": during_prune},
+                locust=locust,
                 prune=prune,
                 seconds=seconds,
                 saturated_seconds=saturated_seconds,
@@ -913,6 +970,7 @@ def write_docs(  # noqa: PLR0913
     info: dict[str, object],
     profile: list[dict[str, object]],
     phases: dict[str, list[dict]],
+    locust: dict[str, float],
     prune: dict,
     seconds: float,
     saturated_seconds: float,
@@ -991,6 +1049,14 @@ each variant.
 {p_total["rps"]:.0f} requests/s (1-minute load average at the end: {p_total["loadavg"]:.1f}).
 
 {markdown_table(HEADER, table_rows(paced, bold_total=True))}
+
+**The same paced load from Locust** (`benchmarks/locustfile.py`, {args.users} FastHttpUsers
+waiting 0.5-1.5 s, {seconds:.0f} s, right after): p95 **{locust["p95"]:.0f} ms**, p99
+{locust["p99"]:.0f} ms, median {locust["median"]:.0f} ms, max {locust["max"]:.0f} ms over
+{locust["requests"]:,.0f} requests ({locust["rps"]:.0f}/s), {locust["failures"]:.0f} failed.
+Locust took {locust["cpu_ms"]:.1f} ms of CPU per request on the cores the server shares
+(our generator: {p_total["generator_ms"]:.2f} ms). Locust rounds response times above 100 ms to
+two significant digits.
 
 **Saturated** (the same {args.users} users with no wait, {saturated_seconds:.0f} s): the server's
 throughput on this machine is **{s_total["rps"]:.0f} requests/s**; latency is then queueing
