@@ -21,7 +21,7 @@ from django.utils import timezone
 from marketplaces import tasks
 from marketplaces.amazon import order_sync, ratelimit, stock_push
 from marketplaces.amazon.simulator.ratelimit import TokenBuckets
-from marketplaces.models import ApiQuota, Listing, SalesOrder, SalesOrderLine
+from marketplaces.models import ApiQuota, Listing, SalesChannel, SalesOrder, SalesOrderLine
 from synchistory import services as history
 from synchistory.models import SyncRun
 from tests.factories import (
@@ -33,9 +33,29 @@ from tests.factories import (
     WarehouseFactory,
 )
 from warehouses import stock
-from warehouses.models import Stock
+from warehouses.models import Item, Stock, Warehouse
 
 pytestmark = pytest.mark.django_db
+
+
+def _order_holding(
+    item: Item, warehouse: Warehouse, quantity: int, channel: SalesChannel | None = None
+) -> SalesOrder:
+    """A merchant order of ``quantity`` units of ``item``, committed in ``warehouse``."""
+    order = SalesOrderFactory.create(
+        warehouse=warehouse, channel=channel or SalesChannelFactory.create()
+    )
+    SalesOrderLine.objects.create(
+        order=order,
+        amazon_order_item_id="1",
+        item=item,
+        seller_sku=item.sku,
+        quantity=quantity,
+        unit_price=Decimal("10"),
+        stock_committed=quantity,
+    )
+    stock.commit_stock(item, warehouse, quantity, reference=order.amazon_order_id)
+    return order
 
 
 def test_a_cancelled_order_of_an_oversold_sku_is_pushed_again(settings: Any) -> None:
@@ -48,20 +68,8 @@ def test_a_cancelled_order_of_an_oversold_sku_is_pushed_again(settings: Any) -> 
     listing = ListingFactory.create(
         channel=channel, item=item, pushed_quantity=0, push_pending=False
     )
-    orders = []
-    for _ in range(2):  # two orders of one unit each: one more than there is
-        order = SalesOrderFactory.create(channel=channel, warehouse=warehouse)
-        SalesOrderLine.objects.create(
-            order=order,
-            amazon_order_item_id="1",
-            item=item,
-            seller_sku=item.sku,
-            quantity=1,
-            unit_price=Decimal("10"),
-            stock_committed=1,
-        )
-        stock.commit_stock(item, warehouse, 1, reference=order.amazon_order_id)
-        orders.append(order)
+    # Two orders of one unit each: one more than there is.
+    orders = [_order_holding(item, warehouse, 1, channel=channel) for _ in range(2)]
     Listing.objects.filter(pk=listing.pk).update(push_pending=False, pushed_quantity=0)
 
     order_sync._cancel(orders[0])  # available goes from -1 to 0: the same 0 as pushed
@@ -255,17 +263,7 @@ def test_cancelling_an_order_while_its_item_is_adjusted_does_not_deadlock(
     warehouse = WarehouseFactory.create()
     item = ItemFactory.create()
     stock.set_opening_stock(item, warehouse, 5)
-    order = SalesOrderFactory.create(warehouse=warehouse)
-    SalesOrderLine.objects.create(
-        order=order,
-        amazon_order_item_id="1",
-        item=item,
-        seller_sku=item.sku,
-        quantity=2,
-        unit_price=Decimal("10"),
-        stock_committed=2,
-    )
-    stock.commit_stock(item, warehouse, 2, reference=order.amazon_order_id)
+    order = _order_holding(item, warehouse, 2)
 
     lines_locked = threading.Event()
     release = stock.release_stock
