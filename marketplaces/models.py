@@ -341,7 +341,7 @@ class ApiQuota(models.Model):
     in_flight = models.JSONField(
         default=list,
         blank=True,
-        help_text="Send times (Unix seconds) of the calls that may not have reached Amazon yet.",
+        help_text="Send times (Unix microseconds) of calls that may not have reached Amazon yet.",
     )
     next_allowed_at = models.DateTimeField(null=True, blank=True)
     calls = models.PositiveBigIntegerField(default=0)

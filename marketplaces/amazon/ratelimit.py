@@ -61,6 +61,7 @@ USAGE_PLANS: dict[str, UsagePlan] = {
 CALL_SPREAD = timedelta(seconds=0.5)
 
 _MICROSECOND = timedelta(microseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def plan_for(operation: str) -> UsagePlan:
@@ -101,13 +102,14 @@ class _Bucket:
 
     @classmethod
     def of(cls, quota: ApiQuota, plan: UsagePlan) -> _Bucket:
-        sent = [datetime.fromtimestamp(moment, tz=UTC) for moment in quota.in_flight]
+        sent = [_EPOCH + timedelta(microseconds=moment) for moment in quota.in_flight]
         return cls(plan, quota.tokens, quota.refilled_at, sent)
 
     def store(self, quota: ApiQuota) -> None:
         quota.tokens = self.tokens
         quota.refilled_at = self.refilled_at
-        quota.in_flight = [moment.timestamp() for moment in self.in_flight]
+        # Whole microseconds, exactly: a float of Unix seconds is a microsecond off at times.
+        quota.in_flight = [(moment - _EPOCH) // _MICROSECOND for moment in self.in_flight]
 
     def tokens_at(self, moment: datetime) -> float:
         """The bucket at ``moment``, counting only the calls already folded in. Workers' clocks

@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='apiquota',
             name='in_flight',
-            field=models.JSONField(blank=True, default=list, help_text='Send times (Unix seconds) of the calls that may not have reached Amazon yet.'),
+            field=models.JSONField(blank=True, default=list, help_text='Send times (Unix microseconds) of calls that may not have reached Amazon yet.'),
         ),
     ]
