@@ -11,4 +11,3 @@ from accounts import audit
 def prune_audit_log_task() -> int:
     """Daily (CELERY_BEAT_SCHEDULE "prune-audit-log"): events past AUDIT_LOG_RETENTION_DAYS."""
     return audit.prune()
-

@@ -101,8 +101,9 @@ class QueryCounter:
     def total(self) -> int:
         return sum(self.by_kind.values())
 
-    def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool,
-                 context: Any) -> Any:
+    def __call__(
+        self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
+    ) -> Any:
         verb = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else "?"
         match = _TABLE.search(sql)
         self.by_kind[f"{verb} {match.group(1) if match else ''}".strip()] += 1
@@ -127,9 +128,11 @@ def machine() -> str:
     cpus = os.cpu_count()
     memory = ""
     with suppress(OSError, IndexError):
-        memory = subprocess.run(
-            ["free", "-h"], capture_output=True, text=True, check=False
-        ).stdout.splitlines()[1].split()[1]
+        memory = (
+            subprocess.run(["free", "-h"], capture_output=True, text=True, check=False)
+            .stdout.splitlines()[1]
+            .split()[1]
+        )
     model = ""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

@@ -64,8 +64,30 @@ POLL_SECONDS = 0.5
 # Share of a day's orders per hour of the simulated day (0 h = midnight): quiet nights, a
 # lunchtime and a larger evening peak, as a Canadian web shop sees them.
 HOURLY_WEIGHTS = [
-    1.0, 0.6, 0.4, 0.3, 0.3, 0.5, 1.0, 2.0, 3.0, 3.8, 4.2, 4.6,
-    5.2, 5.0, 4.4, 4.2, 4.2, 4.6, 5.4, 6.2, 6.6, 5.6, 3.6, 2.0,
+    1.0,
+    0.6,
+    0.4,
+    0.3,
+    0.3,
+    0.5,
+    1.0,
+    2.0,
+    3.0,
+    3.8,
+    4.2,
+    4.6,
+    5.2,
+    5.0,
+    4.4,
+    4.2,
+    4.2,
+    4.6,
+    5.4,
+    6.2,
+    6.6,
+    5.6,
+    3.6,
+    2.0,
 ]
 
 
@@ -87,18 +109,25 @@ class Channel:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="1,000 SKUs, 1,000 orders per channel over 3 simulated hours")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="1,000 SKUs, 1,000 orders per channel over 3 simulated hours",
+    )
     parser.add_argument("--channels", type=int, default=5)
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--orders", type=int, default=10_000, help="per channel")
     parser.add_argument("--skus", type=int, default=10_000)
     parser.add_argument("--hours", type=float, default=24.0, help="simulated hours of orders")
-    parser.add_argument("--scale", type=float, default=120.0,
-                        help="simulated seconds per real second")
-    parser.add_argument("--drain-minutes", type=float, default=480.0,
-                        help="at most this many simulated minutes after the day for the "
-                             "last orders to come in")
+    parser.add_argument(
+        "--scale", type=float, default=120.0, help="simulated seconds per real second"
+    )
+    parser.add_argument(
+        "--drain-minutes",
+        type=float,
+        default=480.0,
+        help="at most this many simulated minutes after the day for the last orders to come in",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
@@ -303,8 +332,10 @@ def prepare(sims: list[Any], args: argparse.Namespace) -> list[Channel]:
                 on_amazon[listing.seller_sku].quantity = wanted[listing.pk]
         rng = random.Random(f"{args.seed}:{n}:orders")
         channels.append(Channel(n + 1, sim, channel, order_schedule(rng, args.orders, args.hours)))
-        log(f"channel {n + 1}: {len(listings):,} listings ({len(merchant):,} merchant), "
-            f"{args.orders:,} orders to place")
+        log(
+            f"channel {n + 1}: {len(listings):,} listings ({len(merchant):,} merchant), "
+            f"{args.orders:,} orders to place"
+        )
     return channels
 
 
@@ -330,9 +361,23 @@ class WorkerProcess:
         with log_path.open("wb") as output:
             process = subprocess.Popen(
                 [
-                    sys.executable, "-m", "celery", "-A", "inventory_sync", "worker",
-                    "--pool", "solo", "-Q", queue, "-n", f"{name}-{queue}@%h", "-l", "warning",
-                    "--without-gossip", "--without-mingle", "--without-heartbeat",
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "inventory_sync",
+                    "worker",
+                    "--pool",
+                    "solo",
+                    "-Q",
+                    queue,
+                    "-n",
+                    f"{name}-{queue}@%h",
+                    "-l",
+                    "warning",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
                 ],
                 cwd=workdir,
                 env=worker_env(env),
@@ -505,8 +550,10 @@ def run_day(
     load: list[tuple[float, float]] = []  # (simulated hour, 1-minute load average)
     next_memory = 0.0
     total = sum(len(ch.schedule) for ch in channels)
-    log(f"the day starts: {total:,} orders over {args.hours:g} simulated hours "
-        f"(≈ {day_seconds / scale / 60:.1f} min of wall time)")
+    log(
+        f"the day starts: {total:,} orders over {args.hours:g} simulated hours "
+        f"(≈ {day_seconds / scale / 60:.1f} min of wall time)"
+    )
     next_progress = 0.0
     drain_end: float | None = None
     next_settle_check = 0.0
@@ -525,9 +572,12 @@ def run_day(
             raise SystemExit(f"{dead[0].name} exited:\n{dead[0].log_tail()}")
         if elapsed_sim >= next_progress:
             imported = SalesOrder.objects.count()
-            log(f"simulated {elapsed_sim / 3600:5.1f} h: {total - remaining:,} placed, "
+            log(
+                f"simulated {elapsed_sim / 3600:5.1f} h: {total - remaining:,} placed, "
                 f"{imported:,} imported, RSS "
-                + ", ".join(f"{w.rss_mib():.0f}" for w in workers) + " MiB")
+                + ", ".join(f"{w.rss_mib():.0f}" for w in workers)
+                + " MiB"
+            )
             next_progress += 2 * slot_seconds(args.hours)
         if remaining == 0 and drain_end is None:
             drain_end = elapsed_sim + args.drain_minutes * 60
@@ -556,8 +606,9 @@ def run_day(
     poller.stopping.set()
     poller.join()
     for worker in workers:
-        memory[worker.name].append(((ended - real_start).total_seconds() * scale / 3600,
-                                    worker.rss_mib()))
+        memory[worker.name].append(
+            ((ended - real_start).total_seconds() * scale / 3600, worker.rss_mib())
+        )
     calls: Counter[str] = Counter()
     throttled: Counter[str] = Counter()
     for ch in channels:
@@ -641,10 +692,10 @@ def delays(
                 {
                     "channel": ch.number,
                     "placed": (placed - day_start).total_seconds(),
-                    "inserted": (ch.sim_time(created_at, anchor, scale) - day_start)
-                    .total_seconds(),
-                    "visible": (ch.sim_time(visible, anchor, scale) - day_start)
-                    .total_seconds()
+                    "inserted": (
+                        ch.sim_time(created_at, anchor, scale) - day_start
+                    ).total_seconds(),
+                    "visible": (ch.sim_time(visible, anchor, scale) - day_start).total_seconds()
                     if visible
                     else None,
                 }
@@ -675,8 +726,12 @@ def check_invariants(channels: list[Channel]) -> dict[str, str]:
         ch.channel.refresh_from_db()
         attempt(f"orders, channel {ch.number}", invariants.orders_match, base_url, ch.channel)
         attempt(f"runs, channel {ch.number}", invariants.runs_final, ch.channel)
-        attempt(f"listed quantities, channel {ch.number}", invariants.listings_match,
-                base_url, ch.channel)
+        attempt(
+            f"listed quantities, channel {ch.number}",
+            invariants.listings_match,
+            base_url,
+            ch.channel,
+        )
     attempt("stock = movements", invariants.stock_matches_movements)
     attempt("merchant orders have buyer data", merchant_orders_have_buyer_data)
     return checks
@@ -690,8 +745,8 @@ def merchant_orders_have_buyer_data() -> int:
     orders = SalesOrder.objects.filter(fulfillment_channel=FulfillmentChannel.MERCHANT)
     names = list(orders.values_list("amazon_order_id", "buyer_name"))
     missing = [order_id for order_id, name in names if not name]
-    assert not missing, (
-        f"{len(missing)} merchant order(s) without buyer data: " + ", ".join(missing[:10])
+    assert not missing, f"{len(missing)} merchant order(s) without buyer data: " + ", ".join(
+        missing[:10]
     )
     return len(names)
 
@@ -729,19 +784,22 @@ def hourly(result: dict[str, Any], hours: float) -> list[dict[str, Any]]:
         lo, hi = n * slot, (n + 1) * slot
         placed = [r for r in result["delays"] if lo <= r["placed"] < hi]
         waits = [(r["visible"] - r["placed"]) / 60 for r in placed if r["visible"] is not None]
-        imported = sum(1 for r in result["delays"] if r["visible"] is not None
-                       and lo <= r["visible"] < hi)
+        imported = sum(
+            1 for r in result["delays"] if r["visible"] is not None and lo <= r["visible"] < hi
+        )
         if not placed and not imported:
             continue
         loads = [x for hour, x in result.get("load_by_hour", []) if lo <= hour * 3600 < hi]
-        rows.append({
-            "load": loads[-1] if loads else float("nan"),
-            "hour": lo / 3600,
-            "placed": len(placed),
-            "imported": imported,
-            "median": statistics.median(waits) if waits else float("nan"),
-            "p95": percentile(waits, 95),
-        })
+        rows.append(
+            {
+                "load": loads[-1] if loads else float("nan"),
+                "hour": lo / 3600,
+                "placed": len(placed),
+                "imported": imported,
+                "median": statistics.median(waits) if waits else float("nan"),
+                "p95": percentile(waits, 95),
+            }
+        )
     return rows
 
 
@@ -804,32 +862,50 @@ def summary(result: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
 def report(result: dict[str, Any], args: argparse.Namespace) -> None:
     figures = summary(result, args)
     print()
-    print(f"Orders placed on Amazon: {figures['placed']:,}; imported: {figures['imported']:,} "
-          f"in {figures['wall']:.0f} s of wall time = {figures['per_second']:.1f} orders/s "
-          f"({figures['per_second'] * 3600 / args.scale:,.0f} per simulated hour)")
-    print(f"Delay Amazon → visible locally (simulated minutes): median "
-          f"{figures['visible_median']:.1f}, p95 {figures['visible_p95']:.1f}, max "
-          f"{figures['visible_max']:.1f}; at the INSERT: median {figures['inserted_median']:.1f}, "
-          f"p95 {figures['inserted_p95']:.1f}")
+    print(
+        f"Orders placed on Amazon: {figures['placed']:,}; imported: {figures['imported']:,} "
+        f"in {figures['wall']:.0f} s of wall time = {figures['per_second']:.1f} orders/s "
+        f"({figures['per_second'] * 3600 / args.scale:,.0f} per simulated hour)"
+    )
+    print(
+        f"Delay Amazon → visible locally (simulated minutes): median "
+        f"{figures['visible_median']:.1f}, p95 {figures['visible_p95']:.1f}, max "
+        f"{figures['visible_max']:.1f}; at the INSERT: median {figures['inserted_median']:.1f}, "
+        f"p95 {figures['inserted_p95']:.1f}"
+    )
     calm = figures["calm"]
-    print(f"Before demand reached half the highest import rate (orders placed before simulated "
-          f"hour {calm['until_hour']:.2f}, {calm['orders']:,} orders): median "
-          f"{calm['median']:.1f}, p95 {calm['p95']:.1f} simulated minutes")
+    print(
+        f"Before demand reached half the highest import rate (orders placed before simulated "
+        f"hour {calm['until_hour']:.2f}, {calm['orders']:,} orders): median "
+        f"{calm['median']:.1f}, p95 {calm['p95']:.1f} simulated minutes"
+    )
     hour, most = figures["peak_backlog"]
-    print(f"Highest import rate: {figures['busiest_per_second']:.1f} orders/s; largest backlog "
-          f"{most:,} orders at simulated hour {hour:.1f}")
+    print(
+        f"Highest import rate: {figures['busiest_per_second']:.1f} orders/s; largest backlog "
+        f"{most:,} orders at simulated hour {hour:.1f}"
+    )
     print("Per simulated hour:")
     _common.print_table(
         ["hour", "placed", "imported", "delay median min", "delay p95 min"],
-        [[hour_label(r["hour"]), str(r["placed"]), str(r["imported"]), f"{r['median']:.1f}",
-          f"{r['p95']:.1f}"] for r in figures["hourly"]],
+        [
+            [
+                hour_label(r["hour"]),
+                str(r["placed"]),
+                str(r["imported"]),
+                f"{r['median']:.1f}",
+                f"{r['p95']:.1f}",
+            ]
+            for r in figures["hourly"]
+        ],
     )
     print("Workers (RSS MiB over the day, peak VmHWM):")
     for name, info in result["workers"].items():
         samples = " ".join(f"{rss:.0f}" for _, rss in info["samples"])
         print(f"  {name}: {samples}; peak {info['peak']:.0f} MiB; CPU {info['cpu']:.0f} s")
-    print(f"Benchmark process (simulators, buyers, beat, poller): CPU {result['bench_cpu']:.0f} s, "
-          f"peak RSS {result['bench_rss']:.0f} MiB")
+    print(
+        f"Benchmark process (simulators, buyers, beat, poller): CPU {result['bench_cpu']:.0f} s, "
+        f"peak RSS {result['bench_rss']:.0f} MiB"
+    )
     print("Amazon calls:", ", ".join(f"{op} {n:,}" for op, n in sorted(result["calls"].items())))
     print("429s:", result["throttled"] or "none")
     print("Sync runs:", result["runs"]["by_kind"])
@@ -841,8 +917,10 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> None:
     print("Checks:")
     for name, outcome in result["checks"].items():
         print(f"  {name}: {outcome[:300]}")
-    print(f"Load average at the end: {result['load'][0]:.1f} (1 min); total wall "
-          f"{result['wall']:.0f} s")
+    print(
+        f"Load average at the end: {result['load'][0]:.1f} (1 min); total wall "
+        f"{result['wall']:.0f} s"
+    )
     chart_path = CHART if args.write_docs else Path(tempfile.gettempdir()) / "load_scale.png"
     draw_chart(figures, args, chart_path)
     if args.write_docs:
@@ -859,10 +937,20 @@ def draw_chart(figures: dict[str, Any], args: argparse.Namespace, path: Path) ->
     hours = [r["hour"] for r in rows]
     width = (hours[1] - hours[0]) * 0.4 if len(hours) > 1 else 0.4
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
-    top.bar([h + width / 2 for h in hours], [r["placed"] for r in rows], width=width,
-            label="placed on Amazon", color="#9bb7d4")
-    top.bar([h + 1.5 * width for h in hours], [r["imported"] for r in rows], width=width,
-            label="imported (visible locally)", color="#2b5d8c")
+    top.bar(
+        [h + width / 2 for h in hours],
+        [r["placed"] for r in rows],
+        width=width,
+        label="placed on Amazon",
+        color="#9bb7d4",
+    )
+    top.bar(
+        [h + 1.5 * width for h in hours],
+        [r["imported"] for r in rows],
+        width=width,
+        label="imported (visible locally)",
+        color="#2b5d8c",
+    )
     slot = figures["slot_minutes"]
     top.set_ylabel("orders per simulated " + ("hour" if slot == 60 else f"{slot:.0f} min"))
     top.set_title(
@@ -874,8 +962,13 @@ def draw_chart(figures: dict[str, Any], args: argparse.Namespace, path: Path) ->
     middle = [h + width for h in hours]
     bottom.plot(middle, [r["median"] for r in rows], marker="o", label="median")
     bottom.plot(middle, [r["p95"] for r in rows], marker="o", label="p95")
-    bottom.axhline(ORDER_INTERVAL_MINUTES, color="grey", linestyle="--", linewidth=1,
-                   label=f"order sync interval ({ORDER_INTERVAL_MINUTES} min)")
+    bottom.axhline(
+        ORDER_INTERVAL_MINUTES,
+        color="grey",
+        linestyle="--",
+        linewidth=1,
+        label=f"order sync interval ({ORDER_INTERVAL_MINUTES} min)",
+    )
     bottom.set_ylabel("Amazon → local delay (simulated min)")
     bottom.set_xlabel("hour of the simulated day (orders grouped by the hour they were placed)")
     bottom.set_ylim(bottom=0)
@@ -897,27 +990,42 @@ def write_docs(result: dict[str, Any], figures: dict[str, Any], args: argparse.N
     ]
     runs = result["runs"]["by_kind"]
     run_rows = [
-        [kind, *(str(runs[kind].get(status, 0)) for status in
-                 ("succeeded", "partial", "failed", "queued", "running"))]
+        [
+            kind,
+            *(
+                str(runs[kind].get(status, 0))
+                for status in ("succeeded", "partial", "failed", "queued", "running")
+            ),
+        ]
         for kind in sorted(runs)
     ]
     worker_rows = []
     for name, info in result["workers"].items():
         samples = info["samples"][:: max(1, len(info["samples"]) // 6)]
-        worker_rows.append([
-            name,
-            " → ".join(f"{rss:.0f} (h {hour:.0f})" for hour, rss in samples),
-            f"{info['peak']:.0f}",
-            f"{info['cpu']:.0f}",
-        ])
+        worker_rows.append(
+            [
+                name,
+                " → ".join(f"{rss:.0f} (h {hour:.0f})" for hour, rss in samples),
+                f"{info['peak']:.0f}",
+                f"{info['cpu']:.0f}",
+            ]
+        )
     hourly_rows = [
-        [hour_label(r["hour"]), f"{r['placed']:,}", f"{r['imported']:,}",
-         f"{r['imported'] / (figures['slot_minutes'] * 60 / args.scale):.1f}",
-         minutes(r["median"]), minutes(r["p95"]), minutes(r["load"])]
+        [
+            hour_label(r["hour"]),
+            f"{r['placed']:,}",
+            f"{r['imported']:,}",
+            f"{r['imported'] / (figures['slot_minutes'] * 60 / args.scale):.1f}",
+            minutes(r["median"]),
+            minutes(r["p95"]),
+            minutes(r["load"]),
+        ]
         for r in figures["hourly"]
     ]
-    check_rows = [[name, outcome.replace("\n", " ").replace("|", "/")[:200]]
-                  for name, outcome in result["checks"].items()]
+    check_rows = [
+        [name, outcome.replace("\n", " ").replace("|", "/")[:200]]
+        for name, outcome in result["checks"].items()
+    ]
     durations = result["runs"]["order_run_seconds"]
     run_median = statistics.median(durations) * args.scale / 60 if durations else float("nan")
     run_p95 = percentile(durations, 95) * args.scale / 60
@@ -941,10 +1049,14 @@ def write_docs(result: dict[str, Any], figures: dict[str, Any], args: argparse.N
         if "merchant orders have buyer data" in result["checks"]
         else "; this run predates the buyer-data check"
     )
-    warnings = _common.markdown_table(
-        ["count", "message"],
-        [[str(n), f"`{message}`"] for message, n in result["worker_warnings"].most_common(10)],
-    ) if result["worker_warnings"] else "none"
+    warnings = (
+        _common.markdown_table(
+            ["count", "message"],
+            [[str(n), f"`{message}`"] for message, n in result["worker_warnings"].most_common(10)],
+        )
+        if result["worker_warnings"]
+        else "none"
+    )
     growth = [
         info["samples"][-1][1] - info["samples"][len(info["samples"]) // 2][1]
         for info in result["workers"].values()
@@ -966,29 +1078,29 @@ def write_docs(result: dict[str, Any], figures: dict[str, Any], args: argparse.N
     body = f"""
 {args.channels} channels (one seller each, on its own simulator with {args.skus:,} listings; the
 same {args.skus:,} SKUs on every channel, each channel mapped to its own warehouse),
-{args.workers} Celery workers, {figures['placed']:,} orders placed over {args.hours:g} simulated
+{args.workers} Celery workers, {figures["placed"]:,} orders placed over {args.hours:g} simulated
 hours along a daily curve (quiet nights, a lunchtime and a larger evening peak), time scale
 {args.scale:g}: the day took {args.hours * 3600 / args.scale / 60:.0f} minutes of wall time, so
 the workers met {args.scale:g} times the real demand (on average
-{figures['placed'] / (args.hours * 3600) * args.scale:.0f} orders/s, {demand_peak:.0f} at the
-evening peak, against {figures['placed'] / (args.hours * 3600):.2f} and
+{figures["placed"] / (args.hours * 3600) * args.scale:.0f} orders/s, {demand_peak:.0f} at the
+evening peak, against {figures["placed"] / (args.hours * 3600):.2f} and
 {demand_peak / args.scale:.2f} orders/s in a real day).
 
 | | |
 |---|---|
-| orders imported | {figures['imported']:,} of {figures['placed']:,}, each exactly once |
-| throughput, whole run | {figures['per_second']:.1f} orders/s ({per_hour:,.0f} per sim. hour) |
-| highest import rate (busiest simulated hour) | **{figures['busiest_per_second']:.1f} orders/s** |
+| orders imported | {figures["imported"]:,} of {figures["placed"]:,}, each exactly once |
+| throughput, whole run | {figures["per_second"]:.1f} orders/s ({per_hour:,.0f} per sim. hour) |
+| highest import rate (busiest simulated hour) | **{figures["busiest_per_second"]:.1f} orders/s** |
 | **delay Amazon → visible locally, median / p95 (whole day)** | **{day} simulated min** |
 | delay while demand stayed under half the top import rate ({calm_what}) | {before} simulated min |
-| delay, max | {figures['visible_max']:.1f} simulated min |
+| delay, max | {figures["visible_max"]:.1f} simulated min |
 | largest backlog (on Amazon, not yet local) | {backlog_text} |
 | order sync run duration, median / p95 | {run_median:.1f} / {run_p95:.1f} simulated min |
 | 429s from Amazon | {throttled} |
 | peak RSS per worker (VmHWM) | {peaks} |
 | CPU time per worker | {cpus} |
 | benchmark process (simulators, buyers, beat, poller) | {bench} |
-| 1-minute load average at the end | {result['load'][0]:.1f} |
+| 1-minute load average at the end | {result["load"][0]:.1f} |
 
 ![Orders per simulated hour and the Amazon-to-local delay](charts/load_scale.png)
 
@@ -996,10 +1108,12 @@ Per simulated hour (delays of the orders placed in that hour, simulated minutes;
 in orders per wall-clock second; the machine's 1-minute load average during that hour, other
 work included):
 
-{_common.markdown_table(
-    ["hour", "placed", "imported", "import rate /s", "delay median", "delay p95", "load"],
-    hourly_rows,
-)}
+{
+        _common.markdown_table(
+            ["hour", "placed", "imported", "import rate /s", "delay median", "delay p95", "load"],
+            hourly_rows,
+        )
+    }
 
 Amazon calls (all channels) and 429s:
 
@@ -1025,8 +1139,8 @@ Checks at the end ({checked}):
 {_common.markdown_table(["check", "result"], check_rows)}
 
 - Machine: {_common.machine()}; PostgreSQL 15 and Redis 7 on the same machine, shared with
-  other work; 1-minute load average at the end {result['load'][0]:.1f}. Date: {_common.today()}.
-  Wall time of the whole run (setup and checks included): {result['wall']:.0f} s.
+  other work; 1-minute load average at the end {result["load"][0]:.1f}. Date: {_common.today()}.
+  Wall time of the whole run (setup and checks included): {result["wall"]:.0f} s.
 - Command: `flock /tmp/heavy.lock .venv/bin/python benchmarks/load_scale.py --write-docs`
   (`--quick`: 1,000 SKUs and 1,000 orders per channel over 3 simulated hours, about 2 minutes;
   `--scale`, `--orders`, `--skus`, `--hours`, `--workers`, `--channels`).
@@ -1036,8 +1150,8 @@ Checks at the end ({checked}):
   is first visible (committed); that moment is put on the simulator's clock (clock reading and
   wall time taken together when the day starts, elapsed wall time × {args.scale:g}), a
   resolution of {POLL_SECONDS * args.scale / 60:.0f} simulated minute(s). From `created_at` (the
-  INSERT, before its transaction commits) instead: median {figures['inserted_median']:.1f}, p95
-  {figures['inserted_p95']:.1f} simulated minutes.
+  INSERT, before its transaction commits) instead: median {figures["inserted_median"]:.1f}, p95
+  {figures["inserted_p95"]:.1f} simulated minutes.
 - **What dominates the delay.** While the workers keep up, the schedule: an order placed just
   after its channel's sync started waits for the next one, 15 simulated minutes later (uniform
   over 0-15 minutes, median 7.5); Amazon's `searchOrders` shows an order only two minutes after
@@ -1047,10 +1161,10 @@ Checks at the end ({checked}):
   of 30: 100 merchant orders need about 2.3 simulated minutes of pacing), plus our own work.
   Once demand exceeds what the workers import, the backlog dominates: at this time scale the
   evening peak asks {demand_peak:.0f} orders/s of the machine, more than the
-  {figures['busiest_per_second']:.0f} it reached, and each channel's next run starts only when the
+  {figures["busiest_per_second"]:.0f} it reached, and each channel's next run starts only when the
   previous one ends, so the delay grows until demand falls again at night. In a real day the
   peak is {demand_peak / args.scale:.2f} orders/s, about
-  {figures['busiest_per_second'] / max(demand_peak / args.scale, 1e-9):.0f} times less than the rate
+  {figures["busiest_per_second"] / max(demand_peak / args.scale, 1e-9):.0f} times less than the rate
   measured here: the schedule, not the workers, decides what sellers see (the figure "while
   demand stayed under half the top import rate").
 - Memory: {memory_text}

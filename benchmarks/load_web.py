@@ -536,9 +536,7 @@ class CpuMeter:
                     "SELECT pid FROM pg_stat_activity WHERE datname = %s", (DB_NAME,)
                 ).fetchall()
                 # Only the backends churn; gunicorn's workers live as long as the server.
-                self._merge(
-                    {"postgres": {row[0]: process_cpu_seconds(row[0]) for row in rows}}
-                )
+                self._merge({"postgres": {row[0]: process_cpu_seconds(row[0]) for row in rows}})
 
     def begin(self) -> None:
         self.start = self.snapshot()
@@ -586,9 +584,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(
-    env: dict[str, str], workers: int, threads: int
-) -> tuple[subprocess.Popen, str]:
+def start_server(env: dict[str, str], workers: int, threads: int) -> tuple[subprocess.Popen, str]:
     import httpx
 
     port = free_port()

@@ -58,15 +58,15 @@ def main() -> None:
         history_orders=args.orders,
         history_days=args.days,
     )
-    print(f"Simulator: {args.orders:,} orders over {args.days} days, ready in "
-          f"{time.perf_counter() - started:.1f} s")
+    print(
+        f"Simulator: {args.orders:,} orders over {args.days} days, ready in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
     try:
         channel = prepare(sim)
         results = [
             run_variant(sim, channel, "searchOrders only", args.days, report=False),
-            run_variant(
-                sim, channel, "searchOrders again", args.days, report=False, fresh=False
-            ),
+            run_variant(sim, channel, "searchOrders again", args.days, report=False, fresh=False),
             run_variant(sim, channel, "orders report", args.days, report=True),
         ]
     finally:
@@ -213,8 +213,10 @@ def publish(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
     for op in operations:
         rows.append([f"`{op}` calls", *(str(r["calls"].get(op, 0)) for r in results)])
     rows.append(
-        ["**Amazon time at real usage plans**",
-         *(f"**{_common.duration(r['amazon_seconds'])}**" for r in results)]
+        [
+            "**Amazon time at real usage plans**",
+            *(f"**{_common.duration(r['amazon_seconds'])}**" for r in results),
+        ]
     )
     print()
     _common.print_table(header, rows)

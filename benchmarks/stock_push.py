@@ -106,8 +106,7 @@ def prepare(sim: Any, skus: list[str]) -> tuple[Any, Any]:
     items = Item.objects.bulk_create(Item(sku=sku, name=on_amazon[sku].title[:500]) for sku in skus)
     # Setup, not measured: rows written in bulk rather than through the stock services.
     Stock.objects.bulk_create(
-        Stock(item=item, warehouse=warehouse, on_hand=500 + n % 97)
-        for n, item in enumerate(items)
+        Stock(item=item, warehouse=warehouse, on_hand=500 + n % 97) for n, item in enumerate(items)
     )
     Listing.objects.bulk_create(
         Listing(
@@ -304,8 +303,13 @@ def finish_feeds(sim: Any, channel: Any) -> None:
 
 def publish(args: argparse.Namespace, bulk: dict[str, Any], latency: dict[str, Any]) -> None:
     rows = [
-        [op, str(n), _common.duration(bulk["amazon_per_op"][op])
-         if op in bulk["amazon_per_op"] else "not usage-planned"]
+        [
+            op,
+            str(n),
+            _common.duration(bulk["amazon_per_op"][op])
+            if op in bulk["amazon_per_op"]
+            else "not usage-planned",
+        ]
         for op, n in bulk["calls"].items()
     ]
     table = _common.markdown_table(["operation", "calls", "Amazon time at real plans"], rows)
@@ -323,15 +327,15 @@ def publish(args: argparse.Namespace, bulk: dict[str, Any], latency: dict[str, A
     single = ", ".join(f"{x:.2f}" for x in latency["single"])
     batch = ", ".join(f"{x:.2f}" for x in latency["batch"])
     body = f"""
-{bulk['pending']:,} merchant-fulfilled listings pending (their stock changed), one stock push
-run: **{bulk['method']}**, {bulk['accepted']:,} accepted, {bulk['rejected']:,} rejected,
-{bulk['wrong_on_amazon']} quantities different on Amazon afterwards.
+{bulk["pending"]:,} merchant-fulfilled listings pending (their stock changed), one stock push
+run: **{bulk["method"]}**, {bulk["accepted"]:,} accepted, {bulk["rejected"]:,} rejected,
+{bulk["wrong_on_amazon"]} quantities different on Amazon afterwards.
 
 | | |
 |---|---|
 | local processing | {local} |
 | SQL statements | {per_sku} |
-| peak RSS (process, simulator included) | {bulk['rss']:.0f} MiB |
+| peak RSS (process, simulator included) | {bulk["rss"]:.0f} MiB |
 | **Amazon time at real usage plans** | {amazon} |
 
 {table}
@@ -346,8 +350,8 @@ sends the quantity. Median over {args.samples} samples:
 
 | change | what reaches Amazon | median | samples |
 |---|---|---|---|
-| 1 SKU | `patchListingsItem` | {latency['single_median']:.2f} s | {single} |
-| 100 SKUs, one transaction | `createFeed` | {latency['batch_median']:.2f} s | {batch} |
+| 1 SKU | `patchListingsItem` | {latency["single_median"]:.2f} s | {single} |
+| 100 SKUs, one transaction | `createFeed` | {latency["batch_median"]:.2f} s | {batch} |
 
 The debounce dominates, then the broker: after the {DEBOUNCE_SECONDS} s countdown,
 `push_stock_soon_task` queues `push_stock_task` on commit, and kombu's virtual transports (the
@@ -362,7 +366,7 @@ our side, decides when buyers see the new quantity.
   Date: {_common.today()}.
 - Command: `.venv/bin/python benchmarks/stock_push.py --write-docs` (`--quick`: 1,000 SKUs).
 - The simulator holds about 245 listings; the benchmark adds generated standalone listings to its
-  in-process state until {bulk['pending']:,} merchant-fulfilled SKUs exist, so none is rejected
+  in-process state until {bulk["pending"]:,} merchant-fulfilled SKUs exist, so none is rejected
   as unknown.
 """
     _common.write_section(*SECTION, body)

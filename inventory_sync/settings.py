@@ -160,9 +160,7 @@ TEMPLATES = [
 WSGI_APPLICATION = "inventory_sync.wsgi.application"
 
 DATABASES = {
-    "default": _typed(
-        "DATABASE_URL", env.db_url, f"sqlite:///{VAR_DIR / 'inventory_sync.sqlite3'}"
-    )
+    "default": _typed("DATABASE_URL", env.db_url, f"sqlite:///{VAR_DIR / 'inventory_sync.sqlite3'}")
 }
 if DATABASES["default"].get("ENGINE") not in {
     "django.db.backends.sqlite3",

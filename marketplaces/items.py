@@ -29,7 +29,10 @@ def confirm_item(item: Item, *, user: User | None = None) -> int:
                 )
             if listing.fulfillment_channel == "merchant" and listing.amazon_quantity:
                 stock.set_opening_stock(
-                    item, warehouse, listing.amazon_quantity, user=user,
+                    item,
+                    warehouse,
+                    listing.amazon_quantity,
+                    user=user,
                     reference=f"Amazon listing {listing.seller_sku}",
                 )
         item.status = Item.Status.CONFIRMED

@@ -52,10 +52,15 @@ def commands(python: str, port: str, simulator_port: str) -> list[Child]:
         Child(
             "beat",
             [
-                *celery, "beat", "-l", "info",
-                "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
+                *celery,
+                "beat",
+                "-l",
+                "info",
+                "--scheduler",
+                "django_celery_beat.schedulers:DatabaseScheduler",
                 # Beat's pid file goes with the rest of the local state, not the working folder.
-                "--pidfile", str(VAR_DIR / "celerybeat.pid"),
+                "--pidfile",
+                str(VAR_DIR / "celerybeat.pid"),
             ],
         ),
     ]
@@ -64,8 +69,16 @@ def commands(python: str, port: str, simulator_port: str) -> list[Child]:
             Child(
                 "simulator",
                 [
-                    *manage, "amazon_simulator", "--host", "127.0.0.1",
-                    "--port", simulator_port, "--seed", "1", "--time-scale", DEMO_TIME_SCALE,
+                    *manage,
+                    "amazon_simulator",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    simulator_port,
+                    "--seed",
+                    "1",
+                    "--time-scale",
+                    DEMO_TIME_SCALE,
                     "--quiet",
                 ],
             )

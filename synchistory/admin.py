@@ -6,8 +6,17 @@ from synchistory.models import SyncRecord, SyncRun
 @admin.register(SyncRun)
 class SyncRunAdmin(admin.ModelAdmin):
     list_display = (
-        "id", "channel", "kind", "trigger", "status", "items_synced", "items_failed",
-        "orders_synced", "orders_failed", "created_at", "finished_at",
+        "id",
+        "channel",
+        "kind",
+        "trigger",
+        "status",
+        "items_synced",
+        "items_failed",
+        "orders_synced",
+        "orders_failed",
+        "created_at",
+        "finished_at",
     )
     list_filter = ("kind", "status", "trigger")
     list_select_related = ("channel",)

@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class SynchistoryConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'synchistory'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "synchistory"

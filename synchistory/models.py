@@ -69,7 +69,10 @@ class SyncRun(models.Model):
             # Sync History page: a channel's runs, newest first, optionally by kind and status.
             models.Index(F("channel"), F("created_at").desc(), name="run_channel_recent"),
             models.Index(
-                F("channel"), F("kind"), F("status"), F("created_at").desc(),
+                F("channel"),
+                F("kind"),
+                F("status"),
+                F("created_at").desc(),
                 name="run_channel_kind_status",
             ),
             # Retention and "is one already running?" checks.

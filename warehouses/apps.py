@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class WarehousesConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'warehouses'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "warehouses"

@@ -63,6 +63,8 @@ HTTP_TIMEOUT = 30.0
 
 def _http_timeout() -> float:
     return float(getattr(settings, "AMAZON_HTTP_TIMEOUT", HTTP_TIMEOUT) or HTTP_TIMEOUT)
+
+
 ORDERS_VERSION = "2026-01-01"
 
 
@@ -343,9 +345,7 @@ class AmazonClient:
         # Reference: https://developer-docs.amazon.com/sp-api/reference/getorder
         orders = self._sp(Orders, ORDERS_VERSION)
         included = list(ORDER_DATA + (PERSONAL_DATA if personal_data else ()))
-        response = self._call(
-            "getOrder", lambda: orders.get_order(order_id, includedData=included)
-        )
+        response = self._call("getOrder", lambda: orders.get_order(order_id, includedData=included))
         payload = self._payload("getOrder", response)
         try:
             return parse_order(payload.get("order", payload))
@@ -512,7 +512,9 @@ class AmazonClient:
                 str(i.get("message")) for i in issues if isinstance(i, dict) and i.get("message")
             )
             raise AmazonRejected(
-                "patchListingsItem", 400, str(payload.get("status") or "INVALID"),
+                "patchListingsItem",
+                400,
+                str(payload.get("status") or "INVALID"),
                 reason or "Amazon did not accept the quantity",
             )
 

@@ -464,9 +464,7 @@ def _import_page(
         existing = context.existing.get(amazon_order.order_id)
         if existing is not None:
             if _unchanged(existing, amazon_order):
-                outcomes[index] = OrderOutcome(
-                    SyncRecord.Outcome.SYNCED, existing, unchanged=True
-                )
+                outcomes[index] = OrderOutcome(SyncRecord.Outcome.SYNCED, existing, unchanged=True)
             else:
                 outcomes[index] = _import_one(channel, organization, amazon_order, context)
             continue

@@ -85,7 +85,10 @@ def test_stock_push_prints_each_skus_result(
     # A SKU Amazon does not know: its rejection is printed with Amazon's reason.
     ghost = Item.objects.create(sku="NOT-ON-AMAZON", name="Ghost")
     Listing.objects.create(
-        channel=channel, item=ghost, seller_sku="NOT-ON-AMAZON", product_type="HOME",
+        channel=channel,
+        item=ghost,
+        seller_sku="NOT-ON-AMAZON",
+        product_type="HOME",
         push_pending=True,
     )
     stock.set_opening_stock(ghost, warehouse, 3)
@@ -112,7 +115,10 @@ def test_stock_push_output_lists_skus(
     )
     item = Item.objects.create(sku=entry["sku"], name=entry["title"])
     Listing.objects.create(
-        channel=channel, item=item, seller_sku=entry["sku"], product_type=entry["productType"],
+        channel=channel,
+        item=item,
+        seller_sku=entry["sku"],
+        product_type=entry["productType"],
         push_pending=True,
     )
     stock.set_opening_stock(item, warehouse, 4)
@@ -120,9 +126,9 @@ def test_stock_push_output_lists_skus(
     output = sync(str(channel.id), kind="stock")
 
     assert "SKU" in output and "qty" in output
-    assert any(
-        line.split() == [entry["sku"], "4", "synced"] for line in output.splitlines()
-    ), output
+    assert any(line.split() == [entry["sku"], "4", "synced"] for line in output.splitlines()), (
+        output
+    )
 
 
 def test_a_rejected_sku_is_printed_with_amazons_reason(
@@ -130,7 +136,10 @@ def test_a_rejected_sku_is_printed_with_amazons_reason(
 ) -> None:
     ghost = Item.objects.create(sku="NOT-ON-AMAZON", name="Ghost")
     Listing.objects.create(
-        channel=channel, item=ghost, seller_sku="NOT-ON-AMAZON", product_type="HOME",
+        channel=channel,
+        item=ghost,
+        seller_sku="NOT-ON-AMAZON",
+        product_type="HOME",
         push_pending=True,
     )
     stock.set_opening_stock(ghost, warehouse, 3)
@@ -264,9 +273,7 @@ def test_it_reinitiates_a_run(live_sim: Simulator, channel: SalesChannel) -> Non
     assert "(re-initiated)" in output.lower()
 
 
-def test_it_refuses_to_reinitiate_a_stock_push(
-    live_sim: Simulator, channel: SalesChannel
-) -> None:
+def test_it_refuses_to_reinitiate_a_stock_push(live_sim: Simulator, channel: SalesChannel) -> None:
     run = history.start_run(channel.id, SyncRun.Kind.STOCK, SyncRun.Trigger.AUTOMATIC)
     history.finish_run(run)
     SyncRecord.objects.create(run=run, record_type="stock", external_id="X", outcome="synced")

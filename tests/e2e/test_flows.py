@@ -63,8 +63,7 @@ def new_orders(sim: Simulator, skus: list[str], count: int = 1) -> list[dict[str
     created: list[dict[str, Any]] = sim_post(
         sim,
         "/_sim/orders",
-        {"count": count, "fulfillmentStatus": "UNSHIPPED", "fulfilledBy": "MERCHANT",
-         "skus": skus},
+        {"count": count, "fulfillmentStatus": "UNSHIPPED", "fulfilledBy": "MERCHANT", "skus": skus},
     )["orders"]
     sim_post(sim, "/_sim/clock/advance", {"seconds": 300})
     return created
@@ -75,7 +74,8 @@ def stocked_skus(items: dict[str, Item], count: int) -> list[str]:
 
 
 def test_an_admin_changes_the_order_sync_preference_on_show_details(
-    admin_page: Page, channel: SalesChannel  # noqa: F811
+    admin_page: Page,
+    channel: SalesChannel,  # noqa: F811
 ) -> None:
     page = admin_page
     page.goto(f"/settings/integrations/marketplaces/{channel.id}/")
@@ -91,7 +91,9 @@ def test_an_admin_changes_the_order_sync_preference_on_show_details(
 
 
 def test_a_manual_sync_of_a_period_runs_and_the_page_follows_it_to_the_result(
-    admin_page: Page, live_sim: Simulator, channel: SalesChannel,  # noqa: F811
+    admin_page: Page,
+    live_sim: Simulator,  # noqa: F811
+    channel: SalesChannel,  # noqa: F811
     stocked_items: dict[str, Item],  # noqa: F811
 ) -> None:
     created = new_orders(live_sim, stocked_skus(stocked_items, 2), count=3)
@@ -113,7 +115,9 @@ def test_a_manual_sync_of_a_period_runs_and_the_page_follows_it_to_the_result(
     # A worker took it and is a third of the way (its heartbeat is old, so the real run below
     # may claim it again, as after a worker restart).
     SyncRun.objects.filter(id=run.id).update(
-        status="running", progress_done=1, progress_total=3,
+        status="running",
+        progress_done=1,
+        progress_total=3,
         heartbeat_at=timezone.now() - timedelta(days=1),
     )
     expect(page.get_by_text("1 of 3 processed")).to_be_visible(timeout=10_000)
@@ -134,19 +138,28 @@ def test_a_manual_sync_of_a_period_runs_and_the_page_follows_it_to_the_result(
 
 
 def test_an_admin_opens_a_failed_run_from_the_history_and_re_initiates_it(
-    admin_page: Page, live_sim: Simulator, channel: SalesChannel,  # noqa: F811
+    admin_page: Page,
+    live_sim: Simulator,  # noqa: F811
+    channel: SalesChannel,  # noqa: F811
     stocked_items: dict[str, Item],  # noqa: F811
 ) -> None:
     created = new_orders(live_sim, stocked_skus(stocked_items, 1))[0]
     now = timezone.now()
     SyncRunFactory.create(channel=channel, kind="items", items_synced=12, finished_at=now)
     failed = SyncRunFactory.create(
-        channel=channel, kind="orders", trigger="manual", status="failed",
-        window_start=now - timedelta(days=1), finished_at=now, orders_failed=1,
+        channel=channel,
+        kind="orders",
+        trigger="manual",
+        status="failed",
+        window_start=now - timedelta(days=1),
+        finished_at=now,
+        orders_failed=1,
         error="Amazon kept failing: 503 Service Unavailable",
     )
     SyncRecordFactory.create(
-        run=failed, external_id=created["orderId"], outcome="failed",
+        run=failed,
+        external_id=created["orderId"],
+        outcome="failed",
         reason="Amazon answered 503 Service Unavailable",
     )
     page = admin_page
@@ -171,11 +184,14 @@ def test_an_admin_opens_a_failed_run_from_the_history_and_re_initiates_it(
 
 
 def test_confirming_an_unconfirmed_item_releases_its_held_order(
-    admin_page: Page, live_sim: Simulator, channel: SalesChannel,  # noqa: F811
+    admin_page: Page,
+    live_sim: Simulator,  # noqa: F811
+    channel: SalesChannel,  # noqa: F811
     warehouse: Warehouse,  # noqa: F811
 ) -> None:
     listing = next(
-        entry for entry in sim_get(live_sim, "/_sim/listings")["listings"]
+        entry
+        for entry in sim_get(live_sim, "/_sim/listings")["listings"]
         if entry["fulfillmentChannelCode"] == "DEFAULT" and not entry["isParent"]
     )
     # The item sync found the listing with no matching item: an unconfirmed item.
@@ -183,7 +199,10 @@ def test_confirming_an_unconfirmed_item_releases_its_held_order(
         sku=listing["sku"], name=listing["title"], status=Item.Status.UNCONFIRMED
     )
     Listing.objects.create(
-        channel=channel, item=item, seller_sku=item.sku, amazon_quantity=20,
+        channel=channel,
+        item=item,
+        seller_sku=item.sku,
+        amazon_quantity=20,
         product_type=listing["productType"],
     )
     created = new_orders(live_sim, [item.sku])[0]
@@ -225,7 +244,9 @@ def test_confirming_an_unconfirmed_item_releases_its_held_order(
 
 
 def test_staff_ship_an_order_and_see_amazon_accept_it(
-    staff_page: Page, live_sim: Simulator, channel: SalesChannel,  # noqa: F811
+    staff_page: Page,
+    live_sim: Simulator,  # noqa: F811
+    channel: SalesChannel,  # noqa: F811
     stocked_items: dict[str, Item],  # noqa: F811
 ) -> None:
     order = placed_order(live_sim, channel, stocked_items)
@@ -258,7 +279,9 @@ def test_staff_ship_an_order_and_see_amazon_accept_it(
 
 
 def test_an_admin_checks_stock_on_amazon_and_re_pushes_the_drifted_sku(
-    admin_page: Page, live_sim: Simulator, channel: SalesChannel,  # noqa: F811
+    admin_page: Page,
+    live_sim: Simulator,  # noqa: F811
+    channel: SalesChannel,  # noqa: F811
     warehouse: Warehouse,  # noqa: F811
 ) -> None:
     listings = link_listings(live_sim, channel, warehouse, 3)
@@ -298,8 +321,11 @@ PHONE: ViewportSize = {"width": 390, "height": 844}
 
 @pytest.mark.parametrize("view", ["items", "sales-orders", "channel-detail", "sync-history"])
 def test_the_main_pages_fit_a_phone(
-    admin_page: Page, live_sim: Simulator, channel: SalesChannel,  # noqa: F811
-    stocked_items: dict[str, Item], view: str,  # noqa: F811
+    admin_page: Page,
+    live_sim: Simulator,  # noqa: F811
+    channel: SalesChannel,  # noqa: F811
+    stocked_items: dict[str, Item],  # noqa: F811
+    view: str,  # noqa: F811
 ) -> None:
     new_orders(live_sim, stocked_skus(stocked_items, 2), count=2)
     run_order_sync(channel)

@@ -47,11 +47,19 @@ def test_an_admin_maps_a_warehouse_through_the_pop_up(admin_page: Page) -> None:
     organization(multi_warehouse=True)
     WarehouseFactory.create(name="Montréal")
     channel = SalesChannelFactory.create(name="Amazon.ca", seller_id="A3MAPLESHOP")
-    SyncRunFactory.create(channel=channel, kind="orders", orders_synced=14,
-                          finished_at=timezone.now())
-    ApiQuota.objects.create(seller_id="A3MAPLESHOP", operation="searchOrders", tokens=10,
-                            refilled_at=timezone.now(), calls=120, throttled=2, paced=9,
-                            next_allowed_at=timezone.now() + timedelta(seconds=90))
+    SyncRunFactory.create(
+        channel=channel, kind="orders", orders_synced=14, finished_at=timezone.now()
+    )
+    ApiQuota.objects.create(
+        seller_id="A3MAPLESHOP",
+        operation="searchOrders",
+        tokens=10,
+        refilled_at=timezone.now(),
+        calls=120,
+        throttled=2,
+        paced=9,
+        next_allowed_at=timezone.now() + timedelta(seconds=90),
+    )
 
     page.goto("/settings/integrations/marketplaces/")
     screenshot(page, "marketplaces-list")
@@ -153,7 +161,9 @@ def test_sync_history_filter_and_a_run_with_failures_first(staff_page: Page) -> 
     )
     SyncRecordFactory.create(run=partial, external_id="702-0000001-0000001", outcome="synced")
     SyncRecordFactory.create(
-        run=partial, external_id="702-0000002-0000002", outcome="failed",
+        run=partial,
+        external_id="702-0000002-0000002",
+        outcome="failed",
         reason="SKU MAPLE-9 has no item yet",
     )
     SyncRunFactory.create(channel=channel, kind="orders", trigger="manual", orders_synced=3)
@@ -210,7 +220,9 @@ def test_disable_asks_for_confirmation_then_re_enable(admin_page: Page) -> None:
 
 
 def test_an_admin_connects_amazon_through_seller_central(
-    admin_page: Page, settings: Any, live_sim: Simulator  # noqa: F811
+    admin_page: Page,
+    settings: Any,
+    live_sim: Simulator,  # noqa: F811
 ) -> None:
     settings.AMAZON_SELLER_CENTRAL_URL = live_sim.base_url
     settings.AMAZON_LWA_ENDPOINT = live_sim.base_url
@@ -231,7 +243,8 @@ def test_an_admin_connects_amazon_through_seller_central(
     assert channel.seller_id == DEFAULT_SELLER_ID
     expect(page.get_by_text(DEFAULT_SELLER_ID).first).to_be_visible()
     assert set(SyncRun.objects.values_list("kind", "trigger")) == {
-        ("items", "initial"), ("orders", "initial"),
+        ("items", "initial"),
+        ("orders", "initial"),
     }
     screenshot(page, "amazon-connected")
 
@@ -248,15 +261,26 @@ def test_the_connect_page_lists_prerequisite_problems(admin_page: Page) -> None:
 
 def test_staff_see_an_order_with_masked_buyer(staff_page: Page) -> None:
     order = SalesOrderFactory.create(
-        buyer_name="Émilie Tremblay", buyer_email="emilie@example.ca",
-        total=Decimal("21.50"), subtotal=Decimal("20.00"), tax_total=Decimal("1.50"),
+        buyer_name="Émilie Tremblay",
+        buyer_email="emilie@example.ca",
+        total=Decimal("21.50"),
+        subtotal=Decimal("20.00"),
+        tax_total=Decimal("1.50"),
     )
     line = SalesOrderLine.objects.create(
-        order=order, amazon_order_item_id="1", item=ItemFactory.create(sku="MAPLE-1"),
-        seller_sku="MAPLE-1", title="Sirop d'érable 1 L", quantity=1, unit_price=Decimal("20.00"),
+        order=order,
+        amazon_order_item_id="1",
+        item=ItemFactory.create(sku="MAPLE-1"),
+        seller_sku="MAPLE-1",
+        title="Sirop d'érable 1 L",
+        quantity=1,
+        unit_price=Decimal("20.00"),
     )
     SalesOrderTax.objects.create(
-        line=line, component="item", collector="marketplace", tax_name="GST",
+        line=line,
+        component="item",
+        collector="marketplace",
+        tax_name="GST",
         amount=Decimal("1.50"),
     )
     staff_page.goto("/sales-orders/")

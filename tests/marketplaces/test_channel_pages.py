@@ -43,9 +43,10 @@ def test_it_lists_channels_with_status_and_last_sync(admin_client: Client) -> No
 
 def test_it_offers_set_up_now_to_admins_only(admin_client: Client, staff_client: Client) -> None:
     assert "Set up now" in admin_client.get("/settings/integrations/marketplaces/").content.decode()
-    assert "Set up now" not in staff_client.get(
-        "/settings/integrations/marketplaces/"
-    ).content.decode()
+    assert (
+        "Set up now"
+        not in staff_client.get("/settings/integrations/marketplaces/").content.decode()
+    )
 
 
 def test_it_offers_re_authorize_for_a_revoked_channel(admin_client: Client) -> None:
@@ -227,7 +228,8 @@ def test_it_answers_404_for_an_unknown_channel(admin_client: Client) -> None:
 def test_the_quota_view_says_now_when_the_next_call_is_allowed(admin_client: Client) -> None:
     channel = SalesChannelFactory.create(seller_id="A3NOW")
     ApiQuotaFactory.create(
-        seller_id="A3NOW", operation="getListingsItem",
+        seller_id="A3NOW",
+        operation="getListingsItem",
         next_allowed_at=datetime(2020, 1, 1, tzinfo=UTC),
     )
     html = admin_client.get(f"/settings/integrations/marketplaces/{channel.id}/").content.decode()

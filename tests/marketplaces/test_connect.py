@@ -43,7 +43,8 @@ def test_it_connects_through_the_oauth_round_trip(
     assert response.redirect_chain[-1][0] == f"/settings/integrations/marketplaces/{channel.id}/"
     assert "is connected" in response.content.decode()
     assert set(SyncRun.objects.values_list("kind", "trigger")) == {
-        ("items", "initial"), ("orders", "initial"),
+        ("items", "initial"),
+        ("orders", "initial"),
     }
 
 

@@ -158,6 +158,7 @@ def test_drift_actions_are_post_only_and_404_for_unknown_channels(
     channel = SalesChannelFactory.create()
     url = f"/settings/integrations/marketplaces/{channel.id}/drift/{action}/"
     assert admin_client.get(url).status_code == 405
-    assert admin_client.post(
-        f"/settings/integrations/marketplaces/999/drift/{action}/"
-    ).status_code == 404
+    assert (
+        admin_client.post(f"/settings/integrations/marketplaces/999/drift/{action}/").status_code
+        == 404
+    )

@@ -89,11 +89,16 @@ def test_confirming_from_the_queue_comes_back_to_it_and_releases_held_orders(
     new = ItemFactory.create(sku="NEW-1", status=Item.Status.UNCONFIRMED)
     ListingFactory.create(item=new, amazon_quantity=4)
     order = SalesOrderFactory.create(
-        status=SalesOrder.Status.ON_HOLD, hold_reason="SKU NEW-1 is unconfirmed",
+        status=SalesOrder.Status.ON_HOLD,
+        hold_reason="SKU NEW-1 is unconfirmed",
         warehouse=toronto,
     )
     SalesOrderLine.objects.create(
-        order=order, amazon_order_item_id="1", item=new, seller_sku="NEW-1", quantity=1,
+        order=order,
+        amazon_order_item_id="1",
+        item=new,
+        seller_sku="NEW-1",
+        quantity=1,
         unit_price=10,
     )
     response = admin_client.post(
@@ -151,19 +156,25 @@ def test_the_order_list_filters_by_status_channel_and_purchase_date(
     order(amazon_order_id="702-EAST", channel=east, purchased_at=day)
     order(amazon_order_id="702-WEST", channel=west, purchased_at=day)
     order(
-        amazon_order_id="702-HELD", channel=east, purchased_at=day,
-        status=SalesOrder.Status.ON_HOLD, hold_reason="Waiting for SKU NEW-1 to be confirmed",
+        amazon_order_id="702-HELD",
+        channel=east,
+        purchased_at=day,
+        status=SalesOrder.Status.ON_HOLD,
+        hold_reason="Waiting for SKU NEW-1 to be confirmed",
     )
 
     def shown(query: str) -> set[str]:
-        return set(re.findall(r"702-[A-Z]+", staff_client.get(f"/sales-orders/?{query}")
-                              .content.decode()))
+        return set(
+            re.findall(r"702-[A-Z]+", staff_client.get(f"/sales-orders/?{query}").content.decode())
+        )
 
     assert shown("") == {"702-OLD", "702-EAST", "702-WEST", "702-HELD"}
     assert shown("status=on_hold") == {"702-HELD"}
     assert shown(f"channel={west.id}") == {"702-WEST"}
     assert shown("purchased_from=2026-03-10&purchased_to=2026-03-10") == {
-        "702-EAST", "702-WEST", "702-HELD",
+        "702-EAST",
+        "702-WEST",
+        "702-HELD",
     }
     assert shown("purchased_to=2026-03-06") == {"702-OLD"}
     held = text(staff_client.get("/sales-orders/?status=on_hold"))
@@ -217,5 +228,8 @@ def test_the_order_list_never_counts_and_costs_constant_queries(
         order()
     with django_assert_max_num_queries(len(one.captured_queries)) as many:
         staff_client.get("/sales-orders/")
-    assert not [q for q in many.captured_queries if "COUNT(" in q["sql"].upper()
-                and "sales" in q["sql"].lower()]
+    assert not [
+        q
+        for q in many.captured_queries
+        if "COUNT(" in q["sql"].upper() and "sales" in q["sql"].lower()
+    ]

@@ -29,9 +29,15 @@ def an_order() -> SalesOrder:
         shipping_address={"AddressLine1": "123 rue Sherbrooke", "City": "Montréal"},
     )
     line = SalesOrderLine.objects.create(
-        order=order, amazon_order_item_id="1", item=ItemFactory.create(sku="MAPLE-1"),
-        seller_sku="MAPLE-1", title="Maple syrup 1 L", quantity=2, quantity_shipped=1,
-        unit_price=Decimal("20.00"), shipping_price=Decimal("5.00"),
+        order=order,
+        amazon_order_item_id="1",
+        item=ItemFactory.create(sku="MAPLE-1"),
+        seller_sku="MAPLE-1",
+        title="Maple syrup 1 L",
+        quantity=2,
+        quantity_shipped=1,
+        unit_price=Decimal("20.00"),
+        shipping_price=Decimal("5.00"),
         promotion_discount=Decimal("1.50"),
     )
     SalesOrderTax.objects.create(
@@ -48,10 +54,24 @@ def test_admins_see_the_whole_order(admin_client: Client) -> None:
     order = an_order()
     html = admin_client.get(f"/sales-orders/{order.id}/").content.decode()
     for text in (
-        "702-1111111-2222222", "Maple syrup 1 L", "MAPLE-1", "20.00", "−1.50",
-        "Marketplace facilitator", "Seller", "Shipping", "5.20", "0.65", "50.85 CAD",
-        "Waiting for SKU MAPLE-1 to be confirmed", "UNSHIPPED", "Payment status: Paid",
-        "Émilie Tremblay", "emilie@example.ca", "514-555-0199", "123 rue Sherbrooke",
+        "702-1111111-2222222",
+        "Maple syrup 1 L",
+        "MAPLE-1",
+        "20.00",
+        "−1.50",
+        "Marketplace facilitator",
+        "Seller",
+        "Shipping",
+        "5.20",
+        "0.65",
+        "50.85 CAD",
+        "Waiting for SKU MAPLE-1 to be confirmed",
+        "UNSHIPPED",
+        "Payment status: Paid",
+        "Émilie Tremblay",
+        "emilie@example.ca",
+        "514-555-0199",
+        "123 rue Sherbrooke",
     ):
         assert text in html, text
 

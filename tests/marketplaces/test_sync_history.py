@@ -153,10 +153,10 @@ def test_re_initiate_links_both_runs(admin_client: Client) -> None:
     new = SyncRun.objects.get(reinitiates=old)
     assert response["Location"] == f"/sync-runs/{new.id}/"
     assert new.trigger == "reinitiated"
-    assert f"Re-initiated from <a href=\"/sync-runs/{old.id}/\">run #{old.id}</a>" in (
+    assert f'Re-initiated from <a href="/sync-runs/{old.id}/">run #{old.id}</a>' in (
         admin_client.get(f"/sync-runs/{new.id}/").content.decode()
     )
-    assert f"Re-initiated by <a href=\"/sync-runs/{new.id}/\">run #{new.id}</a>" in (
+    assert f'Re-initiated by <a href="/sync-runs/{new.id}/">run #{new.id}</a>' in (
         admin_client.get(f"/sync-runs/{old.id}/").content.decode()
     )
 

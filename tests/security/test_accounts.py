@@ -19,9 +19,7 @@ NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 
 
 def login(client: Client, username: str, password: str, ip: str = "198.51.100.7") -> int:
-    response = client.post(
-        "/login/", {"username": username, "password": password}, REMOTE_ADDR=ip
-    )
+    response = client.post("/login/", {"username": username, "password": password}, REMOTE_ADDR=ip)
     return response.status_code
 
 

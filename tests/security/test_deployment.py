@@ -93,9 +93,7 @@ def test_it_sends_a_content_security_policy_without_inline_code(
     settings.AMAZON_SELLER_CENTRAL_URL = "https://sellercentral.amazon.ca"
     response = admin_client.get("/")
     policy = response["Content-Security-Policy"]
-    directives = {
-        part.split()[0]: part.split()[1:] for part in policy.split(";") if part.strip()
-    }
+    directives = {part.split()[0]: part.split()[1:] for part in policy.split(";") if part.strip()}
     assert directives["default-src"] == ["'self'"]
     assert directives["script-src"] == ["'self'"]
     assert directives["style-src"] == ["'self'"]

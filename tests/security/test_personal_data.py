@@ -171,9 +171,7 @@ def test_it_erases_personal_data_30_days_after_delivery(
 
 
 def test_it_keeps_lines_amounts_and_taxes_and_is_idempotent() -> None:
-    order = order_with_buyer(
-        delivered_at=NOW - timedelta(days=31), total="39.98", tax_total="5.20"
-    )
+    order = order_with_buyer(delivered_at=NOW - timedelta(days=31), total="39.98", tax_total="5.20")
     assert privacy.erase_personal_data(NOW) == 1
     assert privacy.erase_personal_data(NOW + timedelta(days=1)) == 0
     order.refresh_from_db()

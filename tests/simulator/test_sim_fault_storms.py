@@ -7,8 +7,7 @@ import httpx
 from marketplaces.amazon.simulator import Simulator
 
 SEARCH = (
-    "/orders/2026-01-01/orders?lastUpdatedAfter=2026-02-01T00:00:00Z"
-    "&marketplaceIds=A2EUQ1WTGCTBG2"
+    "/orders/2026-01-01/orders?lastUpdatedAfter=2026-02-01T00:00:00Z&marketplaceIds=A2EUQ1WTGCTBG2"
 )
 
 
@@ -17,8 +16,12 @@ def test_it_fails_about_the_given_share_of_calls_until_the_storm_is_over(
 ) -> None:
     answer = http.post(
         "/_sim/faults",
-        json={"operation": "searchOrders", "kind": "server_error", "probability": 0.33,
-              "duration": 600},
+        json={
+            "operation": "searchOrders",
+            "kind": "server_error",
+            "probability": 0.33,
+            "duration": 600,
+        },
     )
     assert answer.status_code == 201
     assert answer.json()["fault"]["probability"] == 0.33

@@ -76,9 +76,13 @@ class Command(BaseCommand):
                         except InvalidToken:
                             failed += 1  # under a key no longer configured: reported below
                             continue
-                        rotated += model._default_manager.alias(_raw=_raw(field)).filter(
-                            pk=pk, _raw=token
-                        ).update(**{field.attname: Value(fresh, output_field=models.TextField())})
+                        rotated += (
+                            model._default_manager.alias(_raw=_raw(field))
+                            .filter(pk=pk, _raw=token)
+                            .update(
+                                **{field.attname: Value(fresh, output_field=models.TextField())}
+                            )
+                        )
             label = f"{model._meta.label}.{field.name}"
             self.stdout.write(
                 f"{label}: {rotated} re-encrypted, {current} already under the newest key"

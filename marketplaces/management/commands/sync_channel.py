@@ -144,9 +144,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("channel", help="the sales channel's id or name")
-        parser.add_argument(
-            "--kind", choices=[k.value for k in SyncRun.Kind], help="what to sync"
-        )
+        parser.add_argument("--kind", choices=[k.value for k in SyncRun.Kind], help="what to sync")
         parser.add_argument(
             "--from",
             dest="start",
@@ -294,9 +292,7 @@ class Command(BaseCommand):
         if run.kind == SyncRun.Kind.STOCK:
             self.report_stock(run)
         elif run.items_failed or run.orders_failed:
-            for record in run.records.filter(outcome=SyncRecord.Outcome.FAILED).order_by("id")[
-                :50
-            ]:
+            for record in run.records.filter(outcome=SyncRecord.Outcome.FAILED).order_by("id")[:50]:
                 self.stdout.write(f"  failed {record.external_id}: {record.reason}")
         if run.status == SyncRun.Status.FAILED:
             raise CommandError(f"Run #{run.id} failed: {run.error}")
@@ -339,9 +335,9 @@ def find_channel(value: str) -> SalesChannel:
         return matches[0]
     if matches:
         raise CommandError(f"Several sales channels are named {value!r}: give its id.")
-    known = ", ".join(
-        f"{c.id} {c.name!r}" for c in SalesChannel.objects.order_by("id")[:20]
-    ) or "none"
+    known = (
+        ", ".join(f"{c.id} {c.name!r}" for c in SalesChannel.objects.order_by("id")[:20]) or "none"
+    )
     raise CommandError(f"No sales channel {value!r}. Channels: {known}.")
 
 
@@ -401,4 +397,3 @@ def describe_window(start: Any, end: Any) -> str:
     start_text = timezone.localtime(start).strftime("%Y-%m-%d %H:%M %Z")
     end_text = timezone.localtime(end).strftime("%Y-%m-%d %H:%M %Z") if end else "now"
     return f"from {start_text} to {end_text}"
-
