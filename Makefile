@@ -31,7 +31,7 @@ $(STAMP): requirements.lock
 
 lock:
 	@command -v uv >/dev/null || { echo "uv is needed: $(PY) -m pip install uv" >&2; exit 1; }
-	uv pip compile pyproject.toml --extra dev --generate-hashes -o requirements.lock
+	uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
 
 run: install
 	$(PY) manage.py migrate --noinput
