@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed-from-lock
 
 help:
 	@echo "make run               install, migrate, create the demo data, start web + worker + beat + simulator"
-	@echo "make test              install, then ruff, mypy, migrations check and the whole pytest suite"
+	@echo "make test              install, then ruff (lint, format), import contracts, mypy, migrations check, pytest"
 	@echo "make install           create $(VENV) and install requirements.lock (hash-checked)"
 	@echo "make lock              re-resolve requirements.lock from pyproject.toml (needs uv)"
 	@echo "make lint | typecheck | migrations-check | pytest   one step of make test"
@@ -40,6 +40,8 @@ run: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy .
@@ -58,6 +60,8 @@ pytest: install
 test: install
 	@case "$${CI:-}" in [Tt][Rr][Uu][Ee]|1|[Yy][Ee][Ss]) bash scripts/ensure_chromium.sh;; esac
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy .
 	$(PY) manage.py makemigrations --check --dry-run
 	$(BIN)/pytest

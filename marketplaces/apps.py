@@ -6,4 +6,6 @@ class MarketplacesConfig(AppConfig):
     name = "marketplaces"
 
     def ready(self) -> None:
-        from marketplaces import signals  # noqa: F401 - connects the stock_changed receiver
+        # Connects the stock_changed receiver, and registers the tasks that marketplaces.jobs
+        # queues by name (in the web process too, where nothing else imports them).
+        from marketplaces import signals, tasks  # noqa: F401

@@ -7,6 +7,7 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from marketplaces import jobs
 from marketplaces.models import FulfillmentChannel, Listing, SalesChannel
 from synchistory import services as history
 from synchistory.models import SyncRun
@@ -29,8 +30,10 @@ def request_sync(
     window_end: datetime | None = None,
     reinitiates: SyncRun | None = None,
     requested_by_id: int | None = None,
+    to_worker: bool = True,
 ) -> SyncRun:
-    """Queue a sync run and hand it to a worker once the transaction commits.
+    """Queue a sync run and hand it to a worker once the transaction commits (``to_worker``),
+    or leave it queued for the caller to run (``manage.py sync_channel``, in the foreground).
 
     Refuses (ValidationError with a message for the user) an inactive channel, a module that is
     switched off, or a run of the same kind that is already queued or running.
@@ -55,15 +58,9 @@ def request_sync(
         )
     except history.SyncAlreadyRunning as running:
         raise ValidationError(str(running)) from None
-    transaction.on_commit(lambda: dispatch(run))
+    if to_worker:
+        jobs.enqueue_run(run)
     return run
-
-
-def dispatch(run: SyncRun) -> None:
-    from marketplaces import tasks
-
-    task = tasks.TASK_FOR_KIND[run.kind]
-    task.delay(run.id)
 
 
 def disable_channel(channel: SalesChannel) -> SalesChannel:
@@ -121,7 +118,9 @@ def set_warehouse_mapping(channel: SalesChannel, warehouse: Warehouse | None) ->
     return locked
 
 
-def reinitiate(run: SyncRun, *, requested_by_id: int | None = None) -> SyncRun:
+def reinitiate(
+    run: SyncRun, *, requested_by_id: int | None = None, to_worker: bool = True
+) -> SyncRun:
     """Fetch again exactly what ``run`` brought in; the new run links to the old one."""
     if run.kind not in (SyncRun.Kind.ITEMS, SyncRun.Kind.ORDERS):
         raise ValidationError("Only item and order syncs can be re-initiated.")
@@ -137,4 +136,5 @@ def reinitiate(run: SyncRun, *, requested_by_id: int | None = None) -> SyncRun:
         window_end=run.window_end,
         reinitiates=run,
         requested_by_id=requested_by_id,
+        to_worker=to_worker,
     )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from marketplaces import jobs
 from marketplaces.amazon.order_sync import ship_line
 from marketplaces.models import FulfillmentChannel, SalesOrder, Shipment
 
@@ -83,8 +84,7 @@ def create_shipment(
                 ship_line(order, line, quantity, user=user)
         _update_order_status(order)
         if merchant:
-            channel_id = order.channel_id
-            transaction.on_commit(lambda: _queue_confirmation(channel_id))
+            jobs.enqueue(jobs.PUSH_SHIPMENTS_SOON, order.channel_id)
     return shipment
 
 
@@ -106,29 +106,9 @@ def retry_confirmation(shipment: Shipment) -> Shipment:
     Shipment.objects.filter(id=shipment.id).update(
         amazon_status=Shipment.AmazonStatus.PENDING, amazon_error=""
     )
-    channel_id = shipment.order.channel_id
-    transaction.on_commit(lambda: _queue_confirmation(channel_id))
+    jobs.enqueue(jobs.PUSH_SHIPMENTS_SOON, shipment.order.channel_id)
     shipment.refresh_from_db()
     return shipment
-
-
-def package_detail(shipment: Shipment) -> dict[str, object]:
-    """confirmShipment's packageDetail. carrierCode is always set (mandatory in Canada)."""
-    detail: dict[str, object] = {
-        "packageReferenceId": shipment.package_reference_id,
-        "carrierCode": shipment.carrier_code,
-        "trackingNumber": shipment.tracking_number,
-        "shipDate": shipment.ship_date.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-        "orderItems": [
-            {"orderItemId": line.order_line.amazon_order_item_id, "quantity": line.quantity}
-            for line in shipment.lines.select_related("order_line")
-        ],
-    }
-    if shipment.carrier_code == "Other":
-        detail["carrierName"] = shipment.carrier_name
-    if shipment.shipping_method:
-        detail["shippingMethod"] = shipment.shipping_method
-    return detail
 
 
 def _validate(order: SalesOrder, request: ShipmentRequest) -> dict[str, str]:
@@ -158,9 +138,3 @@ def _update_order_status(order: SalesOrder) -> None:
     else:
         order.status = SalesOrder.Status.PARTIALLY_SHIPPED
     order.save(update_fields=["status", "shipped_at", "updated_at"])
-
-
-def _queue_confirmation(channel_id: int) -> None:
-    from marketplaces.tasks import push_shipments_soon_task
-
-    push_shipments_soon_task.delay(channel_id)

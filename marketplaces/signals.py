@@ -9,6 +9,7 @@ from django.db import OperationalError, transaction
 from django.db.models.functions import Now
 from django.dispatch import receiver
 
+from marketplaces import jobs
 from marketplaces.models import FulfillmentChannel, Listing, SalesChannel
 from warehouses.signals import stock_changed
 
@@ -26,13 +27,10 @@ def mark_listings_for_push(sender: Any, item_ids: set[int], **kwargs: Any) -> No
     if not item_ids:
         return
     channel_ids = _mark_pending(item_ids)
-    if channel_ids:
-        from marketplaces.tasks import push_stock_soon_task
-
-        for channel_id in channel_ids:
-            push_stock_soon_task.apply_async(
-                (channel_id,), countdown=settings.STOCK_PUSH_DEBOUNCE_SECONDS
-            )
+    for channel_id in channel_ids:
+        jobs.enqueue(
+            jobs.PUSH_STOCK_SOON, channel_id, countdown=settings.STOCK_PUSH_DEBOUNCE_SECONDS
+        )
 
 
 DEADLOCK_RETRIES = 3

@@ -10,7 +10,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.db.models import Prefetch, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -26,13 +25,16 @@ from marketplaces import (
     channel_settings,
     connect,
     items,
+    jobs,
     privacy,
     queries,
     services,
     shipments,
-    tasks,
 )
 from marketplaces.amazon import drift
+from marketplaces.amazon.connection import client_for
+from marketplaces.amazon.errors import AmazonError
+from marketplaces.amazon.order_sync import estimate_orders, order_window
 from marketplaces.forms import (
     ConnectTokenForm,
     IntervalForm,
@@ -369,7 +371,7 @@ def channel_drift_check(request: HttpRequest, channel_id: int) -> HttpResponse:
             f"{channel.name} is {channel.get_status_display().lower()}: Amazon is not asked.",
         )
     else:
-        transaction.on_commit(lambda: tasks.check_drift_task.delay(channel.id))
+        jobs.enqueue(jobs.CHECK_DRIFT, channel.id)
         messages.success(request, "Checking Amazon's quantities… Reload in a minute to see them.")
     return redirect(reverse("channel-detail", args=[channel.id]) + "#stock-on-amazon")
 
@@ -380,7 +382,7 @@ def channel_drift_repush(request: HttpRequest, channel_id: int) -> HttpResponse:
     channel = _get_channel(channel_id)
     count = drift.repush(channel)
     if count:
-        transaction.on_commit(lambda: tasks.push_stock_soon_task.delay(channel.id))
+        jobs.enqueue(jobs.PUSH_STOCK_SOON, channel.id)
         messages.success(
             request,
             f"{count} SKU{'' if count == 1 else 's'} will be sent to Amazon again with the "
@@ -452,10 +454,6 @@ def _sync_page(
 
 def _estimate(channel: SalesChannel, form: ManualSyncForm) -> dict[str, Any]:
     """SPEC §10.5: how much a sync would fetch, before starting it."""
-    from marketplaces.amazon.connection import client_for
-    from marketplaces.amazon.errors import AmazonError
-    from marketplaces.amazon.order_sync import estimate_orders, order_window
-
     if form.cleaned_data["kind"] == SyncRun.Kind.ITEMS:
         count = Listing.objects.filter(channel=channel).count()
         return {

@@ -10,12 +10,13 @@ sent twice.
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from django.utils import timezone
 
 from marketplaces.amazon.client import AmazonClient
 from marketplaces.amazon.errors import AmazonRejected
 from marketplaces.models import Shipment
-from marketplaces.shipments import package_detail
 from synchistory import services as history
 from synchistory.models import SyncRecord, SyncRun
 
@@ -74,3 +75,22 @@ def _accepted(run: SyncRun, shipment: Shipment) -> None:
         "synced",
         local_object=shipment,
     )
+
+
+def package_detail(shipment: Shipment) -> dict[str, object]:
+    """confirmShipment's packageDetail. carrierCode is always set (mandatory in Canada)."""
+    detail: dict[str, object] = {
+        "packageReferenceId": shipment.package_reference_id,
+        "carrierCode": shipment.carrier_code,
+        "trackingNumber": shipment.tracking_number,
+        "shipDate": shipment.ship_date.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "orderItems": [
+            {"orderItemId": line.order_line.amazon_order_item_id, "quantity": line.quantity}
+            for line in shipment.lines.select_related("order_line")
+        ],
+    }
+    if shipment.carrier_code == "Other":
+        detail["carrierName"] = shipment.carrier_name
+    if shipment.shipping_method:
+        detail["shippingMethod"] = shipment.shipping_method
+    return detail

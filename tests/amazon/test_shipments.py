@@ -130,7 +130,9 @@ def test_a_confirmation_whose_answer_was_lost_is_not_sent_again(
     order = placed_order(live_sim, channel, stocked_items)
     line = order.lines.get()
     shipment = shipments.create_shipment(order, request(order, line.quantity))
-    client_for(channel).confirm_shipment(order.amazon_order_id, shipments.package_detail(shipment))
+    client_for(channel).confirm_shipment(
+        order.amazon_order_id, shipment_push.package_detail(shipment)
+    )
     Shipment.objects.filter(id=shipment.id).update(amazon_status=Shipment.AmazonStatus.SENDING)
 
     push(channel)

@@ -34,9 +34,9 @@ from inventory_sync.celery import app
 from marketplaces.amazon.client import forget_access_tokens
 from marketplaces.amazon.simulator import Simulator, start_simulator
 from marketplaces.amazon.simulator.testing import clear_sp_api_token_cache
+from marketplaces.jobs import TASK_FOR_KIND
 from marketplaces.models import FulfillmentChannel, Listing, SalesChannel
 from marketplaces.services import request_sync
-from marketplaces.tasks import TASK_FOR_KIND
 from synchistory import services as history
 from synchistory.models import SyncRun
 from tests.conftest import require_service
@@ -177,7 +177,7 @@ class Rig:
             app.send_task(task_name, args=list(args), queue=self.queue, connection=broker)
 
     def dispatch(self, run: SyncRun) -> None:
-        self.send(TASK_FOR_KIND[run.kind].name, run.pk)
+        self.send(TASK_FOR_KIND[SyncRun.Kind(run.kind)], run.pk)
 
     def trigger(self, kind: str, trigger: str = SyncRun.Trigger.AUTOMATIC) -> SyncRun:
         """Like beat or the Sync Manually button: queue a run, hand its task to the workers."""

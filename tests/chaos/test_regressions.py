@@ -96,7 +96,7 @@ def test_a_queued_run_whose_task_was_lost_is_sent_again(
 ) -> None:
     settings.SYNC_RUN_STALE_AFTER_SECONDS = 60
     sent: list[int] = []
-    monkeypatch.setattr(tasks.push_stock_task, "delay", lambda run_id: sent.append(run_id))
+    monkeypatch.setattr(tasks.push_stock_task, "apply_async", lambda args, **_: sent.extend(args))
     channel = SalesChannelFactory.create(sync_orders=False, sync_items=False)
     lost = SyncRunFactory.create(
         channel=channel, kind=SyncRun.Kind.STOCK, status=SyncRun.Status.QUEUED

@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from marketplaces import runs, services
 from marketplaces.amazon.simulator import Simulator
 from marketplaces.management.commands import sync_channel
 from marketplaces.models import Listing, SalesChannel, SalesOrder
@@ -157,12 +158,46 @@ def test_it_refuses_while_a_sync_of_the_same_kind_is_running(
     live_sim: Simulator, channel: SalesChannel
 ) -> None:
     running = history.start_run(channel.id, SyncRun.Kind.ORDERS, SyncRun.Trigger.AUTOMATIC)
+    assert history.claim_run(running.id)  # a live worker has it
 
-    expected = rf"already queued for this channel \(run #{running.id}\)"
+    expected = rf"already running for this channel \(run #{running.id}\)"
     with pytest.raises(CommandError, match=expected):
         sync(str(channel.id), kind="orders")
 
     assert SyncRun.objects.count() == 1
+
+
+def test_a_run_queued_for_a_worker_that_never_came_is_run_here(
+    live_sim: Simulator, channel: SalesChannel
+) -> None:
+    """connect_amazon queues the initial syncs; with no worker running, the operator's
+    sync_channel used to refuse ("already queued") for ever."""
+    queued = services.request_sync(channel, SyncRun.Kind.ORDERS, SyncRun.Trigger.AUTOMATIC)
+
+    output = sync(str(channel.id), kind="orders")
+
+    queued.refresh_from_db()
+    assert queued.status == SyncRun.Status.SUCCEEDED, queued.error
+    assert queued.orders_synced > 0
+    assert SyncRun.objects.count() == 1  # the queued run did the work; none was added
+    assert f"Run #{queued.id} is waiting for a worker: running it here." in output
+    assert f"Run #{queued.id} succeeded." in output
+
+
+def test_a_specific_period_runs_after_the_queued_run_it_waited_behind(
+    live_sim: Simulator, channel: SalesChannel
+) -> None:
+    queued = services.request_sync(channel, SyncRun.Kind.ORDERS, SyncRun.Trigger.AUTOMATIC)
+    today = timezone.localdate()
+
+    sync(str(channel.id), kind="orders", start=(today - timedelta(days=3)).isoformat())
+
+    queued.refresh_from_db()
+    assert queued.status == SyncRun.Status.SUCCEEDED, queued.error
+    period = SyncRun.objects.exclude(id=queued.id).get()
+    assert period.trigger == SyncRun.Trigger.MANUAL
+    assert period.window_start is not None
+    assert period.status == SyncRun.Status.SUCCEEDED, period.error
 
 
 def test_it_refuses_an_inactive_channel(live_sim: Simulator, channel: SalesChannel) -> None:
@@ -230,7 +265,7 @@ def test_a_specific_period_is_fetched_in_local_time(
 def test_it_retries_a_transient_failure(
     live_sim: Simulator, channel: SalesChannel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sync_channel, "transient_backoff", lambda retries: 0.0)
+    monkeypatch.setattr(runs, "foreground_backoff", lambda failures: 0.0)
     sim_post(
         live_sim,
         "/_sim/faults",

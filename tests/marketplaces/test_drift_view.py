@@ -20,8 +20,12 @@ pytestmark = pytest.mark.django_db
 def queued(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
     """The tasks the views hand to Celery, by name."""
     calls: dict[str, list[int]] = {"check_drift": [], "push_stock_soon": []}
-    monkeypatch.setattr(tasks.check_drift_task, "delay", calls["check_drift"].append)
-    monkeypatch.setattr(tasks.push_stock_soon_task, "delay", calls["push_stock_soon"].append)
+
+    def recorder(name: str) -> Any:
+        return lambda args, **options: calls[name].append(*args)
+
+    monkeypatch.setattr(tasks.check_drift_task, "apply_async", recorder("check_drift"))
+    monkeypatch.setattr(tasks.push_stock_soon_task, "apply_async", recorder("push_stock_soon"))
     return calls
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.db import OperationalError, connection
 
-from marketplaces import tasks
+from marketplaces import runs, tasks
 from marketplaces.amazon import stock_push
 from marketplaces.amazon.client import AmazonClient
 from marketplaces.amazon.errors import AmazonThrottled, AmazonTransientError, WaitForAmazon
@@ -27,19 +27,19 @@ def scripted(monkeypatch: pytest.MonkeyPatch, outcomes: list[Callable[[], None]]
     of transient failure counts each attempt was given."""
     script: Iterator[Callable[[], None]] = iter(outcomes)
     attempts: list[int] = []
-    real_execute_run = tasks.execute_run
+    real_attempt = runs.attempt
 
     def push(run: SyncRun, client: AmazonClient) -> None:
         next(script, lambda: None)()
 
-    def counting_execute_run(task: Any, run_id: int, work: Work, failures: int = 0) -> None:
+    def counting_attempt(run: SyncRun, failures: int = 0, **options: Any) -> Any:
         attempts.append(failures)
-        real_execute_run(task, run_id, work, failures)
+        return real_attempt(run, failures, **options)
 
     monkeypatch.setattr(stock_push, "push_stock", push)
     # Let each eager retry run (a propagated Retry would end the chain at the first one).
     monkeypatch.setitem(tasks.push_stock_task.app.conf, "task_eager_propagates", False)
-    monkeypatch.setattr(tasks, "execute_run", counting_execute_run)
+    monkeypatch.setattr(runs, "attempt", counting_attempt)
     return attempts
 
 
@@ -69,7 +69,7 @@ def test_waiting_for_a_feed_and_pacing_do_not_use_up_the_failure_retries(
 ) -> None:
     """A long feed (many polls) plus a few 5xx used to end "Amazon kept failing": every retry
     of the task counted, waits included."""
-    failures = [FAIL] * tasks.MAX_TRANSIENT_RETRIES
+    failures = [FAIL] * runs.MAX_TRANSIENT_RETRIES
     attempts = scripted(monkeypatch, [WAIT] * 20 + [PACED] * 5 + failures)
     run = queued_stock_run()
 
@@ -78,12 +78,12 @@ def test_waiting_for_a_feed_and_pacing_do_not_use_up_the_failure_retries(
     run.refresh_from_db()
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     assert attempts[:26] == [0] * 26  # the waits and the pacing counted nothing
-    assert attempts[26:] == list(range(1, tasks.MAX_TRANSIENT_RETRIES + 1))
+    assert attempts[26:] == list(range(1, runs.MAX_TRANSIENT_RETRIES + 1))
 
 
 @pytest.mark.django_db
 def test_a_run_that_keeps_failing_ends_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
-    scripted(monkeypatch, [WAIT, FAIL] * (tasks.MAX_TRANSIENT_RETRIES + 1))
+    scripted(monkeypatch, [WAIT, FAIL] * (runs.MAX_TRANSIENT_RETRIES + 1))
     run = queued_stock_run()
 
     tasks.push_stock_task.apply(args=(run.id,))
@@ -123,7 +123,7 @@ def test_a_run_whose_database_connection_drops_is_retried_on_a_new_one(
 def test_a_database_that_stays_away_fails_the_run_with_the_reason(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    scripted(monkeypatch, [lose_the_connection] * (tasks.MAX_TRANSIENT_RETRIES + 1))
+    scripted(monkeypatch, [lose_the_connection] * (runs.MAX_TRANSIENT_RETRIES + 1))
     run = queued_stock_run()
 
     tasks.push_stock_task.apply(args=(run.id,))

@@ -1,14 +1,12 @@
 """``manage.py sync_channel CHANNEL --kind items|orders|stock|shipments``: one sync, in the
 foreground, for an operator.
 
-It goes through the same code as the Celery tasks: the run is queued with
-``synchistory.services.start_run`` (so the database refuses it while one of the same kind is
-queued or running, automatic or manual), taken with ``claim_run``, and the same work function
-the task calls does the work. Where a task would be retried later by Celery, this command
-sleeps and calls the work function again: ``WaitForAmazon`` (a report or feed still being
-prepared) and ``AmazonThrottled`` after their ``retry_after``, transient failures after a
-bounded backoff. An authorization Amazon no longer accepts marks the channel as
-``execute_run`` does.
+It goes through the same code as the pages and the Celery tasks: the run is started by
+``marketplaces.services.request_sync`` (so it is refused while one of the same kind is running,
+automatic or manual), taken with ``claim_run``, and attempted by ``marketplaces.runs.attempt``,
+the tasks' own run policy. Where a task would be retried later by Celery, this command waits
+(keeping the run's heartbeat fresh) and attempts it again. A run that is queued for a worker
+(none is running, say, after ``connect_amazon``) is taken over and run here first.
 
 Exit codes: 0 succeeded, 1 refused or failed, 2 finished with failed records (partial).
 """
@@ -17,42 +15,23 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 from django.db import connection
 from django.utils import timezone
 
-from marketplaces.amazon import item_sync, order_sync, shipment_push, stock_push
-from marketplaces.amazon.client import AmazonClient
-from marketplaces.amazon.connection import client_for
-from marketplaces.amazon.errors import (
-    AmazonAuthError,
-    AmazonThrottled,
-    AmazonTransientError,
-    WaitForAmazon,
-)
+from marketplaces import runs, services
+from marketplaces.forms import ManualSyncForm
 from marketplaces.models import SalesChannel, StockPushLine
-from marketplaces.tasks import MAX_RUN_AGE, MAX_TRANSIENT_RETRIES
 from synchistory import services as history
 from synchistory.models import SyncRecord, SyncRun
 
-WORK: dict[str, Callable[[SyncRun, AmazonClient], None]] = {
-    SyncRun.Kind.ITEMS: item_sync.sync_items,
-    SyncRun.Kind.ORDERS: order_sync.sync_orders,
-    SyncRun.Kind.STOCK: stock_push.push_stock,
-    SyncRun.Kind.SHIPMENTS: shipment_push.push_shipments,
-}
 AMAZON_HISTORY_DAYS = 730
 BAR_WIDTH = 30
 EXIT_PARTIAL = 2
-
-
-def transient_backoff(retries: int) -> float:
-    """Shorter than the task's (an operator is watching), still bounded: 2, 4, 8 … 60 s."""
-    return float(min(60, 2 * 2**retries))
 
 
 def progress_bar(done: int, total: int | None) -> str:
@@ -187,89 +166,74 @@ class Command(BaseCommand):
         else:
             raise CommandError("Say what to sync: --kind items|orders|stock|shipments.")
         window_start, window_end = sync_window(kind, options["start"], options["end"])
-        if not channel.is_active:
-            raise CommandError(
-                f"{channel.name} is {channel.get_status_display().lower()}: nothing syncs until "
-                "it is re-enabled."
-            )
+        queued = SyncRun.objects.filter(
+            channel=channel, kind=kind, status=SyncRun.Status.QUEUED
+        ).first()
+        if queued is not None and channel.is_active:
+            self.stdout.write(f"Run #{queued.id} is waiting for a worker: running it here.")
+            done = self.run_here(queued, options["refresh"])
+            if window_start is None and reinitiates is None:
+                self.report(done)
+                return
         trigger = SyncRun.Trigger.REINITIATED if reinitiates else SyncRun.Trigger.MANUAL
         try:
-            run = history.start_run(
-                channel.id,
-                kind,
-                trigger,
-                window_start=window_start,
-                window_end=window_end,
-                reinitiates=reinitiates,
-            )
-        except history.SyncAlreadyRunning as running:
-            raise CommandError(str(running)) from None
-        if not history.claim_run(run.id):  # nothing else is handed this run: a safety net
+            if reinitiates is not None:
+                run = services.reinitiate(reinitiates, to_worker=False)
+            else:
+                run = services.request_sync(
+                    channel,
+                    kind,
+                    trigger,
+                    window_start=window_start,
+                    window_end=window_end,
+                    to_worker=False,
+                )
+        except ValidationError as refused:
+            raise CommandError(" ".join(refused.messages)) from None
+        self.report(self.run_here(run, options["refresh"]))
+
+    def run_here(self, run: SyncRun, refresh: float) -> SyncRun:
+        """Claim a queued run and carry it out in the foreground, showing its progress."""
+        if not history.claim_run(run.id):
             raise CommandError(f"Run #{run.id} was taken by another worker.")
+        run = SyncRun.objects.select_related("channel").get(id=run.id)
         self.stdout.write(
-            f"Run #{run.id}: {run.get_kind_display().lower()} sync of {channel.name} "
+            f"Run #{run.id}: {run.get_kind_display().lower()} sync of {run.channel.name} "
             f"({run.get_trigger_display().lower()})"
-            + (f", {describe_window(window_start, window_end)}" if window_start else "")
+            + (f", {describe_window(run.window_start, run.window_end)}" if run.window_start else "")
         )
         printer = ProgressPrinter(self.stdout, run.id, interactive=self.stdout.isatty())
-        poller = ProgressPoller(printer, options["refresh"]) if options["refresh"] > 0 else None
+        poller = ProgressPoller(printer, refresh) if refresh > 0 else None
         if poller:
             poller.start()
         try:
-            run = self.execute_foreground(run, WORK[kind], printer)
+            return self.execute_foreground(run, printer)
         finally:
             if poller:
                 poller.stop()
             printer.refresh()
             printer.end()
-        self.report(run)
 
-    # -- the task's loop, in the foreground ----------------------------------------------
+    # -- the run policy, in the foreground -------------------------------------------------
 
-    def execute_foreground(
-        self, run: SyncRun, work: Callable[[SyncRun, AmazonClient], None], printer: ProgressPrinter
-    ) -> SyncRun:
-        channel = run.channel
-        transient_failures = 0
+    def execute_foreground(self, run: SyncRun, printer: ProgressPrinter) -> SyncRun:
+        failures = 0
         while True:
             run.refresh_from_db()  # the work keeps its place (report id, page token) in the row
             try:
-                work(run, client_for(channel))
-            except WaitForAmazon as waiting:
-                if run.created_at < timezone.now() - MAX_RUN_AGE:
-                    return history.finish_run(run, error=f"Gave up waiting for Amazon: {waiting}")
-                printer.note(f"Waiting: {waiting}")
-                self.sleep(run, waiting.retry_after, printer)
-            except AmazonThrottled as throttled:
-                printer.note(f"Throttled: {throttled}")
-                self.sleep(run, throttled.retry_after + 1, printer)
-            except AmazonTransientError as error:
-                if transient_failures >= MAX_TRANSIENT_RETRIES:
-                    return history.finish_run(run, error=f"Amazon kept failing: {error}")
-                pause = transient_backoff(transient_failures)
-                transient_failures += 1
-                printer.note(f"Amazon failed ({error}); retrying in {pause:.0f} s")
-                self.sleep(run, pause, printer)
-            except AmazonAuthError as error:
-                SalesChannel.objects.filter(id=channel.id).update(
-                    status=SalesChannel.Status.NEEDS_REAUTHORIZATION,
-                    status_reason=str(error)[:500],
-                )
-                return history.finish_run(
-                    run, error=f"{error}. Re-authorize the channel to resume syncing."
-                )
+                again = runs.attempt(run, failures, backoff=runs.foreground_backoff)
             except KeyboardInterrupt:
                 history.finish_run(
                     run,
                     error="Stopped by the operator (Ctrl-C); the next run picks up its work.",
                 )
                 raise
-            except Exception as error:  # noqa: BLE001 - recorded on the run, as the task does
-                return history.finish_run(
-                    run, error=f"Unexpected error: {type(error).__name__}: {error}"
-                )
-            else:
-                return history.finish_run(run)
+            if again is None:
+                run.refresh_from_db()
+                return run
+            printer.note(again.reason)
+            failures = again.failures
+            self.sleep(run, again.seconds, printer)
 
     @staticmethod
     def sleep(run: SyncRun, seconds: float, printer: ProgressPrinter) -> None:
@@ -342,7 +306,7 @@ def find_channel(value: str) -> SalesChannel:
 
 
 def reinitiated_run(channel: SalesChannel, run_id: int, kind: str | None) -> SyncRun:
-    """The same checks as ``marketplaces.services.reinitiate``."""
+    """The run to re-initiate, if it is this channel's (``services.reinitiate`` checks the rest)."""
     run = SyncRun.objects.filter(id=run_id).first()
     if run is None:
         raise CommandError(f"There is no sync run #{run_id}.")
@@ -350,12 +314,6 @@ def reinitiated_run(channel: SalesChannel, run_id: int, kind: str | None) -> Syn
         raise CommandError(f"Run #{run_id} belongs to another sales channel.")
     if kind and kind != run.kind:
         raise CommandError(f"Run #{run_id} is a {run.kind} sync, not {kind}.")
-    if run.kind not in (SyncRun.Kind.ITEMS, SyncRun.Kind.ORDERS):
-        raise CommandError("Only item and order syncs can be re-initiated.")
-    if not run.is_final:
-        raise CommandError("This run has not finished yet.")
-    if not run.records.exists():
-        raise CommandError("This run brought in no records to fetch again.")
     return run
 
 
@@ -376,8 +334,6 @@ def sync_window(kind: str, start: str | None, end: str | None) -> tuple[Any, Any
         raise CommandError("--to needs --from: the period has a start date.")
     start_day = parse_day(start, "--from")
     end_day = parse_day(end, "--to") if end else timezone.localdate()
-
-    from marketplaces.forms import ManualSyncForm
 
     form = ManualSyncForm(
         data={

@@ -1,0 +1,50 @@
+"""Handing work to the Celery workers: the one way the product queues a task.
+
+The tasks call the services, so the services (and the signal receivers) cannot import the task
+functions without a cycle; they name them here instead. ``MarketplacesConfig.ready`` imports
+``marketplaces.tasks``, so every name is registered in any process that set Django up, and a
+task queued by name behaves as one queued through its own ``.apply_async`` (eager mode
+included).
+"""
+
+from __future__ import annotations
+
+from celery import current_app
+from django.db import transaction
+
+from synchistory.models import SyncRun
+
+SYNC_ITEMS = "marketplaces.tasks.sync_items_task"
+SYNC_ORDERS = "marketplaces.tasks.sync_orders_task"
+PUSH_STOCK = "marketplaces.tasks.push_stock_task"
+PUSH_STOCK_SOON = "marketplaces.tasks.push_stock_soon_task"
+PUSH_SHIPMENTS = "marketplaces.tasks.push_shipments_task"
+PUSH_SHIPMENTS_SOON = "marketplaces.tasks.push_shipments_soon_task"
+CHECK_DRIFT = "marketplaces.tasks.check_drift_task"
+
+TASK_FOR_KIND = {
+    SyncRun.Kind.ITEMS: SYNC_ITEMS,
+    SyncRun.Kind.ORDERS: SYNC_ORDERS,
+    SyncRun.Kind.STOCK: PUSH_STOCK,
+    SyncRun.Kind.SHIPMENTS: PUSH_SHIPMENTS,
+}
+
+
+def enqueue(task_name: str, *args: object, countdown: float | None = None) -> None:
+    """Queue ``task_name(*args)`` once the current transaction commits (at once outside one):
+    a worker never starts on rows it cannot see yet, and a rolled-back change queues nothing."""
+    transaction.on_commit(lambda: send(task_name, *args, countdown=countdown))
+
+
+def enqueue_run(run: SyncRun) -> None:
+    """Hand a queued sync run to a worker (after commit)."""
+    enqueue(TASK_FOR_KIND[SyncRun.Kind(run.kind)], run.id)
+
+
+def send(task_name: str, *args: object, countdown: float | None = None) -> None:
+    """Queue now, whatever the transaction: for callers that already run after a commit."""
+    task = current_app.tasks[task_name]
+    if countdown is None:
+        task.apply_async(args)
+    else:
+        task.apply_async(args, countdown=countdown)

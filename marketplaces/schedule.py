@@ -1,0 +1,133 @@
+"""When syncs start on their own: the channels' schedule, the debounced pushes, lost tasks.
+
+Beat calls ``start_due_syncs`` every minute; stock changes and new shipments call the
+``*_soon`` functions (through their tasks, after a debounce).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.utils import timezone
+
+from marketplaces import jobs
+from marketplaces.models import Listing, SalesChannel, Shipment, StockPush
+from marketplaces.services import MODULE_FOR_KIND, request_sync
+from synchistory import services as history
+from synchistory.models import SyncRun
+
+logger = logging.getLogger(__name__)
+
+
+def start_due_syncs(now: datetime | None = None) -> int:
+    """Start each active channel's due syncs; returns how many started.
+
+    Orders every channel's interval, items every AMAZON_ITEM_SYNC_HOURS, stock and shipments
+    as soon as there is something to send. Runs whose task was lost are handed out again first.
+    """
+    now = now or timezone.now()
+    started = 0
+    redispatch_lost_runs(now)
+    item_interval = timedelta(hours=settings.AMAZON_ITEM_SYNC_HOURS)
+    for channel in SalesChannel.objects.filter(status=SalesChannel.Status.ACTIVE):
+        intervals = {
+            SyncRun.Kind.ORDERS: timedelta(minutes=channel.sync_interval_minutes),
+            SyncRun.Kind.ITEMS: item_interval,
+        }
+        if _has_stock_work(channel):
+            intervals[SyncRun.Kind.STOCK] = timedelta(0)
+        if Shipment.objects.filter(
+            order__channel=channel,
+            amazon_status__in=[Shipment.AmazonStatus.PENDING, Shipment.AmazonStatus.SENDING],
+        ).exists():
+            intervals[SyncRun.Kind.SHIPMENTS] = timedelta(0)
+        for kind, interval in intervals.items():
+            if not getattr(channel, MODULE_FOR_KIND[kind]):
+                continue
+            last = (
+                SyncRun.objects.filter(channel=channel, kind=kind)
+                .order_by("-created_at")
+                .values_list("created_at", flat=True)
+                .first()
+            )
+            if interval and last and last > now - interval:
+                continue
+            try:
+                request_sync(channel, kind, SyncRun.Trigger.AUTOMATIC)
+            except ValidationError:
+                continue  # one is already queued or running
+            started += 1
+    return started
+
+
+def redispatch_lost_runs(now: datetime) -> int:
+    """Hand a queued run whose task is gone back to the workers.
+
+    A queued run blocks every other run of its kind on its channel. Its task can vanish: Redis
+    restarted without persistence, a queue purged, a retry that could not be published while
+    the broker was down. No retry countdown is longer than twice STALE_AFTER, so a queued run
+    untouched for that long has lost its task. Sending it again is safe: claim_run lets one
+    delivery run it and makes any other a no-op.
+    """
+    cutoff = now - 2 * history.stale_after()
+    lost = list(
+        SyncRun.objects.filter(status=SyncRun.Status.QUEUED)
+        .filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff))
+        .values_list("id", "kind")
+    )
+    for run_id, kind in lost:
+        # Touched, so it is sent again only if this copy is lost too.
+        SyncRun.objects.filter(id=run_id, status=SyncRun.Status.QUEUED).update(heartbeat_at=now)
+        logger.warning("Sync run %s was queued with no task in sight; sending it again", run_id)
+        jobs.send(jobs.TASK_FOR_KIND[SyncRun.Kind(kind)], run_id)
+    return len(lost)
+
+
+def _has_stock_work(channel: SalesChannel) -> bool:
+    return (
+        Listing.objects.filter(channel=channel, push_pending=True).exists()
+        or StockPush.objects.filter(channel=channel, status=StockPush.Status.SUBMITTED).exists()
+    )
+
+
+def push_stock_soon(channel_id: int) -> None:
+    """Start a stock push unless one started within the debounce window."""
+    channel = SalesChannel.objects.filter(id=channel_id).first()
+    if channel is None or not channel.sync_stock or not channel.is_active:
+        return
+    # Every stock transaction queues one of these (an order sync: one per order). A push
+    # started within the debounce window already took, or will take, those changes: without
+    # this a burst of N orders made up to N stock runs, flooding the queue and the history.
+    recent = timezone.now() - timedelta(seconds=settings.STOCK_PUSH_DEBOUNCE_SECONDS)
+    if SyncRun.objects.filter(
+        channel_id=channel_id, kind=SyncRun.Kind.STOCK, created_at__gte=recent
+    ).exists():
+        return
+    # A push already queued or running refuses a second; what it misses stays pending.
+    with contextlib.suppress(ValidationError):
+        request_sync(channel, SyncRun.Kind.STOCK, SyncRun.Trigger.AUTOMATIC)
+
+
+def push_shipments_soon(channel_id: int) -> None:
+    channel = SalesChannel.objects.filter(id=channel_id).first()
+    if channel is None or not channel.sync_shipments or not channel.is_active:
+        return
+    with contextlib.suppress(ValidationError):  # one already running picks it up next time
+        request_sync(channel, SyncRun.Kind.SHIPMENTS, SyncRun.Trigger.AUTOMATIC)
+
+
+def check_drift_everywhere() -> int:
+    """The daily drift check: one task per active channel that pushes stock."""
+    ids = list(
+        SalesChannel.objects.filter(status=SalesChannel.Status.ACTIVE, sync_stock=True).values_list(
+            "id", flat=True
+        )
+    )
+    for channel_id in ids:
+        jobs.send(jobs.CHECK_DRIFT, channel_id)
+    return len(ids)
