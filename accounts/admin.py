@@ -1,18 +1,79 @@
+"""The Django admin for users and the audit log.
+
+A user's role and the permission to see buyers' personal data change only through
+``accounts.services``, which audits them: the user form's Role and "personal data" fields are
+saved by those services, and the other ways to grant a permission (superuser status, groups,
+per-user permissions, a group's permissions) are read-only here.
+"""
+
 from typing import Any
 
+from django import forms
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import UserChangeForm
+from django.contrib.auth.models import Group
 from django.http import HttpRequest
 
+from accounts import audit, services
 from accounts.models import AuditEvent, User
+
+# Read-only: each would grant the personal-data permission (or everything) unaudited.
+PERMISSION_FIELDS = ("is_superuser", "groups", "user_permissions")
+
+
+class UserAdminChangeForm(UserChangeForm):
+    view_personal_data = forms.BooleanField(
+        required=False,
+        label="Can see buyers' personal data unmasked",
+        help_text="Admins see it by their role; this grants it to a staff user. Audited.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["view_personal_data"].initial = services.has_personal_data_permission(
+                self.instance
+            )
 
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
+    form = UserAdminChangeForm
     list_display = ("username", "email", "role", "is_active", "last_login")
     list_filter = ("role", "is_active")
-    fieldsets = (*(BaseUserAdmin.fieldsets or ()), ("Role", {"fields": ("role",)}))
+    fieldsets = (
+        *(BaseUserAdmin.fieldsets or ()),
+        ("Role", {"fields": ("role", "view_personal_data")}),
+    )
     add_fieldsets = (*BaseUserAdmin.add_fieldsets, ("Role", {"fields": ("role",)}))
+    readonly_fields = PERMISSION_FIELDS
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        """The role and the personal-data permission go through the audited services."""
+        role = obj.role
+        if change:
+            obj.role = User.objects.only("role").get(pk=obj.pk).role
+        else:
+            obj.role = User._meta.get_field("role").get_default()
+        super().save_model(request, obj, form, change)
+        actor = audit.Actor.from_request(request)
+        services.do_change_user_role(obj, role, actor=actor)
+        if "view_personal_data" in form.cleaned_data:
+            services.do_set_personal_data_permission(
+                obj, form.cleaned_data["view_personal_data"], actor=actor
+            )
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(BaseGroupAdmin):
+    """A group's permissions are read-only: granting one here would be unaudited."""
+
+    readonly_fields = ("permissions",)
 
 
 @admin.register(AuditEvent)

@@ -1,14 +1,20 @@
 """The audit log (SPEC §9): settings changes, connects and disconnects, syncs started by hand,
 re-initiates, logins, and every view of unmasked personal data.
 
-Call ``record(request, "channel-disabled", target=channel)`` from a view, or
-``record(user, …)`` where there is no request (a management command, a task). Targets are named
-by model, id and ``str()``: never pass a buyer's details in ``target`` or ``detail``.
+Settings changes are recorded by the service that makes them, whatever called it (a page, a
+management command, the Django admin): the service takes an ``Actor`` (who, and from where) and
+calls ``record(actor, "settings-changed", target=channel, detail=…)``. ``Actor.from_request``
+is the web's actor; ``Actor.command("connect_amazon", user)`` a management command's.
+
+``record(request, …)`` and ``record(user, …)`` still work for events that are not settings
+changes (logins, views of personal data). Targets are named by model, id and ``str()``: never
+pass a buyer's details in ``target`` or ``detail``.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -34,6 +40,8 @@ ACTIONS: dict[str, str] = {
     "two-factor-verified": "Two-factor code accepted",
     "two-factor-failed": "Two-factor code refused",
     "settings-changed": "Settings changed",
+    "role-changed": "Role changed",
+    "personal-data-access-changed": "Permission to see personal data changed",
     "channel-connected": "Sales channel connected",
     "channel-disconnected": "Sales channel disabled",
     "channel-enabled": "Sales channel re-enabled",
@@ -63,6 +71,45 @@ def client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+@dataclass(frozen=True)
+class Actor:
+    """Who made a change and from where: the user (None for the system), the client's address
+    and user agent for a web request, or ``manage.py <command>`` as the user agent."""
+
+    user: Any = None
+    ip_address: str | None = None
+    user_agent: str = ""
+
+    @classmethod
+    def from_request(cls, request: HttpRequest) -> Actor:
+        user = getattr(request, "user", None)
+        return cls(
+            user=user if getattr(user, "is_authenticated", False) else None,
+            ip_address=client_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
+        )
+
+    @classmethod
+    def command(cls, name: str, user: Any = None) -> Actor:
+        """A management command, run as ``user`` (None: the system)."""
+        return cls(user=user, user_agent=f"manage.py {name}")
+
+
+SYSTEM = Actor()
+
+# What a service's ``actor`` argument may be: an Actor, a request, a user, or None (the system).
+Who = Actor | HttpRequest | Any
+
+
+def as_actor(who: Who) -> Actor:
+    """An ``Actor`` from a request, a user, None (the system) or an ``Actor``."""
+    if isinstance(who, Actor):
+        return who
+    if isinstance(who, HttpRequest):
+        return Actor.from_request(who)
+    return Actor(user=who)
+
+
 def _describe(target: Any) -> tuple[str, str, str]:
     if target is None:
         return "", "", ""
@@ -79,16 +126,16 @@ def _describe(target: Any) -> tuple[str, str, str]:
 
 
 def record(
-    request_or_user: HttpRequest | Any,
+    who: Who,
     action: str,
     *,
     target: Any = None,
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Write one audit event. ``request_or_user`` is the request (user, IP and user agent are
+    """Write one audit event. ``who`` is an ``Actor``, the request (user, IP and user agent are
     taken from it), a user, or None for the system itself (a scheduled job)."""
-    request = request_or_user if isinstance(request_or_user, HttpRequest) else None
-    user: Any = getattr(request, "user", None) if request is not None else request_or_user
+    actor = as_actor(who)
+    user: Any = actor.user
     if user is not None and not getattr(user, "is_authenticated", False):
         user = None
     target_type, target_id, target_label = _describe(target)
@@ -100,8 +147,8 @@ def record(
         target_id=target_id,
         target_label=target_label,
         detail=detail or {},
-        ip_address=client_ip(request) if request is not None else None,
-        user_agent=(request.META.get("HTTP_USER_AGENT", "") if request is not None else "")[:300],
+        ip_address=actor.ip_address,
+        user_agent=actor.user_agent[:300],
         created_at=timezone.now(),
     )
 

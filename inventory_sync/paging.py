@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from django.db.models import Model, Q, QuerySet, Subquery
+from django.http import HttpRequest
 
 M = TypeVar("M", bound=Model)
 
@@ -56,3 +57,12 @@ def keyset_page(
         newer_cursor=shown[0].pk if older_than is not None and shown else None,
         older_cursor=shown[-1].pk if len(rows) > per_page else None,
     )
+
+
+def int_param(request: HttpRequest, name: str) -> int | None:
+    """A cursor or page number from the query string, or None when it is not one."""
+    value = request.GET.get(name, "")
+    # ASCII digits only ("²" is a digit to str.isdigit but not to int), and within bigint.
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
+        return None
+    return int(value)

@@ -1,6 +1,13 @@
-"""Admin registrations. Credentials and buyer data are excluded: the admin never shows them."""
+"""Admin registrations. Credentials and buyer data are excluded: the admin never shows them.
+
+A sales channel's connection, status and sync settings are read-only here: they change through
+the audited services (connect, Show Details, disable and re-enable), never unaudited.
+"""
+
+from typing import Any
 
 from django.contrib import admin
+from django.http import HttpRequest
 
 from marketplaces.models import (
     Listing,
@@ -19,6 +26,18 @@ class SalesChannelAdmin(admin.ModelAdmin):
     list_display = ("name", "marketplace", "seller_id", "status", "mapped_warehouse")
     list_filter = ("status", "marketplace")
     exclude = ("refresh_token",)
+    # Everything but the name: endpoints, seller, status, modules, limits, mapping, checkpoints.
+    readonly_fields = tuple(
+        field.name
+        for field in SalesChannel._meta.concrete_fields
+        if field.name not in ("id", "name", "refresh_token")
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # connected in Settings › Integrations or with manage.py connect_amazon
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # disabled (audited) on Show Details instead
 
 
 @admin.register(Listing)

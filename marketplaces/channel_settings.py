@@ -1,8 +1,10 @@
-"""Channel settings changed from Show Details: sync interval, modules, stock limits, and the
-organization-wide order sync preference.
+"""Channel settings changed from Show Details: sync interval, modules, stock limits, the
+organization-wide order sync preference, the mapped warehouse, disable and re-enable.
 
 Kept apart from ``marketplaces/services.py`` (owned by the sync work) so the settings pages
 could be built alongside it; these are services in the DESIGN sense: the views call them.
+Every change writes its audit event here, in the change's transaction, whoever asks for it
+(a page, a management command): ``actor`` is an ``audit.Actor``, a request, a user or None.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from typing import Any
 
 from django.db import transaction
 
+from accounts import audit
+from marketplaces import services
 from marketplaces.models import FulfillmentChannel, Listing, SalesChannel
-from warehouses.models import Organization
+from warehouses.models import Organization, Warehouse
 
 SETTABLE_FIELDS = frozenset(
     {
@@ -25,16 +29,36 @@ SETTABLE_FIELDS = frozenset(
         "max_quantity",
     }
 )
+# The audit log's name for each setting's group (one form of Show Details each).
+_SETTING_GROUP = {
+    "sync_interval_minutes": "interval",
+    "sync_items": "modules",
+    "sync_orders": "modules",
+    "sync_stock": "modules",
+    "sync_shipments": "modules",
+    "safety_buffer": "limits",
+    "max_quantity": "limits",
+}
+assert set(_SETTING_GROUP) == SETTABLE_FIELDS
 # Changing these changes the quantity Amazon should see: every merchant SKU is pushed again.
 _PUSH_AFFECTING = frozenset({"safety_buffer", "max_quantity", "sync_stock"})
 
 
 @transaction.atomic
-def update_channel_settings(channel: SalesChannel, **changes: Any) -> SalesChannel:
+def update_channel_settings(
+    channel: SalesChannel, *, actor: audit.Who, **changes: Any
+) -> SalesChannel:
+    """Audited as ``settings-changed`` with the setting's group and the values asked for."""
     unknown = set(changes) - SETTABLE_FIELDS
     if unknown:
         raise ValueError(f"Not a channel setting: {', '.join(sorted(unknown))}")
     locked = SalesChannel.objects.select_for_update().get(id=channel.id)
+    audit.record(
+        actor,
+        "settings-changed",
+        target=locked,
+        detail={"setting": "+".join(sorted({_SETTING_GROUP[n] for n in changes})), **changes},
+    )
     changed = [name for name, value in changes.items() if getattr(locked, name) != value]
     if not changed:
         return locked
@@ -48,7 +72,8 @@ def update_channel_settings(channel: SalesChannel, **changes: Any) -> SalesChann
     return locked
 
 
-def set_order_sync_preference(preference: str) -> Organization:
+@transaction.atomic
+def set_order_sync_preference(preference: str, *, actor: audit.Who) -> Organization:
     """Organization-wide (SPEC §5): applies to every sales channel from its next order sync."""
     if preference not in Organization.OrderSyncPreference.values:
         raise ValueError(f"Unknown order sync preference: {preference}")
@@ -56,4 +81,43 @@ def set_order_sync_preference(preference: str) -> Organization:
     if organization.order_sync_preference != preference:
         organization.order_sync_preference = preference
         organization.save(update_fields=["order_sync_preference", "updated_at"])
+    audit.record(
+        actor,
+        "settings-changed",
+        target=organization,
+        detail={"setting": "order_sync_preference", "order_sync_preference": preference},
+    )
     return organization
+
+
+# The rules of these three live in marketplaces/services.py; the audit event is written here.
+
+
+@transaction.atomic
+def set_warehouse_mapping(
+    channel: SalesChannel, warehouse: Warehouse | None, *, actor: audit.Who
+) -> SalesChannel:
+    """``services.set_warehouse_mapping`` (refusals are ValidationErrors), audited."""
+    channel = services.set_warehouse_mapping(channel, warehouse)
+    audit.record(
+        actor,
+        "settings-changed",
+        target=channel,
+        detail={"setting": "warehouse", "warehouse": warehouse.pk if warehouse else None},
+    )
+    return channel
+
+
+@transaction.atomic
+def disable_channel(channel: SalesChannel, *, actor: audit.Who) -> SalesChannel:
+    channel = services.disable_channel(channel)
+    audit.record(actor, "channel-disconnected", target=channel)
+    return channel
+
+
+@transaction.atomic
+def enable_channel(channel: SalesChannel, *, actor: audit.Who) -> SalesChannel:
+    """Refused (ValidationError) for a channel that needs re-authorizing."""
+    channel = services.enable_channel(channel)
+    audit.record(actor, "channel-enabled", target=channel)
+    return channel

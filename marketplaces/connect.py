@@ -13,6 +13,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts import audit
 from accounts.models import User
 from marketplaces.amazon.client import (
     Connection,
@@ -104,6 +105,8 @@ def complete_oauth(
         refresh_token=refresh_token,
         user=user,
         verified=True,
+        actor=audit.Actor.from_request(request),
+        via="oauth",
     )
 
 
@@ -117,8 +120,13 @@ def connect_channel(
     lwa_endpoint: str | None = None,
     verified: bool = False,
     initial_lookback: timedelta = timedelta(days=7),
+    actor: audit.Actor | None = None,
+    via: str = "token",
 ) -> SalesChannel:
-    """Create or re-authorize the channel for this seller, then start the initial sync."""
+    """Create or re-authorize the channel for this seller, then start the initial sync.
+
+    Writes the ``channel-connected`` audit event: by ``actor`` (default: ``user``, from no
+    address), with ``via`` saying how (``token``, ``oauth``, ``command``)."""
     check_prerequisites(Organization.load())
     seller_id = seller_id.strip()
     refresh_token = refresh_token.strip()
@@ -173,4 +181,10 @@ def connect_channel(
                 window_start=timezone.now() - initial_lookback,
                 requested_by_id=user.pk if user else None,
             )
+        audit.record(
+            actor if actor is not None else audit.Actor(user=user),
+            "channel-connected",
+            target=channel,
+            detail={"via": via},
+        )
     return channel

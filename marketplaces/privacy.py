@@ -2,7 +2,9 @@
 others see instead, and its erasure 30 days after delivery.
 
 Who sees it unmasked: admins, and staff granted the ``accounts.view_personal_data`` permission
-(Django admin → Users or Groups). Every unmasked view writes an audit event.
+(Django admin → Users → "Can see buyers' personal data unmasked", saved and audited by
+``accounts.services.do_set_personal_data_permission``). Every unmasked view writes an audit
+event.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ and the sales order pages. Views parse input, check permissions, call one servic
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +22,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import audit
 from accounts.models import User
 from accounts.permissions import admin_required, is_org_admin
+from inventory_sync.paging import int_param
+from inventory_sync.settings_forms import save_settings_form
 from marketplaces import (
     channel_settings,
     connect,
@@ -133,11 +136,12 @@ def amazon_connect(request: HttpRequest) -> HttpResponse:
                 refresh_token=form.cleaned_data["refresh_token"],
                 user=request.user,
                 initial_lookback=timedelta(days=form.cleaned_data["lookback_days"]),
+                actor=audit.Actor.from_request(request),
+                via="token",
             )
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            audit.record(request, "channel-connected", target=channel, detail={"via": "token"})
             messages.success(request, f"{channel.name} is connected. The initial sync has started.")
             return redirect("channel-detail", channel_id=channel.id)
     return _render_connect(request, form=form, status=400)
@@ -166,7 +170,6 @@ def amazon_callback(request: HttpRequest) -> HttpResponse:
         )
     except ValidationError as error:
         return _render_connect(request, error=" ".join(error.messages), status=400)
-    audit.record(request, "channel-connected", target=channel, detail={"via": "oauth"})
     messages.success(
         request,
         f"{channel.name} (seller {channel.seller_id}) is connected. The initial sync has started.",
@@ -214,24 +217,38 @@ def _detail_with_errors(request: HttpRequest, channel: SalesChannel, **forms: An
     )
 
 
+def _save_channel_form(
+    request: HttpRequest,
+    channel: SalesChannel,
+    form_name: str,
+    form: Any,
+    save: Callable[[dict[str, Any]], str],
+    **on_error: Any,
+) -> HttpResponse:
+    """Show Details' forms: saved, then back to Show Details; or the page again, with the
+    form's errors (``on_error``: more of the page's context, and ``error_field``)."""
+    error_field = on_error.pop("error_field", None)
+    return save_settings_form(
+        request,
+        form,
+        save,
+        success_url=reverse("channel-detail", args=[channel.id]),
+        invalid=lambda: _detail_with_errors(request, channel, **{form_name: form}, **on_error),
+        error_field=error_field,
+    )
+
+
 @require_POST
 @admin_required
 def channel_interval(request: HttpRequest, channel_id: int) -> HttpResponse:
     channel = _get_channel(channel_id)
+
+    def save(data: dict[str, Any]) -> str:
+        channel_settings.update_channel_settings(channel, actor=request, **data)
+        return f"{channel.name} syncs every {data['sync_interval_minutes']} minutes."
+
     form = IntervalForm(request.POST, instance=SalesChannel(pk=channel.pk))
-    if not form.is_valid():
-        return _detail_with_errors(request, channel, interval_form=form)
-    channel_settings.update_channel_settings(channel, **form.cleaned_data)
-    audit.record(
-        request,
-        "settings-changed",
-        target=channel,
-        detail={"setting": "interval", **form.cleaned_data},
-    )
-    messages.success(
-        request, f"{channel.name} syncs every {form.cleaned_data['sync_interval_minutes']} minutes."
-    )
-    return redirect("channel-detail", channel_id=channel.id)
+    return _save_channel_form(request, channel, "interval_form", form, save)
 
 
 @require_POST
@@ -240,12 +257,8 @@ def channel_modules(request: HttpRequest, channel_id: int) -> HttpResponse:
     channel = _get_channel(channel_id)
     form = ModulesForm(request.POST, instance=SalesChannel(pk=channel.pk))
     if form.is_valid():  # checkboxes: always valid
-        channel = channel_settings.update_channel_settings(channel, **form.cleaned_data)
-        audit.record(
-            request,
-            "settings-changed",
-            target=channel,
-            detail={"setting": "modules", **form.cleaned_data},
+        channel = channel_settings.update_channel_settings(
+            channel, actor=request, **form.cleaned_data
         )
     if _is_htmx(request):
         return render(
@@ -261,83 +274,67 @@ def channel_modules(request: HttpRequest, channel_id: int) -> HttpResponse:
 @admin_required
 def channel_limits(request: HttpRequest, channel_id: int) -> HttpResponse:
     channel = _get_channel(channel_id)
+
+    def save(data: dict[str, Any]) -> str:
+        channel_settings.update_channel_settings(channel, actor=request, **data)
+        return "Stock sent to Amazon: safety buffer and maximum saved."
+
     form = StockLimitsForm(request.POST, instance=SalesChannel(pk=channel.pk))
-    if not form.is_valid():
-        return _detail_with_errors(request, channel, limits_form=form)
-    channel_settings.update_channel_settings(channel, **form.cleaned_data)
-    audit.record(
-        request,
-        "settings-changed",
-        target=channel,
-        detail={"setting": "limits", **form.cleaned_data},
-    )
-    messages.success(request, "Stock sent to Amazon: safety buffer and maximum saved.")
-    return redirect("channel-detail", channel_id=channel.id)
+    return _save_channel_form(request, channel, "limits_form", form, save)
 
 
 @require_POST
 @admin_required
 def channel_order_preference(request: HttpRequest, channel_id: int) -> HttpResponse:
     channel = _get_channel(channel_id)
+
+    def save(data: dict[str, Any]) -> str:
+        organization = channel_settings.set_order_sync_preference(
+            data["order_sync_preference"], actor=request
+        )
+        return (
+            f"Order sync preference: {organization.get_order_sync_preference_display()} "
+            "(all sales channels)."
+        )
+
     form = OrderPreferenceForm(request.POST, instance=Organization(pk=Organization.SINGLETON_ID))
-    if not form.is_valid():
-        return _detail_with_errors(request, channel, preference_form=form)
-    organization = channel_settings.set_order_sync_preference(
-        form.cleaned_data["order_sync_preference"]
-    )
-    audit.record(
-        request,
-        "settings-changed",
-        target=organization,
-        detail={"setting": "order_sync_preference", **form.cleaned_data},
-    )
-    messages.success(
-        request,
-        f"Order sync preference: {organization.get_order_sync_preference_display()} "
-        "(all sales channels).",
-    )
-    return redirect("channel-detail", channel_id=channel.id)
+    return _save_channel_form(request, channel, "preference_form", form, save)
 
 
 @require_POST
 @admin_required
 def channel_warehouse(request: HttpRequest, channel_id: int) -> HttpResponse:
     channel = _get_channel(channel_id)
-    form = WarehouseMappingForm(request.POST)
-    if form.is_valid():
-        warehouse = form.cleaned_data["warehouse"]
-        try:
-            services.set_warehouse_mapping(channel, warehouse)
-        except ValidationError as error:
-            form.add_error("warehouse", error)
-        else:
-            audit.record(
-                request,
-                "settings-changed",
-                target=channel,
-                detail={"setting": "warehouse", "warehouse": warehouse.pk if warehouse else None},
+
+    def save(data: dict[str, Any]) -> str:
+        warehouse = data["warehouse"]
+        channel_settings.set_warehouse_mapping(channel, warehouse, actor=request)
+        if warehouse is None:
+            return (
+                "Warehouse mapping is off: orders use the primary warehouse and Amazon "
+                "sees the organization's total stock."
             )
-            if warehouse is None:
-                messages.success(
-                    request,
-                    "Warehouse mapping is off: orders use the primary warehouse and Amazon "
-                    "sees the organization's total stock.",
-                )
-            else:
-                messages.success(
-                    request,
-                    f"{channel.name} is mapped to {warehouse.name}: new orders commit and ship "
-                    "from it and Amazon sees its stock.",
-                )
-            return redirect("channel-detail", channel_id=channel.id)
-    return _detail_with_errors(request, channel, mapping_form=form, mapping_open=True)
+        return (
+            f"{channel.name} is mapped to {warehouse.name}: new orders commit and ship "
+            "from it and Amazon sees its stock."
+        )
+
+    form = WarehouseMappingForm(request.POST)
+    return _save_channel_form(
+        request,
+        channel,
+        "mapping_form",
+        form,
+        save,
+        mapping_open=True,
+        error_field="warehouse",
+    )
 
 
 @require_POST
 @admin_required
 def channel_disable(request: HttpRequest, channel_id: int) -> HttpResponse:
-    channel = services.disable_channel(_get_channel(channel_id))
-    audit.record(request, "channel-disconnected", target=channel)
+    channel = channel_settings.disable_channel(_get_channel(channel_id), actor=request)
     messages.success(request, f"{channel.name} is disabled: nothing syncs until you re-enable it.")
     return redirect("channel-detail", channel_id=channel.id)
 
@@ -347,11 +344,10 @@ def channel_disable(request: HttpRequest, channel_id: int) -> HttpResponse:
 def channel_enable(request: HttpRequest, channel_id: int) -> HttpResponse:
     channel = _get_channel(channel_id)
     try:
-        channel = services.enable_channel(channel)
+        channel = channel_settings.enable_channel(channel, actor=request)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        audit.record(request, "channel-enabled", target=channel)
         messages.success(
             request, f"{channel.name} is active again: syncing resumes where it stopped."
         )
@@ -529,8 +525,8 @@ def sales_order_list(request: HttpRequest) -> HttpResponse:
     ).defer(*PERSONAL_FIELDS)
     page = queries.order_page(
         orders,
-        older_than=_int_param(request, "older_than"),
-        newer_than=_int_param(request, "newer_than"),
+        older_than=int_param(request, "older_than"),
+        newer_than=int_param(request, "newer_than"),
         per_page=ORDERS_PER_PAGE,
     )
     kept = request.GET.copy()
@@ -546,14 +542,6 @@ def sales_order_list(request: HttpRequest) -> HttpResponse:
             "query": kept.urlencode(),
         },
     )
-
-
-def _int_param(request: HttpRequest, name: str) -> int | None:
-    value = request.GET.get(name, "")
-    # ASCII digits only ("²" is a digit to str.isdigit but not to int), and within bigint.
-    if not (value.isascii() and value.isdigit()) or len(value) > 18:
-        return None
-    return int(value)
 
 
 @require_GET

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
+from inventory_sync.paging import int_param
 from synchistory import queries
 from synchistory.models import SyncRun
 
@@ -53,14 +54,6 @@ def _daily_chart(channel_id: int, kind: str) -> str:
 CHART_CACHE_SECONDS = 60
 
 
-def _int_param(request: HttpRequest, name: str) -> int | None:
-    value = request.GET.get(name, "")
-    # ASCII digits only ("²" is a digit to str.isdigit but not to int), and within bigint.
-    if not (value.isascii() and value.isdigit()) or len(value) > 18:
-        return None
-    return int(value)
-
-
 @require_GET
 def sync_history(request: HttpRequest, channel_id: int) -> HttpResponse:
     channel: Any = get_object_or_404(_channel_model(), id=channel_id)
@@ -71,8 +64,8 @@ def sync_history(request: HttpRequest, channel_id: int) -> HttpResponse:
     runs = queries.filtered_runs(channel.id, kind=kind, status=status)
     page = queries.run_page(
         runs,
-        older_than=_int_param(request, "older_than"),
-        newer_than=_int_param(request, "newer_than"),
+        older_than=int_param(request, "older_than"),
+        newer_than=int_param(request, "newer_than"),
     )
     return render(
         request,
@@ -94,7 +87,7 @@ def sync_run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(
         SyncRun.objects.select_related("channel", "reinitiates", "requested_by"), id=run_id
     )
-    page_number = _int_param(request, "page") or 1
+    page_number = int_param(request, "page") or 1
     records, has_next = queries.run_records(run, page=page_number)
     return render(
         request,

@@ -1,16 +1,32 @@
+"""Admin registrations. The organization and the warehouses are read-only here: they change
+in Settings (organization, warehouses), whose services write the audit log."""
+
+from typing import Any
+
 from django.contrib import admin
 from django.http import HttpRequest
 
 from warehouses.models import Item, Organization, Stock, StockMovement, Warehouse
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(ReadOnlyAdmin):
     list_display = ("name", "base_currency", "taxes_enabled", "multi_warehouse_enabled")
 
 
 @admin.register(Warehouse)
-class WarehouseAdmin(admin.ModelAdmin):
+class WarehouseAdmin(ReadOnlyAdmin):
     list_display = ("name", "is_active", "created_at")
     search_fields = ("name",)
 

@@ -1,16 +1,35 @@
-"""Business rules for the organization and its warehouses."""
+"""Business rules for the organization and its warehouses.
+
+Every settings change writes its audit event here, in the change's transaction, whoever asks
+for it (a page, a management command): ``actor`` is an ``audit.Actor``, a request, a user or
+None for the system.
+"""
 
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 
+from accounts import audit
 from warehouses.models import Organization, Warehouse
 
 
-@transaction.atomic
-def set_primary_warehouse(warehouse: Warehouse) -> Organization:
-    """Make ``warehouse`` the one Amazon orders are tracked in until a mapping says otherwise."""
+def changed_fields(instance: models.Model) -> list[str]:
+    """The editable fields of ``instance`` that differ from its stored row (for a new row: from
+    the model's defaults), sorted: what a form's ``changed_data`` says."""
+    model = type(instance)
+    stored = model._default_manager.filter(pk=instance.pk).first() if instance.pk else None
+    before = stored if stored is not None else model()
+    return sorted(
+        field.name
+        for field in model._meta.concrete_fields
+        if field.editable
+        and not field.primary_key
+        and getattr(before, field.attname) != getattr(instance, field.attname)
+    )
+
+
+def _make_primary(warehouse: Warehouse) -> Organization:
     if not warehouse.is_active:
         raise ValidationError(f"{warehouse.name} is inactive; activate it first.")
     organization = Organization.objects.select_for_update().get(id=Organization.SINGLETON_ID)
@@ -20,9 +39,19 @@ def set_primary_warehouse(warehouse: Warehouse) -> Organization:
 
 
 @transaction.atomic
-def save_warehouse(warehouse: Warehouse) -> Warehouse:
-    """Create or update a warehouse. The primary one cannot be deactivated; the first one
-    becomes primary, so orders always have a warehouse to be tracked in."""
+def set_primary_warehouse(warehouse: Warehouse, *, actor: audit.Who) -> Organization:
+    """Make ``warehouse`` the one Amazon orders are tracked in until a mapping says otherwise."""
+    organization = _make_primary(warehouse)
+    audit.record(
+        actor, "settings-changed", target=warehouse, detail={"setting": "primary_warehouse"}
+    )
+    return organization
+
+
+@transaction.atomic
+def save_warehouse(warehouse: Warehouse, *, actor: audit.Who) -> Warehouse:
+    """Create or update (or deactivate) a warehouse. The primary one cannot be deactivated; the
+    first one becomes primary, so orders always have a warehouse to be tracked in."""
     organization = Organization.load()
     if (
         warehouse.pk
@@ -32,7 +61,23 @@ def save_warehouse(warehouse: Warehouse) -> Warehouse:
         raise ValidationError(
             {"is_active": "This is the primary warehouse; make another one primary first."}
         )
+    changed = changed_fields(warehouse)
     warehouse.save()
     if organization.primary_warehouse_id is None and warehouse.is_active:
-        set_primary_warehouse(warehouse)
+        _make_primary(warehouse)
+    audit.record(
+        actor,
+        "settings-changed",
+        target=warehouse,
+        detail={"setting": "warehouse", "changed": changed},
+    )
     return warehouse
+
+
+@transaction.atomic
+def save_organization(organization: Organization, *, actor: audit.Who) -> Organization:
+    """The organization settings (SPEC §1), as edited in Settings › Organization."""
+    changed = changed_fields(organization)
+    organization.save()
+    audit.record(actor, "settings-changed", target=organization, detail={"changed": changed})
+    return organization

@@ -1,16 +1,19 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import audit
 from accounts.models import User
 from accounts.permissions import admin_required, is_org_admin
+from inventory_sync.settings_forms import save_settings_form
 from warehouses import services, stock
 from warehouses.forms import OrganizationForm, StockAdjustmentForm, WarehouseForm
 from warehouses.models import Item, Organization, Stock, Warehouse
@@ -22,23 +25,24 @@ MOVEMENTS_PER_PAGE = 25
 @require_http_methods(["GET", "POST"])
 def organization_settings(request: HttpRequest) -> HttpResponse:
     organization = Organization.load()
-    if request.method == "POST":
-        if not is_org_admin(request.user):
-            raise PermissionDenied("Only an admin may change the organization settings.")
-        form = OrganizationForm(request.POST, instance=organization)
-        if form.is_valid():
-            form.save()
-            audit.record(
-                request,
-                "settings-changed",
-                target=organization,
-                detail={"changed": sorted(form.changed_data)},
-            )
-            messages.success(request, "Organization settings saved.")
-            return redirect("organization-settings")
-    else:
+    if request.method != "POST":
         form = OrganizationForm(instance=organization)
-    return render(request, "warehouses/organization_settings.html", {"form": form})
+        return render(request, "warehouses/organization_settings.html", {"form": form})
+    if not is_org_admin(request.user):
+        raise PermissionDenied("Only an admin may change the organization settings.")
+    form = OrganizationForm(request.POST, instance=organization)
+
+    def save(data: dict[str, Any]) -> str:
+        services.save_organization(form.instance, actor=request)
+        return "Organization settings saved."
+
+    return save_settings_form(
+        request,
+        form,
+        save,
+        success_url=reverse("organization-settings"),
+        invalid=lambda: render(request, "warehouses/organization_settings.html", {"form": form}),
+    )
 
 
 @require_http_methods(["GET"])
@@ -55,21 +59,22 @@ def warehouse_list(request: HttpRequest) -> HttpResponse:
 
 def _warehouse_form(request: HttpRequest, warehouse: Warehouse | None) -> HttpResponse:
     form = WarehouseForm(request.POST or None, instance=warehouse)
-    if request.method == "POST" and form.is_valid():
-        try:
-            saved = services.save_warehouse(form.instance)
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            audit.record(
-                request,
-                "settings-changed",
-                target=saved,
-                detail={"setting": "warehouse", "changed": sorted(form.changed_data)},
-            )
-            messages.success(request, f"Warehouse “{saved.name}” saved.")
-            return redirect("warehouse-list")
-    return render(request, "warehouses/warehouse_form.html", {"form": form, "warehouse": warehouse})
+
+    def page() -> HttpResponse:
+        return render(
+            request, "warehouses/warehouse_form.html", {"form": form, "warehouse": warehouse}
+        )
+
+    if request.method != "POST":
+        return page()
+
+    def save(data: dict[str, Any]) -> str:
+        saved = services.save_warehouse(form.instance, actor=request)
+        return f"Warehouse “{saved.name}” saved."
+
+    return save_settings_form(
+        request, form, save, success_url=reverse("warehouse-list"), invalid=page
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -89,13 +94,10 @@ def warehouse_edit(request: HttpRequest, warehouse_id: int) -> HttpResponse:
 def warehouse_make_primary(request: HttpRequest, warehouse_id: int) -> HttpResponse:
     warehouse = get_object_or_404(Warehouse, id=warehouse_id)
     try:
-        services.set_primary_warehouse(warehouse)
+        services.set_primary_warehouse(warehouse, actor=request)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        audit.record(
-            request, "settings-changed", target=warehouse, detail={"setting": "primary_warehouse"}
-        )
         messages.success(request, f"“{warehouse.name}” is now the primary warehouse.")
     return redirect("warehouse-list")
 

@@ -14,6 +14,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from accounts import audit
+from accounts.models import User
 from marketplaces.connect import connect_channel
 from marketplaces.models import AMAZON_LWA_ENDPOINT, AMAZON_NA_ENDPOINT
 
@@ -38,6 +40,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--lookback-days", type=int, default=7, help="Orders of how many past days to import."
         )
+        parser.add_argument(
+            "--user",
+            default="",
+            help="Username the connection is made by, in the audit log (default: the system).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         token = os.environ.get("AMAZON_REFRESH_TOKEN", "").strip()
@@ -47,6 +54,11 @@ class Command(BaseCommand):
             raise CommandError(
                 "No refresh token: pipe it on standard input or set AMAZON_REFRESH_TOKEN."
             )
+        user = None
+        if options["user"]:
+            user = User.objects.filter(username=options["user"], is_active=True).first()
+            if user is None:
+                raise CommandError(f"No active user named {options['user']!r}.")
         try:
             channel = connect_channel(
                 name=options["name"],
@@ -55,6 +67,9 @@ class Command(BaseCommand):
                 spapi_endpoint=options["endpoint"],
                 lwa_endpoint=options["lwa_endpoint"],
                 initial_lookback=timedelta(days=options["lookback_days"]),
+                user=user,
+                actor=audit.Actor.command("connect_amazon", user),
+                via="command",
             )
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from None
