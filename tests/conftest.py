@@ -8,9 +8,11 @@ pass by skipping.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 from django.test import Client
+from django.test.utils import override_settings
 
 from accounts.models import User
 from inventory_sync.celery import app as celery_app
@@ -36,6 +38,23 @@ def require_service(available: bool, what: str) -> None:
     if running_in_ci():
         pytest.fail(f"{what} is required when CI=true but is not available", pytrace=False)
     pytest.skip(f"{what} is not available (set CI=true to make this a failure)")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing() -> Iterator[list[str]]:
+    """Django's PBKDF2 takes a quarter of a second per password by design; the suite creates
+    and logs in users by the hundred. ``real_password_hashing`` restores it for a test."""
+    from django.conf import settings
+
+    product_hashers = list(settings.PASSWORD_HASHERS)
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield product_hashers
+
+
+@pytest.fixture
+def real_password_hashing(_fast_password_hashing: list[str]) -> Iterator[None]:
+    with override_settings(PASSWORD_HASHERS=_fast_password_hashing):
+        yield
 
 
 @pytest.fixture(autouse=True)
