@@ -16,6 +16,8 @@ from django.test.utils import override_settings
 
 from accounts.models import User
 from inventory_sync.celery import app as celery_app
+from marketplaces.amazon import ratelimit
+from tests.fake_clock import FakeClock
 
 # What a test queues (a debounced stock push, a sync after commit) goes to an in-memory broker
 # and is dropped: never into var/celery or a shared Redis, where a later worker would run it.
@@ -55,6 +57,20 @@ def _fast_password_hashing() -> Iterator[list[str]]:
 def real_password_hashing(_fast_password_hashing: list[str]) -> Iterator[None]:
     with override_settings(PASSWORD_HASHERS=_fast_password_hashing):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _instant_waits(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The product's waits (usage plans, reports being prepared, retries) return at once.
+    Chaos scenarios race real workers and simulators in real time: they keep the real clock."""
+    if request.node.get_closest_marker("chaos") is None:
+        monkeypatch.setattr(ratelimit, "clock", FakeClock())
+
+
+@pytest.fixture
+def fake_clock(_instant_waits: None) -> FakeClock:
+    assert isinstance(ratelimit.clock, FakeClock), "chaos tests run on the real clock"
+    return ratelimit.clock
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,6 @@ Exit codes: 0 succeeded, 1 refused or failed, 2 finished with failed records (pa
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -25,7 +24,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.utils import timezone
 
-from marketplaces.amazon import item_sync, order_sync, shipment_push, stock_push
+from marketplaces.amazon import item_sync, order_sync, ratelimit, shipment_push, stock_push
 from marketplaces.amazon.client import AmazonClient
 from marketplaces.amazon.connection import client_for
 from marketplaces.amazon.errors import (
@@ -275,9 +274,10 @@ class Command(BaseCommand):
     def sleep(run: SyncRun, seconds: float, printer: ProgressPrinter) -> None:
         """Sleep outside any transaction, keeping the run's heartbeat fresh so nobody takes
         it for dead (``STALE_AFTER``)."""
-        deadline = time.monotonic() + max(0.0, seconds)
-        while (left := deadline - time.monotonic()) > 0:
-            time.sleep(min(left, 5.0))
+        clock = ratelimit.clock
+        deadline = clock.monotonic() + max(0.0, seconds)
+        while (left := deadline - clock.monotonic()) > 0:
+            clock.sleep(min(left, 5.0))
             history.heartbeat(run)
             printer.refresh()
 
