@@ -12,6 +12,7 @@ from marketplaces.amazon.client import AmazonClient, Connection, forget_access_t
 from marketplaces.amazon.simulator import Simulator, start_simulator
 from marketplaces.amazon.simulator.testing import clear_sp_api_token_cache
 from tests.fake_clock import FakeClock
+from tests.quick_stop import stop_simulator
 
 SIM_START = datetime(2026, 3, 2, 12, 0, 0, tzinfo=UTC)
 SELLER_ID = "A3SIMULATORCA"
@@ -35,7 +36,7 @@ def sim_factory(monkeypatch: pytest.MonkeyPatch, fake_clock: FakeClock) -> Itera
 
     yield start
     for sim in started:
-        sim.stop()
+        stop_simulator(sim)
     forget_access_tokens()
 
 
