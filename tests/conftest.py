@@ -8,8 +8,12 @@ pass by skipping.
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Iterator
+from functools import cache
+from typing import Any
 
+import httpx._transports.default
 import pytest
 from django.test import Client
 from django.test.utils import override_settings
@@ -40,6 +44,29 @@ def require_service(available: bool, what: str) -> None:
     if running_in_ci():
         pytest.fail(f"{what} is required when CI=true but is not available", pytrace=False)
     pytest.skip(f"{what} is not available (set CI=true to make this a failure)")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_tls_context() -> Iterator[None]:
+    """Every httpx client loads a CA bundle (certifi's, or SSL_CERT_FILE's) into a new TLS
+    context, 17 ms, though the suite only talks plain HTTP to simulators on 127.0.0.1: sp_api,
+    the product and the tests' helpers make 600 clients. The default context is built once."""
+    create = httpx._transports.default.create_ssl_context
+
+    @cache
+    def default_context(ca_file: str | None, ca_dir: str | None) -> ssl.SSLContext:
+        return create()  # reads the same two variables
+
+    def create_ssl_context(
+        verify: Any = True, cert: Any = None, trust_env: bool = True
+    ) -> ssl.SSLContext:
+        if verify is True and cert is None and trust_env:
+            return default_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+        return create(verify=verify, cert=cert, trust_env=trust_env)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(httpx._transports.default, "create_ssl_context", create_ssl_context)
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)
