@@ -8,12 +8,20 @@ pass by skipping.
 from __future__ import annotations
 
 import os
+import ssl
+from collections.abc import Iterator
+from functools import cache
+from typing import Any
 
+import httpx._transports.default
 import pytest
 from django.test import Client
+from django.test.utils import override_settings
 
 from accounts.models import User
 from inventory_sync.celery import app as celery_app
+from marketplaces.amazon import ratelimit
+from tests.fake_clock import FakeClock
 
 # What a test queues (a debounced stock push, a sync after commit) goes to an in-memory broker
 # and is dropped: never into var/celery or a shared Redis, where a later worker would run it.
@@ -36,6 +44,60 @@ def require_service(available: bool, what: str) -> None:
     if running_in_ci():
         pytest.fail(f"{what} is required when CI=true but is not available", pytrace=False)
     pytest.skip(f"{what} is not available (set CI=true to make this a failure)")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_tls_context() -> Iterator[None]:
+    """Every httpx client loads a CA bundle (certifi's, or SSL_CERT_FILE's) into a new TLS
+    context, 17 ms, though the suite only talks plain HTTP to simulators on 127.0.0.1: sp_api,
+    the product and the tests' helpers make 600 clients. The default context is built once."""
+    create = httpx._transports.default.create_ssl_context
+
+    @cache
+    def default_context(ca_file: str | None, ca_dir: str | None) -> ssl.SSLContext:
+        return create()  # reads the same two variables
+
+    def create_ssl_context(
+        verify: Any = True, cert: Any = None, trust_env: bool = True
+    ) -> ssl.SSLContext:
+        if verify is True and cert is None and trust_env:
+            return default_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+        return create(verify=verify, cert=cert, trust_env=trust_env)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(httpx._transports.default, "create_ssl_context", create_ssl_context)
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing() -> Iterator[list[str]]:
+    """Django's PBKDF2 takes a quarter of a second per password by design; the suite creates
+    and logs in users by the hundred. ``real_password_hashing`` restores it for a test."""
+    from django.conf import settings
+
+    product_hashers = list(settings.PASSWORD_HASHERS)
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield product_hashers
+
+
+@pytest.fixture
+def real_password_hashing(_fast_password_hashing: list[str]) -> Iterator[None]:
+    with override_settings(PASSWORD_HASHERS=_fast_password_hashing):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _instant_waits(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The product's waits (usage plans, reports being prepared, retries) return at once.
+    Chaos scenarios race real workers and simulators in real time: they keep the real clock."""
+    if request.node.get_closest_marker("chaos") is None:
+        monkeypatch.setattr(ratelimit, "clock", FakeClock())
+
+
+@pytest.fixture
+def fake_clock(_instant_waits: None) -> FakeClock:
+    assert isinstance(ratelimit.clock, FakeClock), "chaos tests run on the real clock"
+    return ratelimit.clock
 
 
 @pytest.fixture(autouse=True)

@@ -64,6 +64,23 @@ _MICROSECOND = timedelta(microseconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+class Clock:
+    """The time the limiter reads and waits in. Tests put in one whose ``sleep`` returns at
+    once and moves its own time on instead, so a wait is checked without being waited."""
+
+    def now(self) -> datetime:
+        return timezone.now()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+clock = Clock()
+
+
 def plan_for(operation: str) -> UsagePlan:
     plan = USAGE_PLANS[operation]
     # Against the simulator running N times faster, its buckets refill N times faster too.
@@ -178,7 +195,7 @@ def reserve(seller_id: str, operation: str, max_wait: float) -> float:
     """
     plan = plan_for(operation)
     with transaction.atomic():
-        now = timezone.now()
+        now = clock.now()
         quota = _locked_quota(seller_id, operation, now)
         bucket = _Bucket.of(quota, plan)
         bucket.fold(now - CALL_SPREAD)  # those have reached Amazon by now
@@ -203,7 +220,7 @@ def acquire(seller_id: str, operation: str, max_wait: float = 30.0) -> None:
     """Wait (outside any transaction of ours) until a call is within the usage plan."""
     wait = reserve(seller_id, operation, max_wait)
     if wait > 0:
-        time.sleep(wait)
+        clock.sleep(wait)
 
 
 def record_throttle(seller_id: str, operation: str) -> float:
@@ -211,7 +228,7 @@ def record_throttle(seller_id: str, operation: str) -> float:
     time until one token is back."""
     plan = plan_for(operation)
     with transaction.atomic():
-        now = timezone.now()
+        now = clock.now()
         quota = _locked_quota(seller_id, operation, now)
         bucket = _Bucket.of(quota, plan)
         # Amazon's bucket held less than a token when the call arrived, by now at the latest:

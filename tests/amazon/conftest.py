@@ -11,13 +11,15 @@ import pytest
 from marketplaces.amazon.client import AmazonClient, Connection, forget_access_tokens
 from marketplaces.amazon.simulator import Simulator, start_simulator
 from marketplaces.amazon.simulator.testing import clear_sp_api_token_cache
+from tests.fake_clock import FakeClock
+from tests.quick_stop import stop_simulator
 
 SIM_START = datetime(2026, 3, 2, 12, 0, 0, tzinfo=UTC)
 SELLER_ID = "A3SIMULATORCA"
 
 
 @pytest.fixture
-def sim_factory(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def sim_factory(monkeypatch: pytest.MonkeyPatch, fake_clock: FakeClock) -> Iterator[Any]:
     monkeypatch.delenv("SP_API_DEFAULT_MARKETPLACE", raising=False)
     clear_sp_api_token_cache()
     forget_access_tokens()
@@ -29,11 +31,12 @@ def sim_factory(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         options.setdefault("start_time", SIM_START)
         sim = start_simulator(**options)
         started.append(sim)
+        fake_clock.follow(sim.clock)
         return sim
 
     yield start
     for sim in started:
-        sim.stop()
+        stop_simulator(sim)
     forget_access_tokens()
 
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
+import time_machine
 from django.utils import timezone
 
 from marketplaces.amazon import ratelimit
@@ -19,6 +20,7 @@ from marketplaces.amazon.errors import (
 from marketplaces.amazon.simulator import Simulator
 from marketplaces.models import ApiQuota
 from tests.amazon.conftest import SIM_START, connection_to
+from tests.fake_clock import FakeClock
 
 
 def control(sim: Simulator, path: str, body: dict | None = None) -> dict:
@@ -69,6 +71,20 @@ def test_it_defers_instead_of_exceeding_the_usage_plan(amazon: AmazonClient) -> 
     with pytest.raises(AmazonThrottled) as raised:
         amazon.search_orders(last_updated_after=SIM_START - timedelta(days=1))
     assert raised.value.retry_after == pytest.approx(1 / 0.0056, rel=0.01)
+
+
+def test_it_waits_for_a_token_when_the_caller_accepts_the_wait(
+    amazon: AmazonClient, fake_clock: FakeClock
+) -> None:
+    now = timezone.now()
+    ApiQuota.objects.create(
+        seller_id="A3SIMULATORCA", operation="getOrder", tokens=0.0, refilled_at=now
+    )
+    with time_machine.travel(now, tick=False):
+        ratelimit.acquire("A3SIMULATORCA", "getOrder", max_wait=30)
+    refill = 1 / ratelimit.USAGE_PLANS["getOrder"].rate
+    assert fake_clock.slept == [pytest.approx(refill + ratelimit.CALL_SPREAD.total_seconds())]
+    assert ApiQuota.objects.get(operation="getOrder").calls == 1
 
 
 def test_it_turns_an_amazon_429_into_throttled(sim: Simulator, amazon: AmazonClient) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from django.db.models import Sum
 
-from marketplaces.amazon import order_sync
+from marketplaces.amazon import order_sync, ratelimit
 from marketplaces.amazon.connection import client_for
 from marketplaces.amazon.errors import AmazonTransientError
 from marketplaces.amazon.simulator import Simulator
@@ -16,6 +16,7 @@ from marketplaces.tasks import sync_orders_task
 from synchistory import services as history
 from synchistory.models import SyncRecord, SyncRun
 from tests.amazon.conftest import place_merchant_order, sim_get, sim_post
+from tests.fake_clock import FakeClock
 from warehouses.models import Item, Organization, Stock
 
 pytestmark = pytest.mark.django_db
@@ -222,7 +223,11 @@ def test_an_order_that_fails_is_recorded_and_the_others_carry_on(
 
 @pytest.mark.parametrize("kind", ["throttle", "server_error"])
 def test_an_order_whose_address_amazon_withholds_for_now_waits_for_it(
-    live_sim: Simulator, channel: SalesChannel, stocked_items: dict[str, Item], kind: str
+    live_sim: Simulator,
+    channel: SalesChannel,
+    stocked_items: dict[str, Item],
+    kind: str,
+    fake_clock: FakeClock,
 ) -> None:
     """A merchant order imported without its address could never be shipped (and would never
     be asked for again): a throttled or failing getOrder retries the page instead."""
@@ -253,3 +258,6 @@ def test_an_order_whose_address_amazon_withholds_for_now_waits_for_it(
     recorded = list(run.records.values_list("external_id", flat=True))
     assert len(recorded) == len(set(recorded))
     assert new_ids <= set(recorded)
+    if kind == "throttle":
+        # Amazon's 429 emptied our getOrder bucket: the retry waited for a token to come back.
+        assert fake_clock.total_slept >= 1 / ratelimit.USAGE_PLANS["getOrder"].rate

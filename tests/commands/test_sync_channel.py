@@ -12,12 +12,14 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from marketplaces import runs, services
+from marketplaces.amazon import item_sync
 from marketplaces.amazon.simulator import Simulator
 from marketplaces.management.commands import sync_channel
 from marketplaces.models import Listing, SalesChannel, SalesOrder
 from synchistory import services as history
 from synchistory.models import SyncRecord, SyncRun
 from tests.amazon.conftest import sim_get, sim_post
+from tests.fake_clock import FakeClock
 from warehouses import stock
 from warehouses.models import Item, Warehouse
 
@@ -51,7 +53,7 @@ def test_it_imports_orders_and_prints_progress_and_counts(
 
 
 def test_it_finds_the_channel_by_name_and_waits_for_the_listings_report(
-    live_sim: Simulator, channel: SalesChannel
+    live_sim: Simulator, channel: SalesChannel, fake_clock: FakeClock
 ) -> None:
     live_sim.state.config.report_processing_seconds = 1.5  # long enough to be waited for
 
@@ -60,6 +62,8 @@ def test_it_finds_the_channel_by_name_and_waits_for_the_listings_report(
     run = SyncRun.objects.get()
     assert run.status in {SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL}, run.error
     assert "Waiting: Amazon is preparing listings report" in output
+    poll = pytest.approx(item_sync.report_poll_seconds(), abs=0.05)
+    assert any(seconds == poll for seconds in fake_clock.slept)  # the poll interval, slept
     assert run.progress_total
     assert f"{run.progress_total}/{run.progress_total} (100%)" in output
     assert Listing.objects.filter(channel=channel).count() == run.items_synced

@@ -18,6 +18,7 @@ from marketplaces.amazon.simulator.contract import (
     response_validator,
 )
 from marketplaces.amazon.simulator.testing import clear_sp_api_token_cache
+from tests.quick_stop import stop_simulator
 
 
 @pytest.fixture(scope="session")
@@ -45,5 +46,5 @@ def recording_simulator(monkeypatch: pytest.MonkeyPatch, models_dir: Path) -> It
     clear_sp_api_token_cache()
     sim = start_simulator(seed=3, time_scale=0, record_responses=True)
     yield sim
-    sim.stop()
+    stop_simulator(sim)
     clear_sp_api_token_cache()

@@ -37,9 +37,13 @@ class Worker:
         if code is not None:
             pytest.fail(f"the Celery worker exited with code {code}:\n{self.log_tail()}")
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)  # warm shutdown
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.request_stop()
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
@@ -74,12 +78,23 @@ def database_url(settings_dict: Mapping[str, object]) -> str:
 StartWorker = Callable[..., Worker]
 
 
+_DATABASE_FIXTURES = ("db", "transactional_db", "django_db_reset_sequences")
+
+
+def _uses_test_database(request: pytest.FixtureRequest) -> bool:
+    marked = request.node.get_closest_marker("django_db") is not None
+    return marked or any(name in request.fixturenames for name in _DATABASE_FIXTURES)
+
+
 @pytest.fixture
-def start_worker(tmp_path: Path) -> Iterator[StartWorker]:
+def start_worker(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[StartWorker]:
     """Start `celery -A inventory_sync worker` with the given environment; stopped at teardown.
 
     Tests that also use a database fixture must request it *before* this fixture, so the worker
-    is stopped before pytest-django flushes or drops the database under it.
+    is stopped before pytest-django flushes or drops the database under it. A worker on no test
+    database (its own SQLite file in ``tmp_path``) is only told to stop: its warm shutdown waits
+    out the broker's poll (4 s on the filesystem transport) while later tests run, and the
+    session waits for it at the end.
     """
     workers: list[Worker] = []
 
@@ -122,5 +137,10 @@ def start_worker(tmp_path: Path) -> Iterator[StartWorker]:
         return worker
 
     yield start
+    if _uses_test_database(request):
+        for worker in workers:
+            worker.stop()
+        return
     for worker in workers:
-        worker.stop()
+        worker.request_stop()
+        request.config.add_cleanup(worker.stop)

@@ -35,6 +35,16 @@ def current_code(device: TOTPDevice) -> str:
 # -- Passwords ------------------------------------------------------------------------------
 
 
+def test_it_stores_passwords_with_a_slow_salted_hash(real_password_hashing: None) -> None:
+    """The suite hashes with MD5 to save time (tests/conftest.py); the product never does."""
+    user = User.objects.create_user(username="pat", password=PASSWORD)
+    algorithm, iterations, salt, _ = user.password.split("$")
+    assert algorithm == "pbkdf2_sha256"
+    assert int(iterations) >= 1_000_000
+    assert salt
+    assert User.objects.get(username="pat").check_password(PASSWORD)
+
+
 def test_it_refuses_a_password_shorter_than_12_characters(staff_client: Client) -> None:
     response = staff_client.post(
         "/account/password/",

@@ -11,6 +11,7 @@ import pytest
 
 from marketplaces.amazon.simulator import Simulator, start_simulator
 from marketplaces.amazon.simulator.testing import clear_sp_api_token_cache, sp_api_kwargs
+from tests.quick_stop import stop_simulator
 
 START = datetime(2026, 3, 2, 12, 0, 0, tzinfo=UTC)
 
@@ -33,7 +34,7 @@ def start_sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
     yield start
     for sim in started:
-        sim.stop()
+        stop_simulator(sim)
     clear_sp_api_token_cache()
 
 

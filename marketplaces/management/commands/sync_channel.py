@@ -14,7 +14,6 @@ Exit codes: 0 succeeded, 1 refused or failed, 2 finished with failed records (pa
 from __future__ import annotations
 
 import threading
-import time
 from datetime import date
 from typing import Any
 
@@ -24,6 +23,7 @@ from django.db import connection
 from django.utils import timezone
 
 from marketplaces import runs, services
+from marketplaces.amazon import ratelimit
 from marketplaces.forms import ManualSyncForm
 from marketplaces.models import SalesChannel, StockPushLine
 from synchistory import services as history
@@ -239,9 +239,10 @@ class Command(BaseCommand):
     def sleep(run: SyncRun, seconds: float, printer: ProgressPrinter) -> None:
         """Sleep outside any transaction, keeping the run's heartbeat fresh so nobody takes
         it for dead (``STALE_AFTER``)."""
-        deadline = time.monotonic() + max(0.0, seconds)
-        while (left := deadline - time.monotonic()) > 0:
-            time.sleep(min(left, 5.0))
+        clock = ratelimit.clock
+        deadline = clock.monotonic() + max(0.0, seconds)
+        while (left := deadline - clock.monotonic()) > 0:
+            clock.sleep(min(left, 5.0))
             history.heartbeat(run)
             printer.refresh()
 
