@@ -1,20 +1,19 @@
 """Channel settings changed from Show Details: sync interval, modules, stock limits, the
 organization-wide order sync preference, the mapped warehouse, disable and re-enable.
 
-Kept apart from ``marketplaces/services.py`` (owned by the sync work) so the settings pages
-could be built alongside it; these are services in the DESIGN sense: the views call them.
-Every change writes its audit event here, in the change's transaction, whoever asks for it
-(a page, a management command): ``actor`` is an ``audit.Actor``, a request, a user or None.
+Services: the views and commands call them. Every change writes its audit event here, in the
+change's transaction, whoever asks for it (a page, a management command): ``actor`` is an
+``audit.Actor``, a request, a user or None.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts import audit
-from marketplaces import services
 from marketplaces.models import FulfillmentChannel, Listing, SalesChannel
 from warehouses.models import Organization, Warehouse
 
@@ -90,34 +89,67 @@ def set_order_sync_preference(preference: str, *, actor: audit.Who) -> Organizat
     return organization
 
 
-# The rules of these three live in marketplaces/services.py; the audit event is written here.
-
-
 @transaction.atomic
 def set_warehouse_mapping(
     channel: SalesChannel, warehouse: Warehouse | None, *, actor: audit.Who
 ) -> SalesChannel:
-    """``services.set_warehouse_mapping`` (refusals are ValidationErrors), audited."""
-    channel = services.set_warehouse_mapping(channel, warehouse)
+    """Map a warehouse to the channel (or turn mapping off with ``None``).
+
+    New orders of the channel then commit and ship from it, and the stock Amazon is told is
+    that warehouse's available quantity; so every merchant-fulfilled SKU is pushed again.
+    Existing orders keep the warehouse they have. Refusals are ValidationErrors.
+    """
+    organization = Organization.load()
+    if warehouse is not None:
+        if not organization.multi_warehouse_enabled:
+            raise ValidationError(
+                "Warehouse mapping needs multi-warehouse: turn it on in Settings › Organization."
+            )
+        if not warehouse.is_active:
+            raise ValidationError(f"{warehouse.name} is inactive.")
+    locked = SalesChannel.objects.select_for_update().get(id=channel.id)
+    if locked.mapped_warehouse_id != (warehouse.id if warehouse else None):
+        locked.mapped_warehouse = warehouse
+        locked.save(update_fields=["mapped_warehouse", "updated_at"])
+        Listing.objects.filter(
+            channel=locked, fulfillment_channel=FulfillmentChannel.MERCHANT
+        ).update(push_pending=True)
     audit.record(
         actor,
         "settings-changed",
-        target=channel,
+        target=locked,
         detail={"setting": "warehouse", "warehouse": warehouse.pk if warehouse else None},
     )
-    return channel
+    return locked
 
 
 @transaction.atomic
 def disable_channel(channel: SalesChannel, *, actor: audit.Who) -> SalesChannel:
-    channel = services.disable_channel(channel)
+    """Inactive: nothing syncs, automatic or manual, until it is re-enabled."""
+    SalesChannel.objects.filter(id=channel.id).update(
+        status=SalesChannel.Status.INACTIVE, status_reason="Disabled by an admin."
+    )
+    channel.refresh_from_db()
     audit.record(actor, "channel-disconnected", target=channel)
     return channel
 
 
 @transaction.atomic
 def enable_channel(channel: SalesChannel, *, actor: audit.Who) -> SalesChannel:
-    """Refused (ValidationError) for a channel that needs re-authorizing."""
-    channel = services.enable_channel(channel)
+    """Active again. Order sync resumes from its checkpoint (minus the overlap), so the orders
+    placed while it was inactive come in, and none is imported twice. Refused
+    (ValidationError) for a channel that needs re-authorizing."""
+    if channel.status == SalesChannel.Status.NEEDS_REAUTHORIZATION:
+        raise ValidationError(
+            "Amazon no longer accepts this channel's authorization: connect it again."
+        )
+    SalesChannel.objects.filter(id=channel.id).update(
+        status=SalesChannel.Status.ACTIVE, status_reason=""
+    )
+    # Stock changes while inactive marked nothing for this channel: push every SKU again.
+    Listing.objects.filter(
+        channel_id=channel.id, fulfillment_channel=FulfillmentChannel.MERCHANT
+    ).update(push_pending=True)
+    channel.refresh_from_db()
     audit.record(actor, "channel-enabled", target=channel)
     return channel

@@ -1,17 +1,15 @@
-"""Channel-level services: start syncs, disable and re-enable channels."""
+"""Channel-level services: start a sync (every path: pages, schedule, commands), re-initiate one."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
 from marketplaces import jobs
-from marketplaces.models import FulfillmentChannel, Listing, SalesChannel
+from marketplaces.models import SalesChannel
 from synchistory import services as history
 from synchistory.models import SyncRun
-from warehouses.models import Organization, Warehouse
 
 MODULE_FOR_KIND = {
     SyncRun.Kind.ITEMS: "sync_items",
@@ -61,61 +59,6 @@ def request_sync(
     if to_worker:
         jobs.enqueue_run(run)
     return run
-
-
-def disable_channel(channel: SalesChannel) -> SalesChannel:
-    """Inactive: nothing syncs, automatic or manual, until it is re-enabled (SPEC §8)."""
-    SalesChannel.objects.filter(id=channel.id).update(
-        status=SalesChannel.Status.INACTIVE, status_reason="Disabled by an admin."
-    )
-    channel.refresh_from_db()
-    return channel
-
-
-def enable_channel(channel: SalesChannel) -> SalesChannel:
-    """Active again. Order sync resumes from its checkpoint (minus the overlap), so the orders
-    placed while it was inactive come in, and none is imported twice."""
-    if channel.status == SalesChannel.Status.NEEDS_REAUTHORIZATION:
-        raise ValidationError(
-            "Amazon no longer accepts this channel's authorization: connect it again."
-        )
-    with transaction.atomic():
-        SalesChannel.objects.filter(id=channel.id).update(
-            status=SalesChannel.Status.ACTIVE, status_reason=""
-        )
-        # Stock changes while inactive marked nothing for this channel: push every SKU again.
-        Listing.objects.filter(
-            channel_id=channel.id, fulfillment_channel=FulfillmentChannel.MERCHANT
-        ).update(push_pending=True)
-    channel.refresh_from_db()
-    return channel
-
-
-@transaction.atomic
-def set_warehouse_mapping(channel: SalesChannel, warehouse: Warehouse | None) -> SalesChannel:
-    """Map a warehouse to the channel (or turn mapping off with ``None``).
-
-    New orders of the channel then commit and ship from it, and the stock Amazon is told is
-    that warehouse's available quantity; so every merchant-fulfilled SKU is pushed again.
-    Existing orders keep the warehouse they have.
-    """
-    organization = Organization.load()
-    if warehouse is not None:
-        if not organization.multi_warehouse_enabled:
-            raise ValidationError(
-                "Warehouse mapping needs multi-warehouse: turn it on in Settings › Organization."
-            )
-        if not warehouse.is_active:
-            raise ValidationError(f"{warehouse.name} is inactive.")
-    locked = SalesChannel.objects.select_for_update().get(id=channel.id)
-    if locked.mapped_warehouse_id == (warehouse.id if warehouse else None):
-        return locked
-    locked.mapped_warehouse = warehouse
-    locked.save(update_fields=["mapped_warehouse", "updated_at"])
-    Listing.objects.filter(channel=locked, fulfillment_channel=FulfillmentChannel.MERCHANT).update(
-        push_pending=True
-    )
-    return locked
 
 
 def reinitiate(

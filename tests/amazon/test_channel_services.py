@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from marketplaces import services
+from marketplaces import channel_settings, services
 from marketplaces.amazon.connection import client_for
 from marketplaces.amazon.order_sync import estimate_orders
 from marketplaces.amazon.simulator import Simulator
@@ -25,7 +25,7 @@ def test_an_inactive_channel_syncs_nothing_and_resumes_without_gaps(
     live_sim: Simulator, channel: SalesChannel, stocked_items: dict[str, Item]
 ) -> None:
     run_order_sync(channel)
-    services.disable_channel(channel)
+    channel_settings.disable_channel(channel, actor=None)
     with pytest.raises(ValidationError, match="inactive"):
         services.request_sync(channel, "orders", SyncRun.Trigger.MANUAL)
 
@@ -36,7 +36,7 @@ def test_an_inactive_channel_syncs_nothing_and_resumes_without_gaps(
         {"count": 3, "fulfillmentStatus": "UNSHIPPED", "fulfilledBy": "MERCHANT", "skus": [sku]},
     )["orders"]
     sim_post(live_sim, "/_sim/clock/advance", {"seconds": 3600})
-    services.enable_channel(channel)
+    channel_settings.enable_channel(channel, actor=None)
     run = run_order_sync(channel)
 
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
@@ -68,10 +68,10 @@ def test_mapping_needs_multi_warehouse_and_re_pushes_every_sku(
         channel=channel, item=item, seller_sku="MUG-FBA", fulfillment_channel="amazon"
     )
     with pytest.raises(ValidationError, match="multi-warehouse"):
-        services.set_warehouse_mapping(channel, warehouse)
+        channel_settings.set_warehouse_mapping(channel, warehouse, actor=None)
 
     Organization.objects.filter(id=1).update(multi_warehouse_enabled=True)
-    services.set_warehouse_mapping(channel, warehouse)
+    channel_settings.set_warehouse_mapping(channel, warehouse, actor=None)
 
     channel.refresh_from_db()
     assert channel.mapped_warehouse == warehouse
