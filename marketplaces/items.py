@@ -6,8 +6,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.models import User
-from marketplaces.amazon.order_sync import release_held_orders
 from marketplaces.models import Listing, SalesOrderLine
+from marketplaces.orders import release_held_orders
 from warehouses import stock
 from warehouses.models import Item, Organization
 

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from marketplaces import jobs
-from marketplaces.amazon.order_sync import ship_line
 from marketplaces.models import FulfillmentChannel, SalesOrder, Shipment
+from marketplaces.orders import ship_line
 
 # Amazon's carrier codes most used from Canada; "Other" needs a carrier name.
 # Reference: https://developer-docs.amazon.com/sp-api/docs/carriercode-values

@@ -16,14 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models.functions import Now
 from django.utils import timezone
 
-from accounts.models import User
+from marketplaces import orders as order_rules
 from marketplaces.amazon.client import AmazonClient
 from marketplaces.amazon.errors import AmazonError, AmazonRejected, WaitForAmazon
 from marketplaces.amazon.types import (
@@ -44,8 +42,7 @@ from marketplaces.models import (
 from synchistory import services as history
 from synchistory.models import SyncRecord, SyncRun
 from warehouses import stock
-from warehouses.models import Item, Organization, Warehouse
-from warehouses.models import StockMovement as Movement
+from warehouses.models import Item, Organization
 
 logger = logging.getLogger(__name__)
 
@@ -63,9 +60,6 @@ ORDERS_REPORT = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
 REPORT_CURSOR = "orders-report:"
 REPORT_BATCH = 100
 
-CONFIRMED_STATUSES = {"UNSHIPPED", "PARTIALLY_SHIPPED"}
-FULFILLED_STATUSES = {"SHIPPED"}
-NEVER_IMPORTED = {"PENDING", "PENDING_AVAILABILITY"}
 PAYMENT_COMMENT = "Payment status: Paid"
 
 
@@ -108,12 +102,6 @@ class OrderOutcome:
             return []
         record_type = SyncRecord.RecordType.ORDER
         return [history.Entry(record_type, order_id, self.outcome, self.reason, self.order)]
-
-
-def importable_statuses(organization: Organization) -> set[str]:
-    if organization.order_sync_preference == Organization.OrderSyncPreference.CONFIRMED:
-        return set(CONFIRMED_STATUSES)
-    return CONFIRMED_STATUSES | FULFILLED_STATUSES
 
 
 def order_window(channel: SalesChannel, now: datetime) -> datetime:
@@ -227,7 +215,10 @@ def _sync_from_orders_report(
         failed: list[history.Entry] = []
         batch: list[AmazonOrder] = []
         for amazon_order in orders[start : start + REPORT_BATCH]:
-            if amazon_order.is_merchant_fulfilled and amazon_order.status in CONFIRMED_STATUSES:
+            if (
+                amazon_order.is_merchant_fulfilled
+                and amazon_order.status in order_rules.CONFIRMED_STATUSES
+            ):
                 # To ship: the report lacks the order item ids confirmShipment needs (and the
                 # address); ask for this order itself, before the batch's transaction opens.
                 try:
@@ -403,9 +394,9 @@ def _with_buyer_data(
             client is not None
             and amazon_order.order_id not in context.existing
             and amazon_order.is_merchant_fulfilled
-            and amazon_order.status in CONFIRMED_STATUSES
+            and amazon_order.status in order_rules.CONFIRMED_STATUSES
             and not amazon_order.buyer_name
-            and _skip_reason(organization, amazon_order) is None
+            and order_rules.skip_reason(organization, amazon_order.status) is None
         ):
             try:
                 amazon_order = client.get_order(amazon_order.order_id, personal_data=True)
@@ -468,7 +459,7 @@ def _import_page(
             else:
                 outcomes[index] = _import_one(channel, organization, amazon_order, context)
             continue
-        skip = _skip_reason(organization, amazon_order)
+        skip = order_rules.skip_reason(organization, amazon_order.status)
         if skip is not None:
             outcomes[index] = OrderOutcome(SyncRecord.Outcome.SKIPPED, None, skip)
             continue
@@ -495,7 +486,7 @@ def _import_one(
     """One order in its own savepoint (a changed order, or a page the batch could not write)."""
     existing = context.existing.get(amazon_order.order_id)
     if existing is None:
-        skip = _skip_reason(organization, amazon_order)
+        skip = order_rules.skip_reason(organization, amazon_order.status)
         if skip is not None:
             return OrderOutcome(SyncRecord.Outcome.SKIPPED, None, skip)
     elif _unchanged(existing, amazon_order):
@@ -573,7 +564,7 @@ def _new_order(
         amazon_order_id=amazon_order.order_id,
         amazon_status=amazon_order.status,
         fulfillment_channel=FulfillmentChannel.MERCHANT if merchant else FulfillmentChannel.AMAZON,
-        warehouse=_warehouse_for(channel, organization),
+        warehouse=order_rules.warehouse_for(channel, organization),
         currency=amazon_order.currency,
         purchased_at=amazon_order.created,
         amazon_updated_at=amazon_order.last_updated,
@@ -588,7 +579,6 @@ def _new_order(
 
 def _build(order: SalesOrder, amazon_order: AmazonOrder, context: PageContext) -> NewOrder:
     """What ``_create`` and ``_apply_amazon_status`` write for a new order, built in memory."""
-    merchant = amazon_order.is_merchant_fulfilled
     lines = [_new_line(amazon_line, context) for amazon_line in amazon_order.items]
     new_order = NewOrder(
         order,
@@ -599,53 +589,15 @@ def _build(order: SalesOrder, amazon_order: AmazonOrder, context: PageContext) -
             for tax in _taxes(line, amazon_line)
         ],
     )
-    unconfirmed = sorted({line.item.sku for line in lines if not line.item.is_confirmed})
-    if unconfirmed:
-        order.status = SalesOrder.Status.ON_HOLD
-        order.hold_reason = "Waiting for unconfirmed items: " + ", ".join(unconfirmed)
+    if order_rules.hold_for_unconfirmed_items(order, lines):
         return new_order  # nothing is committed while on hold
-    for line in lines:
-        amazon_shipped = _shipped_on_amazon(line, amazon_order)
-        if not merchant:
-            # Amazon-fulfilled orders ship from Amazon's warehouse, not ours: no stock moves.
-            line.quantity_shipped = max(0, amazon_shipped)
-            continue
-        # As ship_line then _commit_line do for a line that holds nothing yet.
-        if amazon_shipped > 0:
-            new_order.stock_changes.append(
-                _stock_change(order, line, Movement.Kind.SHIP, amazon_shipped, from_committed=False)
-            )
-            line.quantity_shipped = amazon_shipped
-        still_to_ship = line.quantity - line.quantity_shipped
-        if still_to_ship > 0:
-            new_order.stock_changes.append(
-                _stock_change(order, line, Movement.Kind.COMMIT, still_to_ship)
-            )
-        elif still_to_ship < 0:
-            new_order.stock_changes.append(
-                _stock_change(order, line, Movement.Kind.RELEASE, -still_to_ship)
-            )
-        line.stock_committed = still_to_ship
-    _status_from_lines(order, amazon_order, lines)
-    return new_order
-
-
-def _stock_change(
-    order: SalesOrder,
-    line: SalesOrderLine,
-    kind: str,
-    quantity: int,
-    *,
-    from_committed: bool = True,
-) -> stock.OrderStockChange:
-    return stock.OrderStockChange(
-        item_id=line.item_id,
-        warehouse_id=order.warehouse_id,
-        kind=kind,
-        quantity=quantity,
-        reference=order.amazon_order_id,
-        from_committed=from_committed,
+    new_order.stock_changes = order_rules.plan_new_order(
+        order,
+        lines,
+        [_shipped_on_amazon(line, amazon_order) for line in lines],
+        shipped_at=amazon_order.shipped or amazon_order.last_updated,
     )
+    return new_order
 
 
 def _new_line(amazon_line: AmazonOrderItem, context: PageContext) -> SalesOrderLine:
@@ -678,7 +630,7 @@ def _write(new_orders: list[NewOrder]) -> None:
     SalesOrderComment.objects.bulk_create(
         [SalesOrderComment(order=new_order.order, text=PAYMENT_COMMENT) for new_order in new_orders]
     )
-    _forget_pushed_quantities(
+    order_rules.forget_pushed_quantities(
         new_orders[0].order.channel_id,
         {
             line.item_id
@@ -695,28 +647,6 @@ def _reason(error: Exception) -> str:
     if messages:
         return " ".join(str(m) for m in messages)
     return f"{type(error).__name__}: {error}"
-
-
-def _skip_reason(organization: Organization, amazon_order: AmazonOrder) -> str | None:
-    if amazon_order.status in NEVER_IMPORTED:
-        return ""  # picked up once Amazon has the payment: not worth a history row
-    if amazon_order.status not in importable_statuses(organization):
-        if amazon_order.status in FULFILLED_STATUSES:
-            return ""  # already fulfilled and the preference is "Confirmed only"
-        if amazon_order.status == "CANCELLED":
-            return ""  # cancelled before we ever saw it
-        return f"Amazon status {amazon_order.status} is not imported"
-    return None
-
-
-def _warehouse_for(channel: SalesChannel, organization: Organization) -> Warehouse:
-    warehouse = channel.mapped_warehouse or organization.primary_warehouse
-    if warehouse is None:
-        raise ValueError(
-            "No primary warehouse is set: choose one in Settings › Organization, then "
-            "re-initiate this sync."
-        )
-    return warehouse
 
 
 def _item_for(line: AmazonOrderItem, context: PageContext) -> Item:
@@ -760,10 +690,7 @@ def _create(
     committed (or shipped) through the stock services as for any other change."""
     order = _new_order(channel, organization, amazon_order)
     lines = [_new_line(amazon_line, context) for amazon_line in amazon_order.items]
-    unconfirmed = sorted({line.item.sku for line in lines if not line.item.is_confirmed})
-    if unconfirmed:
-        order.status = SalesOrder.Status.ON_HOLD
-        order.hold_reason = "Waiting for unconfirmed items: " + ", ".join(unconfirmed)
+    held = order_rules.hold_for_unconfirmed_items(order, lines)
     order.save()
     for line in lines:
         line.order = order
@@ -774,8 +701,8 @@ def _create(
         for tax in _taxes(line, amazon_line)
     )
     SalesOrderComment.objects.create(order=order, text=PAYMENT_COMMENT)
-    _amazon_moved_its_quantity(order, {line.item_id for line in lines})
-    if not unconfirmed:
+    order_rules.amazon_moved_its_quantity(order, {line.item_id for line in lines})
+    if not held:
         _apply_amazon_status(order, amazon_order, lines)
     return order
 
@@ -829,8 +756,8 @@ def _update(order: SalesOrder, amazon_order: AmazonOrder) -> None:
         order.shipping_address = amazon_order.delivery_address
     order.save()
     if order.status == SalesOrder.Status.ON_HOLD:
-        if amazon_order.status == "CANCELLED":
-            _cancel(order)
+        if amazon_order.status == order_rules.CANCELLED:
+            order_rules.cancel(order)
         return  # nothing is committed while on hold; release_hold applies Amazon's status
     _apply_amazon_status(order, amazon_order)
 
@@ -838,193 +765,30 @@ def _update(order: SalesOrder, amazon_order: AmazonOrder) -> None:
 def _apply_amazon_status(
     order: SalesOrder, amazon_order: AmazonOrder, lines: list[SalesOrderLine] | None = None
 ) -> None:
-    """Bring local stock and status in line with Amazon's status for a confirmed order.
-
-    ``lines``: the order's lines when the caller just created them (nobody else can hold them
-    yet); otherwise they are read and locked here."""
-    if amazon_order.status == "CANCELLED":
-        _cancel(order)
+    """Amazon's view of a confirmed order, in the domain's terms: its status and the units it
+    counts as shipped per line. ``lines``: the order's lines when the caller just created them
+    (nobody else can hold them yet); otherwise they are read and locked here."""
+    if amazon_order.status == order_rules.CANCELLED:
+        order_rules.cancel(order)
         return
-    if order.status == SalesOrder.Status.CANCELLED:
-        return
-    merchant = order.fulfillment_channel == FulfillmentChannel.MERCHANT
     if lines is None:
-        lines = list(order.lines.select_related("item").select_for_update(of=("self",)))
-    for line in lines:
-        amazon_shipped = _shipped_on_amazon(line, amazon_order)
-        # Amazon-fulfilled orders ship from Amazon's warehouse, not ours: no local stock moves.
-        if merchant:
-            ship_line(order, line, max(0, amazon_shipped - line.quantity_shipped))
-            _commit_line(order, line)
-        else:
-            if amazon_shipped > line.quantity_shipped:
-                line.quantity_shipped = amazon_shipped
-                line.save(update_fields=["quantity_shipped"])
-    _set_status_from_lines(order, amazon_order, lines)
+        lines = order_rules.lock_lines(order)
+    order_rules.apply_amazon_status(
+        order,
+        amazon_order.status,
+        lines,
+        [_shipped_on_amazon(line, amazon_order) for line in lines],
+        shipped_at=amazon_order.shipped or amazon_order.last_updated,
+    )
 
 
 def _shipped_on_amazon(line: SalesOrderLine, amazon_order: AmazonOrder) -> int:
     """Units of this line Amazon counts as shipped. Lines are matched by Amazon's order item
     id, or by SKU when one side came from an orders report (which has no item ids)."""
-    if amazon_order.status == "SHIPPED":
+    if amazon_order.status == order_rules.SHIPPED:
         return line.quantity
     for item in amazon_order.items:
         if item.order_item_id == line.amazon_order_item_id:
             return item.quantity_shipped
     same_sku = [item for item in amazon_order.items if item.seller_sku == line.seller_sku]
     return min(line.quantity, sum(item.quantity_shipped for item in same_sku))
-
-
-def _commit_line(order: SalesOrder, line: SalesOrderLine) -> None:
-    """Hold exactly the units still to ship."""
-    wanted = line.quantity - line.quantity_shipped
-    difference = wanted - line.stock_committed
-    reference = order.amazon_order_id
-    if difference > 0:
-        stock.commit_stock(line.item, order.warehouse, difference, reference=reference)
-    elif difference < 0:
-        stock.release_stock(line.item, order.warehouse, -difference, reference=reference)
-    if difference:
-        line.stock_committed = wanted
-        line.save(update_fields=["stock_committed"])
-
-
-def ship_line(
-    order: SalesOrder, line: SalesOrderLine, quantity: int, *, user: User | None = None
-) -> None:
-    """Move ``quantity`` units of a line out of the order's warehouse: first the units the line
-    holds committed, then any beyond (shipped without having been committed)."""
-    if quantity <= 0:
-        return
-    from_committed = min(quantity, line.stock_committed)
-    reference = order.amazon_order_id
-    if from_committed:
-        stock.ship_stock(line.item, order.warehouse, from_committed, reference=reference, user=user)
-    if quantity - from_committed:
-        stock.ship_stock(
-            line.item,
-            order.warehouse,
-            quantity - from_committed,
-            reference=reference,
-            from_committed=False,
-            user=user,
-        )
-    line.quantity_shipped += quantity
-    line.stock_committed -= from_committed
-    line.save(update_fields=["quantity_shipped", "stock_committed"])
-
-
-def _cancel(order: SalesOrder) -> None:
-    if order.status == SalesOrder.Status.CANCELLED:
-        return
-    for line in order.lines.select_related("item").select_for_update(of=("self",)):
-        if line.stock_committed:
-            stock.release_stock(
-                line.item, order.warehouse, line.stock_committed, reference=order.amazon_order_id
-            )
-            line.stock_committed = 0
-            line.save(update_fields=["stock_committed"])
-    order.status = SalesOrder.Status.CANCELLED
-    order.hold_reason = ""
-    order.save(update_fields=["status", "hold_reason", "updated_at"])
-    _amazon_moved_its_quantity(order)
-
-
-def _amazon_moved_its_quantity(order: SalesOrder, item_ids: set[int] | None = None) -> None:
-    """Amazon lowers a merchant listing's quantity itself when an order is placed and raises
-    it again when the order is cancelled: what we last pushed no longer says what Amazon lists.
-    Forget it and queue the listing, so the next push sends our quantity even when it equals
-    the last one pushed (an oversold SKU stays at 0 here while a cancellation put it back above
-    0 on Amazon)."""
-    if order.fulfillment_channel != FulfillmentChannel.MERCHANT:
-        return
-    _forget_pushed_quantities(
-        order.channel_id, order.lines.values("item_id") if item_ids is None else item_ids
-    )
-
-
-def _forget_pushed_quantities(channel_id: int, item_ids: Any) -> None:
-    """``item_ids``: a set, or a subquery of them. See ``_amazon_moved_its_quantity``."""
-    if not item_ids:
-        return
-    Listing.objects.filter(
-        channel_id=channel_id,
-        fulfillment_channel=FulfillmentChannel.MERCHANT,
-        item_id__in=item_ids,
-    ).update(pushed_quantity=None, push_pending=True, updated_at=Now())
-
-
-def _set_status_from_lines(
-    order: SalesOrder, amazon_order: AmazonOrder, lines: list[SalesOrderLine]
-) -> None:
-    before = (order.status, order.shipped_at, order.hold_reason)
-    _status_from_lines(order, amazon_order, lines)
-    if (order.status, order.shipped_at, order.hold_reason) != before:
-        order.save(update_fields=["status", "shipped_at", "hold_reason", "updated_at"])
-
-
-def _status_from_lines(
-    order: SalesOrder, amazon_order: AmazonOrder, lines: list[SalesOrderLine]
-) -> None:
-    shipped = sum(line.quantity_shipped for line in lines)
-    wanted = sum(line.quantity for line in lines)
-    if wanted and shipped >= wanted:
-        order.status = SalesOrder.Status.SHIPPED
-        order.shipped_at = order.shipped_at or amazon_order.shipped or amazon_order.last_updated
-    elif shipped:
-        order.status = SalesOrder.Status.PARTIALLY_SHIPPED
-    else:
-        order.status = SalesOrder.Status.CONFIRMED
-    order.hold_reason = ""
-
-
-def release_held_orders(item: Item) -> int:
-    """After an item is confirmed or linked: orders waiting only for it commit their stock."""
-    released = 0
-    held = SalesOrder.objects.filter(status=SalesOrder.Status.ON_HOLD, lines__item=item).distinct()
-    for order in held:
-        with transaction.atomic():
-            locked = SalesOrder.objects.select_for_update().get(id=order.id)
-            if locked.status != SalesOrder.Status.ON_HOLD:
-                continue
-            if locked.lines.filter(item__status=Item.Status.UNCONFIRMED).exists():
-                continue
-            snapshot = _snapshot(locked)
-            _apply_amazon_status(locked, snapshot)
-            released += 1
-    return released
-
-
-def _snapshot(order: SalesOrder) -> AmazonOrder:
-    """What we know of Amazon's view of a held order, to apply it once the hold lifts."""
-    lines = tuple(
-        AmazonOrderItem(
-            order_item_id=line.amazon_order_item_id,
-            seller_sku=line.seller_sku,
-            asin="",
-            title=line.title,
-            quantity=line.quantity,
-            quantity_shipped=line.quantity_shipped,
-            unit_price=line.unit_price,
-            item_subtotal=line.unit_price * line.quantity,
-            shipping=line.shipping_price,
-            item_tax=Decimal(0),
-            shipping_tax=Decimal(0),
-            gift_wrap_tax=Decimal(0),
-            item_discount=line.promotion_discount,
-            shipping_discount=line.shipping_discount,
-            marketplace_collects_tax=False,
-        )
-        for line in order.lines.all()
-    )
-    return AmazonOrder(
-        order_id=order.amazon_order_id,
-        created=order.purchased_at,
-        last_updated=order.amazon_updated_at,
-        status=order.amazon_status,
-        fulfilled_by="MERCHANT" if order.fulfillment_channel == "merchant" else "AMAZON",
-        marketplace_id=order.channel.marketplace_id,
-        currency=order.currency,
-        items=lines,
-        grand_total=order.total,
-    )

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from django.db.models import Sum
 
+from marketplaces import orders
 from marketplaces.amazon import order_sync, ratelimit
 from marketplaces.amazon.connection import client_for
 from marketplaces.amazon.errors import AmazonTransientError
@@ -150,7 +151,7 @@ def test_orders_for_unknown_skus_wait_on_hold_until_the_item_is_confirmed(
 
     item.status = Item.Status.CONFIRMED
     item.save()
-    assert order_sync.release_held_orders(item) >= 1
+    assert orders.release_held_orders(item) >= 1
     order.refresh_from_db()
     assert order.status == SalesOrder.Status.CONFIRMED
     assert committed(item) == sum(line.quantity for line in order.lines.all() if line.item == item)

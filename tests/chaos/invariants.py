@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 from django.db.models import Sum
 
-from marketplaces.amazon.order_sync import importable_statuses
 from marketplaces.amazon.types import parse_order
 from marketplaces.models import (
     FulfillmentChannel,
@@ -22,6 +21,7 @@ from marketplaces.models import (
     SalesOrderLine,
     Shipment,
 )
+from marketplaces.orders import importable_statuses
 from marketplaces.stock_levels import quantities_to_push
 from synchistory.models import SyncRun
 from warehouses.models import Organization, Stock, StockMovement

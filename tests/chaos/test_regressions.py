@@ -18,8 +18,9 @@ import time_machine
 from django.db import transaction
 from django.utils import timezone
 
+from marketplaces import orders as order_rules
 from marketplaces import tasks
-from marketplaces.amazon import order_sync, ratelimit, stock_push
+from marketplaces.amazon import ratelimit, stock_push
 from marketplaces.amazon.simulator.ratelimit import TokenBuckets
 from marketplaces.models import ApiQuota, Listing, SalesChannel, SalesOrder, SalesOrderLine
 from synchistory import services as history
@@ -72,7 +73,7 @@ def test_a_cancelled_order_of_an_oversold_sku_is_pushed_again(settings: Any) -> 
     orders = [_order_holding(item, warehouse, 1, channel=channel) for _ in range(2)]
     Listing.objects.filter(pk=listing.pk).update(push_pending=False, pushed_quantity=0)
 
-    order_sync._cancel(orders[0])  # available goes from -1 to 0: the same 0 as pushed
+    order_rules.cancel(orders[0])  # available goes from -1 to 0: the same 0 as pushed
 
     listing.refresh_from_db()
     assert orders[0].status == SalesOrder.Status.CANCELLED
@@ -277,7 +278,7 @@ def test_cancelling_an_order_while_its_item_is_adjusted_does_not_deadlock(
     def cancel() -> None:
         try:
             with transaction.atomic():
-                order_sync._cancel(SalesOrder.objects.get(pk=order.pk))
+                order_rules.cancel(SalesOrder.objects.get(pk=order.pk))
         except BaseException as error:  # noqa: BLE001 - reported by the assertion below
             failures.append(error)
         finally:
