@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 
+from accounts import audit
 from marketplaces import jobs
 from marketplaces.models import SalesChannel
 from synchistory import services as history
@@ -29,12 +30,14 @@ def request_sync(
     reinitiates: SyncRun | None = None,
     requested_by_id: int | None = None,
     to_worker: bool = True,
+    actor: audit.Who = None,
 ) -> SyncRun:
     """Queue a sync run and hand it to a worker once the transaction commits (``to_worker``),
     or leave it queued for the caller to run (``manage.py sync_channel``, in the foreground).
 
     Refuses (ValidationError with a message for the user) an inactive channel, a module that is
-    switched off, or a run of the same kind that is already queued or running.
+    switched off, or a run of the same kind that is already queued or running. A manual or
+    re-initiated run writes its audit event (``actor``: who asked, None for the system).
     """
     if not channel.is_active:
         raise ValidationError(
@@ -56,13 +59,23 @@ def request_sync(
         )
     except history.SyncAlreadyRunning as running:
         raise ValidationError(str(running)) from None
+    if trigger == SyncRun.Trigger.MANUAL:
+        audit.record(
+            actor, "sync-started", target=run, detail={"kind": run.kind, "channel": channel.pk}
+        )
+    elif trigger == SyncRun.Trigger.REINITIATED and reinitiates is not None:
+        audit.record(actor, "sync-reinitiated", target=run, detail={"from_run": reinitiates.pk})
     if to_worker:
         jobs.enqueue_run(run)
     return run
 
 
 def reinitiate(
-    run: SyncRun, *, requested_by_id: int | None = None, to_worker: bool = True
+    run: SyncRun,
+    *,
+    requested_by_id: int | None = None,
+    to_worker: bool = True,
+    actor: audit.Who = None,
 ) -> SyncRun:
     """Fetch again exactly what ``run`` brought in; the new run links to the old one."""
     if run.kind not in (SyncRun.Kind.ITEMS, SyncRun.Kind.ORDERS):
@@ -80,4 +93,5 @@ def reinitiate(
         reinitiates=run,
         requested_by_id=requested_by_id,
         to_worker=to_worker,
+        actor=actor,
     )

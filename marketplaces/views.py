@@ -411,16 +411,11 @@ def channel_sync(request: HttpRequest, channel_id: int) -> HttpResponse:
                     window_start=window_start,
                     window_end=window_end,
                     requested_by_id=_user_id(request),
+                    actor=audit.Actor.from_request(request),
                 )
             except ValidationError as error:
                 form.add_error(None, error)
             else:
-                audit.record(
-                    request,
-                    "sync-started",
-                    target=run,
-                    detail={"kind": run.kind, "channel": channel.pk},
-                )
                 messages.success(request, f"{run.get_kind_display()} sync #{run.id} started.")
                 return redirect("sync-run-detail", run_id=run.id)
     return _sync_page(request, channel, form, status=400 if form.errors else 200)
@@ -498,11 +493,12 @@ def channel_sync_estimate(request: HttpRequest, channel_id: int) -> HttpResponse
 def sync_run_reinitiate(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(SyncRun.objects.select_related("channel"), id=run_id)
     try:
-        new_run = services.reinitiate(run, requested_by_id=_user_id(request))
+        new_run = services.reinitiate(
+            run, requested_by_id=_user_id(request), actor=audit.Actor.from_request(request)
+        )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return redirect("sync-run-detail", run_id=run.id)
-    audit.record(request, "sync-reinitiated", target=new_run, detail={"from_run": run.id})
     messages.success(request, f"Run #{run.id} re-initiated as run #{new_run.id}.")
     return redirect("sync-run-detail", run_id=new_run.id)
 

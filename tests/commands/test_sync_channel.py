@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from accounts.models import AuditEvent
 from marketplaces import runs, services
 from marketplaces.amazon import item_sync
 from marketplaces.amazon.simulator import Simulator
@@ -325,3 +326,16 @@ def test_the_progress_bar() -> None:
     assert sync_channel.progress_bar(5, 10) == f"[{'#' * 15}{'.' * 15}] 5/10 (50%)"
     assert sync_channel.progress_bar(0, None) == f"[{'.' * 30}] 0 done"
     assert sync_channel.progress_bar(12, 10).endswith("10/10 (100%)")
+
+
+def test_a_sync_started_from_the_command_line_is_audited(
+    live_sim: Simulator, channel: SalesChannel
+) -> None:
+    sync(str(channel.id), kind="orders")
+
+    run = SyncRun.objects.get()
+    event = AuditEvent.objects.get(action="sync-started")
+    assert event.user is None
+    assert event.user_agent == "manage.py sync_channel"
+    assert event.detail == {"kind": "orders", "channel": channel.pk}
+    assert event.target_id == str(run.pk)

@@ -22,6 +22,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.utils import timezone
 
+from accounts import audit
 from marketplaces import runs, services
 from marketplaces.amazon import ratelimit
 from marketplaces.forms import ManualSyncForm
@@ -30,6 +31,7 @@ from synchistory import services as history
 from synchistory.models import SyncRecord, SyncRun
 
 AMAZON_HISTORY_DAYS = 730
+COMMAND = audit.Actor.command("sync_channel")  # who the audit log says started the run
 BAR_WIDTH = 30
 EXIT_PARTIAL = 2
 
@@ -178,7 +180,7 @@ class Command(BaseCommand):
         trigger = SyncRun.Trigger.REINITIATED if reinitiates else SyncRun.Trigger.MANUAL
         try:
             if reinitiates is not None:
-                run = services.reinitiate(reinitiates, to_worker=False)
+                run = services.reinitiate(reinitiates, to_worker=False, actor=COMMAND)
             else:
                 run = services.request_sync(
                     channel,
@@ -187,6 +189,7 @@ class Command(BaseCommand):
                     window_start=window_start,
                     window_end=window_end,
                     to_worker=False,
+                    actor=COMMAND,
                 )
         except ValidationError as refused:
             raise CommandError(" ".join(refused.messages)) from None
