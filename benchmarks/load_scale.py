@@ -138,7 +138,7 @@ def main() -> None:
     setup_django()
     from django.db import connection
 
-    from marketplaces.amazon.simulator import start_simulator
+    from spapi_simulator import start_simulator
 
     started = time.monotonic()
     log(f"{args.channels} simulators with {args.skus:,} listings each, time scale {args.scale:g}")

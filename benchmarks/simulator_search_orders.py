@@ -17,7 +17,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from marketplaces.amazon.simulator import start_simulator  # noqa: E402
+from spapi_simulator import start_simulator  # noqa: E402
 
 
 def main() -> None:
@@ -81,7 +81,7 @@ def main() -> None:
 def _days_ago(sim: object, days: int) -> str:
     from datetime import timedelta
 
-    from marketplaces.amazon.simulator.clock import isoformat
+    from spapi_simulator.clock import isoformat
 
     now = sim.clock.now()  # type: ignore[attr-defined]
     return isoformat(now - timedelta(days=days))

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from marketplaces.amazon.client import AmazonClient, Connection, forget_access_tokens
-from marketplaces.amazon.simulator import Simulator, start_simulator
-from marketplaces.amazon.simulator.testing import clear_sp_api_token_cache
+from spapi_simulator import Simulator, start_simulator
+from spapi_simulator.testing import clear_sp_api_token_cache
 
 SIM_START = datetime(2026, 3, 2, 12, 0, 0, tzinfo=UTC)
 SELLER_ID = "A3SIMULATORCA"

@@ -16,8 +16,8 @@ from marketplaces.amazon.errors import (
     AmazonThrottled,
     AmazonTransientError,
 )
-from marketplaces.amazon.simulator import Simulator
 from marketplaces.models import ApiQuota
+from spapi_simulator import Simulator
 from tests.amazon.conftest import SIM_START, connection_to
 
 

@@ -6,8 +6,8 @@ import pytest
 
 from marketplaces.amazon import drift
 from marketplaces.amazon.connection import client_for
-from marketplaces.amazon.simulator import Simulator
 from marketplaces.models import Listing, SalesChannel
+from spapi_simulator import Simulator
 from tests.amazon.conftest import sim_post
 from tests.amazon.test_stock_push import link_listings, listed_quantities, run_push
 from warehouses.models import Warehouse

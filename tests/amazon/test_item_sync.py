@@ -10,8 +10,8 @@ from marketplaces import items as item_services
 from marketplaces.amazon import item_sync
 from marketplaces.amazon.connection import client_for
 from marketplaces.amazon.errors import WaitForAmazon
-from marketplaces.amazon.simulator import Simulator
 from marketplaces.models import Listing, SalesChannel, SalesOrder
+from spapi_simulator import Simulator
 from synchistory import services as history
 from synchistory.models import SyncRecord, SyncRun
 from tests.amazon.conftest import sim_get, sim_post

@@ -10,9 +10,9 @@ from django.db.models import Sum
 from marketplaces.amazon import order_sync
 from marketplaces.amazon.connection import client_for
 from marketplaces.amazon.errors import AmazonTransientError
-from marketplaces.amazon.simulator import Simulator
 from marketplaces.models import SalesChannel, SalesOrder, SalesOrderLine, SalesOrderTax
 from marketplaces.tasks import sync_orders_task
+from spapi_simulator import Simulator
 from synchistory import services as history
 from synchistory.models import SyncRecord, SyncRun
 from tests.amazon.conftest import place_merchant_order, sim_get, sim_post

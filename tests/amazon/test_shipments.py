@@ -9,8 +9,8 @@ from django.utils import timezone
 from marketplaces import shipments
 from marketplaces.amazon import shipment_push
 from marketplaces.amazon.connection import client_for
-from marketplaces.amazon.simulator import Simulator
 from marketplaces.models import SalesChannel, SalesOrder, Shipment
+from spapi_simulator import Simulator
 from synchistory import services as history
 from synchistory.models import SyncRun
 from tests.amazon.conftest import place_merchant_order, sim_get, sim_post

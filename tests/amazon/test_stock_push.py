@@ -9,8 +9,8 @@ import pytest
 from marketplaces.amazon import stock_push
 from marketplaces.amazon.connection import client_for
 from marketplaces.amazon.errors import WaitForAmazon
-from marketplaces.amazon.simulator import Simulator
 from marketplaces.models import Listing, SalesChannel, StockPush
+from spapi_simulator import Simulator
 from synchistory import services as history
 from synchistory.models import SyncRecord, SyncRun
 from tests.amazon.conftest import sim_get, sim_post

@@ -32,11 +32,11 @@ from django.utils import timezone
 
 from inventory_sync.celery import app
 from marketplaces.amazon.client import forget_access_tokens
-from marketplaces.amazon.simulator import Simulator, start_simulator
-from marketplaces.amazon.simulator.testing import clear_sp_api_token_cache
 from marketplaces.models import FulfillmentChannel, Listing, SalesChannel
 from marketplaces.services import request_sync
 from marketplaces.tasks import TASK_FOR_KIND
+from spapi_simulator import Simulator, start_simulator
+from spapi_simulator.testing import clear_sp_api_token_cache
 from synchistory import services as history
 from synchistory.models import SyncRun
 from tests.conftest import require_service

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from marketplaces.amazon.simulator import Simulator
+from spapi_simulator import Simulator
 from tests.amazon.conftest import (  # noqa: F401 - fixtures re-exported for these tests
     channel,
     sim_factory,

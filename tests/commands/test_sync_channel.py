@@ -11,9 +11,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from marketplaces.amazon.simulator import Simulator
 from marketplaces.management.commands import sync_channel
 from marketplaces.models import Listing, SalesChannel, SalesOrder
+from spapi_simulator import Simulator
 from synchistory import services as history
 from synchistory.models import SyncRecord, SyncRun
 from tests.amazon.conftest import sim_get, sim_post

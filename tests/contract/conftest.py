@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from marketplaces.amazon.simulator import Simulator, start_simulator
-from marketplaces.amazon.simulator.contract import (
+from spapi_simulator import Simulator, start_simulator
+from spapi_simulator.contract import (
     MODELS_DIR,
     errors_of,
     find_operation,
@@ -17,7 +17,7 @@ from marketplaces.amazon.simulator.contract import (
     load_model,
     response_validator,
 )
-from marketplaces.amazon.simulator.testing import clear_sp_api_token_cache
+from spapi_simulator.testing import clear_sp_api_token_cache
 
 
 @pytest.fixture(scope="session")

@@ -28,9 +28,9 @@ from playwright.sync_api import Page, ViewportSize, expect
 
 from marketplaces.amazon import drift
 from marketplaces.amazon.connection import client_for
-from marketplaces.amazon.simulator import Simulator
 from marketplaces.models import Listing, SalesChannel, SalesOrder, Shipment
 from marketplaces.tasks import sync_orders_task
+from spapi_simulator import Simulator
 from synchistory.models import SyncRun
 from tests.amazon.conftest import (  # noqa: F401 - fixtures
     channel,

@@ -10,14 +10,14 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from marketplaces.amazon.simulator import (
+from marketplaces.models import ApiQuota, SalesChannel, SalesOrderLine, SalesOrderTax
+from spapi_simulator import (
     DEFAULT_APPLICATION_ID,
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
     DEFAULT_SELLER_ID,
     Simulator,
 )
-from marketplaces.models import ApiQuota, SalesChannel, SalesOrderLine, SalesOrderTax
 from synchistory.models import SyncRun
 from tests.amazon.conftest import live_sim, sim_factory  # noqa: F401 - fixtures
 from tests.e2e.conftest import screenshot

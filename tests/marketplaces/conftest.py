@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from marketplaces.amazon.simulator import (
+from spapi_simulator import (
     DEFAULT_APPLICATION_ID,
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from marketplaces.amazon.simulator import Simulator, start_simulator
-from marketplaces.amazon.simulator.testing import clear_sp_api_token_cache, sp_api_kwargs
+from spapi_simulator import Simulator, start_simulator
+from spapi_simulator.testing import clear_sp_api_token_cache, sp_api_kwargs
 
 START = datetime(2026, 3, 2, 12, 0, 0, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from marketplaces.amazon.simulator import DEFAULT_SELLER_ID
+from spapi_simulator import DEFAULT_SELLER_ID
 
 
 def token(base_url: str) -> str:

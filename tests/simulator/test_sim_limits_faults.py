@@ -14,8 +14,8 @@ import pytest
 from sp_api.api import Inventories, Orders
 from sp_api.base.exceptions import SellingApiRequestThrottledException
 
-from marketplaces.amazon.simulator import Simulator
-from marketplaces.amazon.simulator.testing import sp_api_kwargs
+from spapi_simulator import Simulator
+from spapi_simulator.testing import sp_api_kwargs
 
 QUOTA = {
     "errors": [
@@ -182,7 +182,7 @@ def test_it_resets_to_a_new_seed_and_keeps_tokens(simulator: Simulator, http: ht
 def test_it_runs_as_a_module_without_django(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[2]
     process = subprocess.Popen(
-        [sys.executable, "-m", "marketplaces.amazon.simulator", "--port", "0", "--quiet"],
+        [sys.executable, "-m", "spapi_simulator", "--port", "0", "--quiet"],
         cwd=root,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

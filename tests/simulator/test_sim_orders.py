@@ -6,7 +6,7 @@ import httpx
 import pytest
 from sp_api.api import Orders
 
-from marketplaces.amazon.simulator import Simulator
+from spapi_simulator import Simulator
 
 SEARCH = "/orders/2026-01-01/orders"
 
