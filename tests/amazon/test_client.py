@@ -18,7 +18,7 @@ from marketplaces.amazon.errors import (
 )
 from marketplaces.models import ApiQuota
 from spapi_simulator import Simulator
-from tests.amazon.conftest import SIM_START, connection_to
+from tests.helpers.amazon import SIM_START, connection_to
 
 
 def control(sim: Simulator, path: str, body: dict | None = None) -> dict:

@@ -14,9 +14,9 @@ from django.utils import timezone
 from marketplaces.management.commands import sync_channel
 from marketplaces.models import Listing, SalesChannel, SalesOrder
 from spapi_simulator import Simulator
+from spapi_simulator.testing import sim_get, sim_post
 from synchistory import services as history
 from synchistory.models import SyncRecord, SyncRun
-from tests.amazon.conftest import sim_get, sim_post
 from warehouses import stock
 from warehouses.models import Item, Warehouse
 
