@@ -13,12 +13,7 @@ from urllib.parse import urlencode
 
 from werkzeug.wrappers import Request, Response
 
-from ..state import (
-    DEFAULT_CLIENT_ID,
-    DEFAULT_CLIENT_SECRET,
-    DEFAULT_SELLER_ID,
-    SimState,
-)
+from ..state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_SELLER_ID, SimState
 
 
 def lwa_token(state: SimState, request: Request) -> Response:

@@ -14,11 +14,15 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request
 
 from ..clock import parse_iso
+
+if TYPE_CHECKING:
+    from ..documents import Document
+    from ..state import SimState
 
 # Marketplaces a North America authorization covers (CA, US, MX, BR).
 KNOWN_MARKETPLACES = {"A2EUQ1WTGCTBG2", "ATVPDKIKX0DER", "A1AM78C64UM0Y8", "A2Q3Y263D00KWC"}
@@ -150,6 +154,30 @@ def json_body(request: Request) -> dict[str, Any]:
         raise invalid("The request body is not valid JSON.") from exc
     if not isinstance(body, dict):
         raise invalid("The request body must be a JSON object.")
+    return body
+
+
+def body_marketplaces(body: dict[str, Any]) -> list[str]:
+    """A request body's ``marketplaceIds``: a non-empty list of North America marketplaces."""
+    markets = body.get("marketplaceIds")
+    if (
+        not isinstance(markets, list)
+        or not markets
+        or any(m not in KNOWN_MARKETPLACES for m in markets)
+    ):
+        raise invalid("marketplaceIds must be a non-empty list of valid marketplace ids.")
+    return [str(m) for m in markets]
+
+
+def document_download_body(id_field: str, document: Document, state: SimState) -> dict[str, Any]:
+    """``getReportDocument``/``getFeedDocument``: the document's id, a fresh pre-signed GET URL
+    and its compression, if any."""
+    body: dict[str, Any] = {
+        id_field: document.document_id,
+        "url": state.document_url(document.document_id, "GET"),
+    }
+    if document.compression:
+        body["compressionAlgorithm"] = document.compression
     return body
 
 

@@ -20,13 +20,7 @@ from ..state import (
     SimState,
 )
 from . import OPERATION_IDS
-from .common import (
-    ControlRoute,
-    Result,
-    invalid,
-    json_body,
-    not_found,
-)
+from .common import ControlRoute, Result, invalid, json_body, not_found
 
 
 def sim_info(state: SimState, request: Request) -> Result:

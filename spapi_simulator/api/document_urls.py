@@ -9,9 +9,7 @@ import uuid
 
 from werkzeug.wrappers import Request, Response
 
-from ..state import (
-    SimState,
-)
+from ..state import SimState
 
 S3_ACCESS_DENIED = (
     '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'

@@ -3,21 +3,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from werkzeug.wrappers import Request
 
-from ..documents import (
-    LISTINGS_FEED,
-)
-from ..state import (
-    AccessToken,
-    SimState,
-)
+from ..documents import LISTINGS_FEED
+from ..state import AccessToken, SimState
 from .common import (
-    KNOWN_MARKETPLACES,
     Operation,
     Result,
+    body_marketplaces,
+    document_download_body,
     invalid,
     json_body,
     not_found,
@@ -45,20 +39,12 @@ def create_feed(state: SimState, request: Request, access: AccessToken) -> Resul
         raise invalid(
             f"feedType '{feed_type}' is not supported by the simulator (only {LISTINGS_FEED})."
         )
-    markets = body.get("marketplaceIds")
-    if (
-        not isinstance(markets, list)
-        or not markets
-        or any(m not in KNOWN_MARKETPLACES for m in markets)
-    ):
-        raise invalid("marketplaceIds must be a non-empty list of valid marketplace ids.")
+    markets = body_marketplaces(body)
     document_id = body.get("inputFeedDocumentId")
     document = state.documents.get(str(document_id))
     if document is None or document.kind != "feed_input":
         raise invalid(f"inputFeedDocumentId '{document_id}' is not a feed document you created.")
-    feed = state.create_feed(
-        LISTINGS_FEED, [str(m) for m in markets], document.document_id, access.seller_id
-    )
+    feed = state.create_feed(LISTINGS_FEED, markets, document.document_id, access.seller_id)
     return 202, {"feedId": feed.feed_id}
 
 
@@ -75,13 +61,7 @@ def get_feed_document(
     document = state.documents.get(document_id)
     if document is None or document.kind not in ("feed_input", "feed_result"):
         raise not_found(f"Feed document {document_id} was not found.")
-    body: dict[str, Any] = {
-        "feedDocumentId": document_id,
-        "url": state.document_url(document_id, "GET"),
-    }
-    if document.compression:
-        body["compressionAlgorithm"] = document.compression
-    return 200, body
+    return 200, document_download_body("feedDocumentId", document, state)
 
 
 OPERATIONS = [

@@ -7,13 +7,8 @@ from typing import Any
 from werkzeug.wrappers import Request
 
 from ..data import FBA_CHANNEL, MARKETPLACE_ID
-from ..documents import (
-    inventory_summary_json,
-)
-from ..state import (
-    AccessToken,
-    SimState,
-)
+from ..documents import inventory_summary_json
+from ..state import AccessToken, SimState
 from .common import (
     Operation,
     Result,

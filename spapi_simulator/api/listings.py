@@ -10,14 +10,8 @@ from typing import Any
 from werkzeug.wrappers import Request
 
 from ..data import MARKETPLACE_ID
-from ..documents import (
-    availability_from_patches,
-    listing_json,
-)
-from ..state import (
-    AccessToken,
-    SimState,
-)
+from ..documents import availability_from_patches, listing_json
+from ..state import AccessToken, SimState
 from .common import (
     ApiError,
     Operation,

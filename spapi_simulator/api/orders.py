@@ -10,11 +10,7 @@ from werkzeug.wrappers import Request
 from ..clock import isoformat, parse_iso
 from ..data import FULFILLED_BY, FULFILLMENT_STATUSES
 from ..orders import INCLUDED_DATA, order_json
-from ..state import (
-    PAGINATION_TOKEN_SECONDS,
-    AccessToken,
-    SimState,
-)
+from ..state import PAGINATION_TOKEN_SECONDS, AccessToken, SimState
 from .common import (
     Operation,
     Result,

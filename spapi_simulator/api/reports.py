@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from werkzeug.wrappers import Request
 
 from ..clock import parse_iso
-from ..documents import (
-    REPORT_TYPES,
-)
-from ..state import (
-    AccessToken,
-    SimState,
-)
+from ..documents import REPORT_TYPES
+from ..state import AccessToken, SimState
 from .common import (
-    KNOWN_MARKETPLACES,
     Operation,
     Result,
+    body_marketplaces,
+    document_download_body,
     invalid,
     json_body,
     not_found,
@@ -33,13 +28,7 @@ def create_report(state: SimState, request: Request, access: AccessToken) -> Res
             f"Invalid or unsupported reportType '{report_type}'. "
             f"Supported: {', '.join(REPORT_TYPES)}."
         )
-    markets = body.get("marketplaceIds")
-    if (
-        not isinstance(markets, list)
-        or not markets
-        or any(m not in KNOWN_MARKETPLACES for m in markets)
-    ):
-        raise invalid("marketplaceIds must be a non-empty list of valid marketplace ids.")
+    markets = body_marketplaces(body)
     now = state.now()
     try:
         start = (
@@ -54,7 +43,7 @@ def create_report(state: SimState, request: Request, access: AccessToken) -> Res
         raise invalid("dataEndTime must be after dataStartTime.")
     report = state.create_report(
         str(report_type),
-        [str(m) for m in markets],
+        markets,
         start.replace(microsecond=0),
         end.replace(microsecond=0),
     )
@@ -74,13 +63,7 @@ def get_report_document(
     document = state.documents.get(document_id)
     if document is None or document.kind != "report":
         raise not_found(f"Report document {document_id} was not found.")
-    body: dict[str, Any] = {
-        "reportDocumentId": document_id,
-        "url": state.document_url(document_id, "GET"),
-    }
-    if document.compression:
-        body["compressionAlgorithm"] = document.compression
-    return 200, body
+    return 200, document_download_body("reportDocumentId", document, state)
 
 
 OPERATIONS = [
