@@ -53,9 +53,9 @@ def setup_django(rate_scale: float = 1_000_000.0) -> str:
 
 
 def counters(base_url: str) -> dict[str, int]:
-    import httpx
+    from spapi_simulator.testing import sim_get
 
-    body = httpx.get(f"{base_url}/_sim/counters", timeout=30).json()
+    body = sim_get(base_url, "/_sim/counters", timeout=30)
     return {op: int(values["calls"]) for op, values in body["operations"].items()}
 
 

@@ -41,7 +41,6 @@ import re
 import resource
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -138,7 +137,7 @@ def main() -> None:
     setup_django()
     from django.db import connection
 
-    from marketplaces.amazon.simulator import start_simulator
+    from spapi_simulator import start_simulator
 
     started = time.monotonic()
     log(f"{args.channels} simulators with {args.skus:,} listings each, time scale {args.scale:g}")
@@ -352,7 +351,7 @@ class WorkerProcess:
 
     @classmethod
     def start(cls, number: int, env: dict[str, str]) -> WorkerProcess:
-        from tests.integration.conftest import worker_env
+        from tests.helpers.workers import worker_argv, worker_env
 
         name = f"worker-{number + 1}"
         workdir = Path(tempfile.mkdtemp(prefix=f"loadscale-{name}-"))
@@ -360,25 +359,7 @@ class WorkerProcess:
         queue = env["CELERY_TASK_DEFAULT_QUEUE"]
         with log_path.open("wb") as output:
             process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "inventory_sync",
-                    "worker",
-                    "--pool",
-                    "solo",
-                    "-Q",
-                    queue,
-                    "-n",
-                    f"{name}-{queue}@%h",
-                    "-l",
-                    "warning",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--without-heartbeat",
-                ],
+                worker_argv(queue, f"{name}-{queue}@%h", loglevel="warning"),
                 cwd=workdir,
                 env=worker_env(env),
                 stdin=subprocess.DEVNULL,
@@ -636,9 +617,9 @@ def run_day(
 
 
 def sim_counters(base_url: str) -> dict[str, dict[str, int]]:
-    import httpx
+    from spapi_simulator.testing import sim_get
 
-    body = httpx.get(f"{base_url}/_sim/counters", timeout=30).json()
+    body = sim_get(base_url, "/_sim/counters", timeout=30)
     return {
         op: {"calls": int(v["calls"]), "throttled": int(v["throttled"])}
         for op, v in body["operations"].items()

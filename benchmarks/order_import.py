@@ -45,7 +45,7 @@ def main() -> None:
 
     from django.utils import timezone
 
-    from marketplaces.amazon.simulator import start_simulator
+    from spapi_simulator import start_simulator
 
     print(f"Database: {database}")
     started = time.perf_counter()

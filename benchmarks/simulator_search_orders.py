@@ -13,11 +13,10 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from marketplaces.amazon.simulator import start_simulator  # noqa: E402
+from spapi_simulator import start_simulator  # noqa: E402
+from spapi_simulator.testing import authorized_client  # noqa: E402
 
 
 def main() -> None:
@@ -32,17 +31,7 @@ def main() -> None:
     sim.state.bulk_load_orders(args.orders)
     load_seconds = time.perf_counter() - started
     try:
-        with httpx.Client(base_url=sim.base_url, timeout=30) as client:
-            token = client.post(
-                "/auth/o2/token",
-                data={
-                    "grant_type": "refresh_token",
-                    "refresh_token": "Atzr|simulator",
-                    "client_id": "amzn1.application-oa2-client.simulator",
-                    "client_secret": "simulator-secret",
-                },
-            ).json()["access_token"]
-            client.headers["x-amz-access-token"] = token
+        with authorized_client(sim, timeout=30) as client:
             # Windows spread over the two years of data: each request is a fresh query (bisect
             # into the index), every 4th one follows a pagination token deeper into its window.
             durations: list[float] = []
@@ -81,7 +70,7 @@ def main() -> None:
 def _days_ago(sim: object, days: int) -> str:
     from datetime import timedelta
 
-    from marketplaces.amazon.simulator.clock import isoformat
+    from spapi_simulator.clock import isoformat
 
     now = sim.clock.now()  # type: ignore[attr-defined]
     return isoformat(now - timedelta(days=days))

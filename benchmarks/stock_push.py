@@ -44,7 +44,7 @@ def main() -> None:
 
     from django.utils import timezone
 
-    from marketplaces.amazon.simulator import start_simulator
+    from spapi_simulator import start_simulator
 
     print(f"Database: {database}")
     sim = start_simulator(
@@ -67,7 +67,7 @@ def main() -> None:
 
 def grow_catalogue(sim: Any, wanted: int) -> list[str]:
     """Merchant-fulfilled, non-parent SKUs on the simulator: its own, plus generated ones."""
-    from marketplaces.amazon.simulator.data import generate_catalogue
+    from spapi_simulator.data import generate_catalogue
 
     state = sim.state
     with state.lock:

@@ -30,7 +30,8 @@ from types import FrameType
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", ROOT / "var"))
-SIMULATOR_COMMAND = ROOT / "marketplaces" / "management" / "commands" / "amazon_simulator.py"
+# The simulator is its own package and process (`python -m spapi_simulator`), no Django settings.
+SIMULATOR_COMMAND = ROOT / "spapi_simulator" / "__main__.py"
 STOP_TIMEOUT = 20.0  # seconds a process gets to stop after SIGTERM before it is killed
 # Simulated seconds per real second in the demo; the product's pacing follows (AMAZON_RATE_SCALE).
 DEMO_TIME_SCALE = "60"
@@ -69,8 +70,9 @@ def commands(python: str, port: str, simulator_port: str) -> list[Child]:
             Child(
                 "simulator",
                 [
-                    *manage,
-                    "amazon_simulator",
+                    python,
+                    "-m",
+                    "spapi_simulator",
                     "--host",
                     "127.0.0.1",
                     "--port",

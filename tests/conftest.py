@@ -1,8 +1,8 @@
-"""Fixtures shared by the whole suite: personas, and the rule for tests needing real services.
+"""The suite's root: shared fixtures come from the plugins in tests/fixtures/, registered here.
 
 Tests marked ``services`` need PostgreSQL, Redis or a Celery worker. On a laptop they skip when
-a service is missing; in CI (``CI=true``) they fail instead, so a broken CI machine can never
-pass by skipping.
+a service is missing; in CI (``CI=true``) they fail instead (tests/helpers/services.py), so a
+broken CI machine can never pass by skipping.
 """
 
 from __future__ import annotations
@@ -15,35 +15,24 @@ from typing import Any
 
 import httpx._transports.default
 import pytest
-from django.test import Client
 from django.test.utils import override_settings
 
-from accounts.models import User
 from inventory_sync.celery import app as celery_app
 from marketplaces.amazon import ratelimit
-from tests.fake_clock import FakeClock
+from tests.helpers.fake_clock import FakeClock
 
 # What a test queues (a debounced stock push, a sync after commit) goes to an in-memory broker
 # and is dropped: never into var/celery or a shared Redis, where a later worker would run it.
 # Tests of the real broker send through an explicit connection (tests/integration).
 celery_app.conf.update(broker_url="memory://")
 
-PASSWORD = "correct-horse-battery-staple"
-
-pytest_plugins: list[str] = []
-
-
-def running_in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def require_service(available: bool, what: str) -> None:
-    """Skip (laptop) or fail (CI) a test whose service is not there."""
-    if available:
-        return
-    if running_in_ci():
-        pytest.fail(f"{what} is required when CI=true but is not available", pytrace=False)
-    pytest.skip(f"{what} is not available (set CI=true to make this a failure)")
+pytest_plugins = [
+    "tests.fixtures.personas",
+    "tests.fixtures.simulator",
+    "tests.fixtures.channels",
+    "tests.fixtures.browser",
+    "tests.fixtures.services",
+]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -106,31 +95,3 @@ def _empty_cache() -> None:
     from django.core.cache import cache
 
     cache.clear()
-
-
-@pytest.fixture
-def admin_user(db: None) -> User:
-    return User.objects.create_user(
-        username="alice", email="alice@example.com", password=PASSWORD, role=User.Role.ADMIN
-    )
-
-
-@pytest.fixture
-def staff_user(db: None) -> User:
-    return User.objects.create_user(
-        username="sam", email="sam@example.com", password=PASSWORD, role=User.Role.STAFF
-    )
-
-
-@pytest.fixture
-def admin_client(admin_user: User) -> Client:
-    client = Client()
-    client.force_login(admin_user)
-    return client
-
-
-@pytest.fixture
-def staff_client(staff_user: User) -> Client:
-    client = Client()
-    client.force_login(staff_user)
-    return client

@@ -11,11 +11,11 @@ from django.utils import timezone
 from marketplaces import channel_settings, services
 from marketplaces.amazon.connection import client_for
 from marketplaces.amazon.order_sync import estimate_orders
-from marketplaces.amazon.simulator import Simulator
 from marketplaces.models import Listing, SalesChannel, SalesOrder
+from spapi_simulator import Simulator
+from spapi_simulator.testing import sim_post
 from synchistory.models import SyncRun
-from tests.amazon.conftest import sim_post
-from tests.amazon.test_order_sync import amazon_orders, run_order_sync
+from tests.helpers.amazon import amazon_orders, run_order_sync
 from warehouses.models import Item, Organization, Warehouse
 
 pytestmark = pytest.mark.django_db

@@ -17,10 +17,10 @@ from marketplaces.amazon.errors import (
     AmazonThrottled,
     AmazonTransientError,
 )
-from marketplaces.amazon.simulator import Simulator
 from marketplaces.models import ApiQuota
-from tests.amazon.conftest import SIM_START, connection_to
-from tests.fake_clock import FakeClock
+from spapi_simulator import Simulator
+from tests.helpers.amazon import SIM_START, connection_to
+from tests.helpers.fake_clock import FakeClock
 
 
 def control(sim: Simulator, path: str, body: dict | None = None) -> dict:

@@ -16,8 +16,8 @@ from django.test import RequestFactory
 
 from accounts.models import User
 from marketplaces import connect
-from marketplaces.amazon.simulator import Simulator
 from marketplaces.models import SalesChannel
+from spapi_simulator import Simulator
 from synchistory.models import SyncRun
 from warehouses.models import Organization
 

@@ -6,10 +6,10 @@ import pytest
 
 from marketplaces.amazon import drift
 from marketplaces.amazon.connection import client_for
-from marketplaces.amazon.simulator import Simulator
 from marketplaces.models import Listing, SalesChannel
-from tests.amazon.conftest import sim_post
-from tests.amazon.test_stock_push import link_listings, listed_quantities, run_push
+from spapi_simulator import Simulator
+from spapi_simulator.testing import sim_post
+from tests.helpers.amazon import link_listings, listed_quantities, run_push
 from warehouses.models import Warehouse
 
 pytestmark = pytest.mark.django_db

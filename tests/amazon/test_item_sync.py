@@ -10,12 +10,12 @@ from marketplaces import items as item_services
 from marketplaces.amazon import item_sync
 from marketplaces.amazon.connection import client_for
 from marketplaces.amazon.errors import WaitForAmazon
-from marketplaces.amazon.simulator import Simulator
 from marketplaces.models import Listing, SalesChannel, SalesOrder
+from spapi_simulator import Simulator
+from spapi_simulator.testing import sim_get, sim_post
 from synchistory import services as history
 from synchistory.models import SyncRecord, SyncRun
-from tests.amazon.conftest import sim_get, sim_post
-from tests.amazon.test_order_sync import run_order_sync
+from tests.helpers.amazon import run_order_sync
 from warehouses.models import Item, Stock
 
 pytestmark = pytest.mark.django_db

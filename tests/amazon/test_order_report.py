@@ -11,11 +11,11 @@ from django.utils import timezone
 from marketplaces.amazon import order_sync
 from marketplaces.amazon.connection import client_for
 from marketplaces.amazon.errors import WaitForAmazon
-from marketplaces.amazon.simulator import Simulator
 from marketplaces.models import SalesChannel, SalesOrder
+from spapi_simulator import Simulator
+from spapi_simulator.testing import sim_get, sim_post
 from synchistory import services as history
 from synchistory.models import SyncRun
-from tests.amazon.conftest import sim_get, sim_post
 from warehouses.models import Item, Organization
 
 pytestmark = pytest.mark.django_db

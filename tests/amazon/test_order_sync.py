@@ -11,27 +11,16 @@ from marketplaces import orders
 from marketplaces.amazon import order_sync, ratelimit
 from marketplaces.amazon.connection import client_for
 from marketplaces.amazon.errors import AmazonTransientError
-from marketplaces.amazon.simulator import Simulator
 from marketplaces.models import SalesChannel, SalesOrder, SalesOrderLine, SalesOrderTax
-from marketplaces.tasks import sync_orders_task
+from spapi_simulator import Simulator
+from spapi_simulator.testing import sim_get, sim_post
 from synchistory import services as history
 from synchistory.models import SyncRecord, SyncRun
-from tests.amazon.conftest import place_merchant_order, sim_get, sim_post
-from tests.fake_clock import FakeClock
+from tests.helpers.amazon import amazon_orders, place_merchant_order, run_order_sync
+from tests.helpers.fake_clock import FakeClock
 from warehouses.models import Item, Organization, Stock
 
 pytestmark = pytest.mark.django_db
-
-
-def run_order_sync(channel: SalesChannel, trigger: str = "automatic") -> SyncRun:
-    run = history.start_run(channel.id, SyncRun.Kind.ORDERS, trigger)
-    sync_orders_task.apply(args=(run.id,))
-    run.refresh_from_db()
-    return run
-
-
-def amazon_orders(sim: Simulator) -> list[dict[str, Any]]:
-    return sim_get(sim, "/_sim/orders")["orders"]
 
 
 def committed(item: Item) -> int:

@@ -9,30 +9,14 @@ from django.utils import timezone
 from marketplaces import shipments
 from marketplaces.amazon import shipment_push
 from marketplaces.amazon.connection import client_for
-from marketplaces.amazon.simulator import Simulator
 from marketplaces.models import SalesChannel, SalesOrder, Shipment
-from synchistory import services as history
+from spapi_simulator import Simulator
+from spapi_simulator.testing import sim_get, sim_post
 from synchistory.models import SyncRun
-from tests.amazon.conftest import place_merchant_order, sim_get, sim_post
-from tests.amazon.test_order_sync import run_order_sync
+from tests.helpers.amazon import place_merchant_order, placed_order, push, run_order_sync
 from warehouses.models import Item, Stock
 
 pytestmark = pytest.mark.django_db
-
-
-def placed_order(sim: Simulator, channel: SalesChannel, items: dict[str, Item]) -> SalesOrder:
-    sku = next(s for s, item in items.items() if Stock.objects.filter(item=item).exists())
-    created = place_merchant_order(sim, [sku])
-    run_order_sync(channel)
-    return SalesOrder.objects.get(amazon_order_id=created["orderId"])
-
-
-def push(channel: SalesChannel) -> SyncRun:
-    run = history.start_run(channel.id, SyncRun.Kind.SHIPMENTS, SyncRun.Trigger.AUTOMATIC)
-    assert history.claim_run(run.id)
-    run.refresh_from_db()
-    shipment_push.push_shipments(run, client_for(channel))
-    return history.finish_run(run)
 
 
 def request(order: SalesOrder, units: int, **overrides: object) -> shipments.ShipmentRequest:

@@ -9,59 +9,16 @@ import pytest
 from marketplaces.amazon import stock_push
 from marketplaces.amazon.connection import client_for
 from marketplaces.amazon.errors import WaitForAmazon
-from marketplaces.amazon.simulator import Simulator
 from marketplaces.models import Listing, SalesChannel, StockPush
+from spapi_simulator import Simulator
+from spapi_simulator.testing import sim_post
 from synchistory import services as history
 from synchistory.models import SyncRecord, SyncRun
-from tests.amazon.conftest import sim_get, sim_post
+from tests.helpers.amazon import link_listings, listed_quantities, run_push
 from warehouses import stock
 from warehouses.models import Item, Warehouse
 
 pytestmark = pytest.mark.django_db
-
-
-def listed_quantities(sim: Simulator) -> dict[str, int]:
-    return {entry["sku"]: entry["quantity"] for entry in sim_get(sim, "/_sim/listings")["listings"]}
-
-
-def link_listings(
-    sim: Simulator, channel: SalesChannel, warehouse: Warehouse, count: int
-) -> list[Listing]:
-    """``count`` merchant listings of the simulator, each with an item holding 7 units."""
-    merchant = [
-        entry
-        for entry in sim_get(sim, "/_sim/listings")["listings"]
-        if entry["fulfillmentChannelCode"] == "DEFAULT" and not entry["isParent"]
-    ][:count]
-    listings = []
-    for entry in merchant:
-        item = Item.objects.create(sku=entry["sku"], name=entry["title"])
-        listings.append(
-            Listing.objects.create(
-                channel=channel,
-                item=item,
-                seller_sku=entry["sku"],
-                product_type=entry["productType"],
-                push_pending=True,
-            )
-        )
-        stock.set_opening_stock(item, warehouse, 7)
-    return listings
-
-
-def run_push(sim: Simulator, channel: SalesChannel) -> SyncRun:
-    run = history.start_run(channel.id, SyncRun.Kind.STOCK, SyncRun.Trigger.AUTOMATIC)
-    assert history.claim_run(run.id)
-    run.refresh_from_db()
-    client = client_for(channel)
-    for _ in range(10):
-        try:
-            stock_push.push_stock(run, client)
-        except WaitForAmazon:
-            sim_post(sim, "/_sim/clock/advance", {"seconds": 120})
-            continue
-        return history.finish_run(run)
-    raise AssertionError("the feed never finished")
 
 
 def test_a_few_skus_are_patched_one_by_one(

@@ -7,9 +7,7 @@ and raises AssertionError with the first few differences.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import Any
 
-import httpx
 from django.db.models import Sum
 
 from marketplaces.amazon.types import parse_order
@@ -23,16 +21,11 @@ from marketplaces.models import (
 )
 from marketplaces.orders import importable_statuses
 from marketplaces.stock_levels import quantities_to_push
+from spapi_simulator.testing import sim_get
 from synchistory.models import SyncRun
 from warehouses.models import Organization, Stock, StockMovement
 
 FINAL_STATUSES = {SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL, SyncRun.Status.FAILED}
-
-
-def sim_get(base_url: str, path: str) -> Any:
-    answer = httpx.get(f"{base_url}{path}", timeout=30)
-    answer.raise_for_status()
-    return answer.json()
 
 
 def _first(problems: list[str], what: str) -> None:
@@ -46,7 +39,10 @@ def orders_match(base_url: str, channel: SalesChannel, *, complete: bool = True)
     only the orders we have must agree with Amazon (a run that stopped half-way).
     """
     importable = importable_statuses(Organization.load())
-    amazon = {o.order_id: o for o in map(parse_order, sim_get(base_url, "/_sim/orders")["orders"])}
+    amazon = {
+        o.order_id: o
+        for o in map(parse_order, sim_get(base_url, "/_sim/orders", timeout=30)["orders"])
+    }
     local_counts = Counter(
         SalesOrder.objects.filter(channel=channel).values_list("amazon_order_id", flat=True)
     )
@@ -103,7 +99,7 @@ def stock_matches_movements() -> None:
 
 def listings_match(base_url: str, channel: SalesChannel) -> None:
     """After a final clean push, Amazon lists what the product decided for every merchant SKU."""
-    rows = sim_get(base_url, "/_sim/listings")["listings"]
+    rows = sim_get(base_url, "/_sim/listings", timeout=30)["listings"]
     amazon = {row["sku"]: row["quantity"] for row in rows}
     listings = list(
         Listing.objects.filter(channel=channel, fulfillment_channel=FulfillmentChannel.MERCHANT)
@@ -122,7 +118,7 @@ def shipments_unique(base_url: str, channel: SalesChannel) -> None:
     """No package confirmed twice; one confirmation per accepted local shipment."""
     received = [
         s["packageDetail"]["packageReferenceId"]
-        for s in sim_get(base_url, "/_sim/shipments")["shipments"]
+        for s in sim_get(base_url, "/_sim/shipments", timeout=30)["shipments"]
     ]
     twice = [ref for ref, n in Counter(received).items() if n > 1]
     accepted = set(
@@ -151,7 +147,7 @@ def runs_final(channel: SalesChannel) -> None:
 
 
 def throttled_calls(base_url: str) -> dict[str, int]:
-    operations = sim_get(base_url, "/_sim/counters")["operations"]
+    operations = sim_get(base_url, "/_sim/counters", timeout=30)["operations"]
     return {name: c["throttled"] for name, c in operations.items() if c["throttled"]}
 
 

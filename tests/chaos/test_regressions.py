@@ -21,8 +21,8 @@ from django.utils import timezone
 from marketplaces import orders as order_rules
 from marketplaces import tasks
 from marketplaces.amazon import ratelimit, stock_push
-from marketplaces.amazon.simulator.ratelimit import TokenBuckets
 from marketplaces.models import ApiQuota, Listing, SalesChannel, SalesOrder, SalesOrderLine
+from spapi_simulator.ratelimit import TokenBuckets
 from synchistory import services as history
 from synchistory.models import SyncRun
 from tests.factories import (

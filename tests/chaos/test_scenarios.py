@@ -21,8 +21,8 @@ from marketplaces.models import ApiQuota, SalesChannel
 from marketplaces.services import request_sync
 from synchistory.models import SyncRecord, SyncRun
 from tests.chaos import invariants
-from tests.chaos.conftest import FINAL, MakeRig, Rig, wait_until
-from tests.conftest import require_service
+from tests.chaos.rig import FINAL, MakeRig, Rig, wait_until
+from tests.helpers.services import require_service
 from warehouses import stock
 from warehouses.models import Item
 

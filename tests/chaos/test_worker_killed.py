@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from marketplaces.amazon import stock_push
 from synchistory.models import SyncRun
 from tests.chaos import invariants
-from tests.chaos.conftest import TRIALS, MakeRig, Rig
+from tests.chaos.rig import TRIALS, MakeRig, Rig
 from warehouses import stock
 from warehouses.models import Item
 

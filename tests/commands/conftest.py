@@ -1,8 +1,9 @@
-"""The Amazon fixtures of tests/amazon, with a simulator whose clock runs in real time.
+"""The Amazon fixtures of tests/fixtures/, with a simulator whose clock runs in real time.
 
 ``sync_channel`` sleeps in the foreground while Amazon prepares a report or a feed, as a worker
 would wait between retries, so its simulator must move on its own: real time (scale 1), with
-reports and feeds that take a tenth of a second instead of minutes.
+reports and feeds that take a tenth of a second instead of minutes. ``live_sim`` here replaces
+the shared one (tests/fixtures/simulator.py) for these tests, and so does the channel built on it.
 """
 
 from __future__ import annotations
@@ -12,19 +13,13 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from marketplaces.amazon.simulator import Simulator
-from tests.amazon.conftest import (  # noqa: F401 - fixtures re-exported for these tests
-    channel,
-    sim_factory,
-    stocked_items,
-    warehouse,
-)
+from spapi_simulator import Simulator
 
 FAST = 0.1
 
 
 @pytest.fixture
-def live_sim(sim_factory: Any) -> Simulator:  # noqa: F811 - replaces tests/amazon's manual clock
+def live_sim(sim_factory: Any) -> Simulator:
     return sim_factory(
         time_scale=1,
         start_time=timezone.now().replace(microsecond=0),

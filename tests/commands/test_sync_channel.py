@@ -14,13 +14,13 @@ from django.utils import timezone
 from accounts.models import AuditEvent
 from marketplaces import runs, services
 from marketplaces.amazon import item_sync
-from marketplaces.amazon.simulator import Simulator
 from marketplaces.management.commands import sync_channel
 from marketplaces.models import Listing, SalesChannel, SalesOrder
+from spapi_simulator import Simulator
+from spapi_simulator.testing import sim_get, sim_post
 from synchistory import services as history
 from synchistory.models import SyncRecord, SyncRun
-from tests.amazon.conftest import sim_get, sim_post
-from tests.fake_clock import FakeClock
+from tests.helpers.fake_clock import FakeClock
 from warehouses import stock
 from warehouses.models import Item, Warehouse
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from marketplaces.amazon.simulator import Simulator, start_simulator
-from marketplaces.amazon.simulator.contract import (
+from spapi_simulator import Simulator
+from spapi_simulator.contract import (
     MODELS_DIR,
     errors_of,
     find_operation,
@@ -17,8 +17,6 @@ from marketplaces.amazon.simulator.contract import (
     load_model,
     response_validator,
 )
-from marketplaces.amazon.simulator.testing import clear_sp_api_token_cache
-from tests.quick_stop import stop_simulator
 
 
 @pytest.fixture(scope="session")
@@ -40,11 +38,6 @@ def validators(models_dir: Path) -> dict[str, Callable[..., Any]]:
 
 
 @pytest.fixture
-def recording_simulator(monkeypatch: pytest.MonkeyPatch, models_dir: Path) -> Iterator[Simulator]:
-    """Seed 3, manual clock, usage plans on, every SP-API response recorded."""
-    monkeypatch.delenv("SP_API_DEFAULT_MARKETPLACE", raising=False)
-    clear_sp_api_token_cache()
-    sim = start_simulator(seed=3, time_scale=0, record_responses=True)
-    yield sim
-    stop_simulator(sim)
-    clear_sp_api_token_cache()
+def recording_simulator(sim_factory: Any, models_dir: Path) -> Simulator:
+    """Seed 3, manual clock at the real now, usage plans on, every SP-API response recorded."""
+    return sim_factory(seed=3, start_time=None, record_responses=True)

@@ -12,9 +12,9 @@ import pytest
 from sp_api.api import Feeds, Inventories, ListingsItems, Orders, Reports
 from sp_api.base.exceptions import SellingApiException
 
-from marketplaces.amazon.simulator import Simulator
-from marketplaces.amazon.simulator.app import OPERATION_IDS
-from marketplaces.amazon.simulator.testing import sp_api_kwargs
+from spapi_simulator import Simulator
+from spapi_simulator.app import OPERATION_IDS
+from spapi_simulator.testing import sp_api_kwargs
 
 SELLER = "A3SIMULATORCA"
 

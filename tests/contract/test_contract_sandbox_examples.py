@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from marketplaces.amazon.simulator.contract import OPERATION_MODELS, find_operation, load_model
+from spapi_simulator.contract import OPERATION_MODELS, find_operation, load_model
 
 NON_STRICT_ONLY: set[tuple[str, str]] = set()
 

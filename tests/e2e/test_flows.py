@@ -28,24 +28,14 @@ from playwright.sync_api import Page, ViewportSize, expect
 
 from marketplaces.amazon import drift
 from marketplaces.amazon.connection import client_for
-from marketplaces.amazon.simulator import Simulator
 from marketplaces.models import Listing, SalesChannel, SalesOrder, Shipment
 from marketplaces.tasks import sync_orders_task
+from spapi_simulator import Simulator
+from spapi_simulator.testing import sim_get, sim_post
 from synchistory.models import SyncRun
-from tests.amazon.conftest import (  # noqa: F401 - fixtures
-    channel,
-    live_sim,
-    sim_factory,
-    sim_get,
-    sim_post,
-    stocked_items,
-    warehouse,
-)
-from tests.amazon.test_order_sync import run_order_sync
-from tests.amazon.test_shipments import placed_order, push
-from tests.amazon.test_stock_push import link_listings, run_push
-from tests.e2e.conftest import screenshot
 from tests.factories import SyncRecordFactory, SyncRunFactory
+from tests.helpers.amazon import link_listings, placed_order, push, run_order_sync, run_push
+from tests.helpers.browser import screenshot
 from warehouses.models import Item, Organization, Warehouse
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -75,7 +65,7 @@ def stocked_skus(items: dict[str, Item], count: int) -> list[str]:
 
 def test_an_admin_changes_the_order_sync_preference_on_show_details(
     admin_page: Page,
-    channel: SalesChannel,  # noqa: F811
+    channel: SalesChannel,
 ) -> None:
     page = admin_page
     page.goto(f"/settings/integrations/marketplaces/{channel.id}/")
@@ -92,9 +82,9 @@ def test_an_admin_changes_the_order_sync_preference_on_show_details(
 
 def test_a_manual_sync_of_a_period_runs_and_the_page_follows_it_to_the_result(
     admin_page: Page,
-    live_sim: Simulator,  # noqa: F811
-    channel: SalesChannel,  # noqa: F811
-    stocked_items: dict[str, Item],  # noqa: F811
+    live_sim: Simulator,
+    channel: SalesChannel,
+    stocked_items: dict[str, Item],
 ) -> None:
     created = new_orders(live_sim, stocked_skus(stocked_items, 2), count=3)
     page = admin_page
@@ -139,9 +129,9 @@ def test_a_manual_sync_of_a_period_runs_and_the_page_follows_it_to_the_result(
 
 def test_an_admin_opens_a_failed_run_from_the_history_and_re_initiates_it(
     admin_page: Page,
-    live_sim: Simulator,  # noqa: F811
-    channel: SalesChannel,  # noqa: F811
-    stocked_items: dict[str, Item],  # noqa: F811
+    live_sim: Simulator,
+    channel: SalesChannel,
+    stocked_items: dict[str, Item],
 ) -> None:
     created = new_orders(live_sim, stocked_skus(stocked_items, 1))[0]
     now = timezone.now()
@@ -185,9 +175,9 @@ def test_an_admin_opens_a_failed_run_from_the_history_and_re_initiates_it(
 
 def test_confirming_an_unconfirmed_item_releases_its_held_order(
     admin_page: Page,
-    live_sim: Simulator,  # noqa: F811
-    channel: SalesChannel,  # noqa: F811
-    warehouse: Warehouse,  # noqa: F811
+    live_sim: Simulator,
+    channel: SalesChannel,
+    warehouse: Warehouse,
 ) -> None:
     listing = next(
         entry
@@ -245,9 +235,9 @@ def test_confirming_an_unconfirmed_item_releases_its_held_order(
 
 def test_staff_ship_an_order_and_see_amazon_accept_it(
     staff_page: Page,
-    live_sim: Simulator,  # noqa: F811
-    channel: SalesChannel,  # noqa: F811
-    stocked_items: dict[str, Item],  # noqa: F811
+    live_sim: Simulator,
+    channel: SalesChannel,
+    stocked_items: dict[str, Item],
 ) -> None:
     order = placed_order(live_sim, channel, stocked_items)
     line = order.lines.get()
@@ -280,9 +270,9 @@ def test_staff_ship_an_order_and_see_amazon_accept_it(
 
 def test_an_admin_checks_stock_on_amazon_and_re_pushes_the_drifted_sku(
     admin_page: Page,
-    live_sim: Simulator,  # noqa: F811
-    channel: SalesChannel,  # noqa: F811
-    warehouse: Warehouse,  # noqa: F811
+    live_sim: Simulator,
+    channel: SalesChannel,
+    warehouse: Warehouse,
 ) -> None:
     listings = link_listings(live_sim, channel, warehouse, 3)
     run_push(live_sim, channel)
@@ -322,10 +312,10 @@ PHONE: ViewportSize = {"width": 390, "height": 844}
 @pytest.mark.parametrize("view", ["items", "sales-orders", "channel-detail", "sync-history"])
 def test_the_main_pages_fit_a_phone(
     admin_page: Page,
-    live_sim: Simulator,  # noqa: F811
-    channel: SalesChannel,  # noqa: F811
-    stocked_items: dict[str, Item],  # noqa: F811
-    view: str,  # noqa: F811
+    live_sim: Simulator,
+    channel: SalesChannel,
+    stocked_items: dict[str, Item],
+    view: str,
 ) -> None:
     new_orders(live_sim, stocked_skus(stocked_items, 2), count=2)
     run_order_sync(channel)

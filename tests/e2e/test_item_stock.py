@@ -6,8 +6,8 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import screenshot
 from tests.factories import ItemFactory, ListingFactory, SalesChannelFactory, WarehouseFactory
+from tests.helpers.browser import screenshot
 from warehouses import stock
 from warehouses.models import Organization, Stock, StockMovement
 

@@ -6,21 +6,15 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from marketplaces.amazon.simulator import (
-    DEFAULT_APPLICATION_ID,
-    DEFAULT_CLIENT_ID,
-    DEFAULT_CLIENT_SECRET,
+from marketplaces.models import ApiQuota, SalesChannel, SalesOrderLine, SalesOrderTax
+from spapi_simulator import (
     DEFAULT_SELLER_ID,
     Simulator,
 )
-from marketplaces.models import ApiQuota, SalesChannel, SalesOrderLine, SalesOrderTax
 from synchistory.models import SyncRun
-from tests.amazon.conftest import live_sim, sim_factory  # noqa: F401 - fixtures
-from tests.e2e.conftest import screenshot
 from tests.factories import (
     ItemFactory,
     SalesChannelFactory,
@@ -29,6 +23,7 @@ from tests.factories import (
     SyncRunFactory,
     WarehouseFactory,
 )
+from tests.helpers.browser import screenshot
 from warehouses.models import Organization
 
 
@@ -220,16 +215,8 @@ def test_disable_asks_for_confirmation_then_re_enable(admin_page: Page) -> None:
 
 
 def test_an_admin_connects_amazon_through_seller_central(
-    admin_page: Page,
-    settings: Any,
-    live_sim: Simulator,  # noqa: F811
+    admin_page: Page, amazon_settings: Simulator
 ) -> None:
-    settings.AMAZON_SELLER_CENTRAL_URL = live_sim.base_url
-    settings.AMAZON_LWA_ENDPOINT = live_sim.base_url
-    settings.AMAZON_SPAPI_ENDPOINT = live_sim.base_url
-    settings.AMAZON_LWA_CLIENT_ID = DEFAULT_CLIENT_ID
-    settings.AMAZON_LWA_CLIENT_SECRET = DEFAULT_CLIENT_SECRET
-    settings.AMAZON_APPLICATION_ID = DEFAULT_APPLICATION_ID
     organization(multi_warehouse=False)
     page = admin_page
     page.goto("/settings/integrations/marketplaces/")

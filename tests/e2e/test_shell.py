@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import screenshot
+from tests.helpers.browser import screenshot
 from warehouses.models import Organization, Warehouse
 
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 from playwright.sync_api import Page, expect
 
 from marketplaces.models import SalesOrderLine, Shipment
-from tests.e2e.conftest import screenshot
 from tests.factories import ItemFactory, SalesOrderFactory, WarehouseFactory
+from tests.helpers.browser import screenshot
 from warehouses import stock
 from warehouses.models import Stock
 

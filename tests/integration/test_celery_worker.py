@@ -24,8 +24,8 @@ from django.utils import timezone
 from inventory_sync.celery import app
 from marketplaces.models import SalesChannel
 from synchistory.models import SyncRecord, SyncRun
-from tests.conftest import require_service
-from tests.integration.conftest import ROOT, StartWorker, database_url, worker_env
+from tests.helpers.services import require_service
+from tests.helpers.workers import ROOT, StartWorker, database_url, worker_env
 
 PRUNE_TASK = "synchistory.tasks.prune_sync_history_task"
 WAIT_SECONDS = 60.0

@@ -1,30 +1,11 @@
-"""The in-process Amazon simulator (tests/amazon's fixtures) and settings pointing at it."""
+"""Fixtures of the settings-page tests; the simulator, the channel and ``amazon_settings`` are
+the shared plugins of tests/fixtures/."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from marketplaces.amazon.simulator import (
-    DEFAULT_APPLICATION_ID,
-    DEFAULT_CLIENT_ID,
-    DEFAULT_CLIENT_SECRET,
-    Simulator,
-)
-from tests.amazon.conftest import live_sim, sim_factory  # noqa: F401 - fixtures
 from warehouses.models import Organization, Warehouse
-
-
-@pytest.fixture
-def amazon_settings(settings: Any, live_sim: Simulator) -> Simulator:  # noqa: F811
-    settings.AMAZON_SELLER_CENTRAL_URL = live_sim.base_url
-    settings.AMAZON_LWA_ENDPOINT = live_sim.base_url
-    settings.AMAZON_SPAPI_ENDPOINT = live_sim.base_url
-    settings.AMAZON_LWA_CLIENT_ID = DEFAULT_CLIENT_ID
-    settings.AMAZON_LWA_CLIENT_SECRET = DEFAULT_CLIENT_SECRET
-    settings.AMAZON_APPLICATION_ID = DEFAULT_APPLICATION_ID
-    return live_sim
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import httpx
 import pytest
 from django.test import Client
 
-from marketplaces.amazon.simulator import DEFAULT_REFRESH_TOKEN, DEFAULT_SELLER_ID, Simulator
 from marketplaces.models import SalesChannel
+from spapi_simulator import DEFAULT_REFRESH_TOKEN, DEFAULT_SELLER_ID, Simulator
 from synchistory.models import SyncRun
 from warehouses.models import Organization
 

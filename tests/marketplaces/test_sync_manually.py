@@ -8,8 +8,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from marketplaces.amazon.simulator import DEFAULT_SELLER_ID, Simulator
 from marketplaces.models import SalesChannel
+from spapi_simulator import DEFAULT_SELLER_ID, Simulator
 from synchistory.models import SyncRun
 from tests.factories import ListingFactory, SalesChannelFactory, SyncRunFactory
 

@@ -11,7 +11,7 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import AuditEvent, User
-from tests.conftest import PASSWORD
+from tests.helpers.personas import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

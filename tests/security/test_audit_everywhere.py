@@ -15,8 +15,8 @@ from django.test import Client
 from accounts import audit, services
 from accounts.models import AuditEvent, User
 from marketplaces import channel_settings, privacy
-from marketplaces.amazon.simulator import Simulator
 from marketplaces.models import AMAZON_LWA_ENDPOINT, AMAZON_NA_ENDPOINT, SalesChannel
+from spapi_simulator import Simulator
 from tests.factories import SalesChannelFactory, WarehouseFactory
 from warehouses import services as warehouse_services
 from warehouses.models import Organization, Warehouse

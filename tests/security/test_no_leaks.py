@@ -16,12 +16,12 @@ from django.urls import path
 
 from inventory_sync.celery import app as celery_app
 from inventory_sync.logging import RedactingExceptionReporterFilter, RedactingFilter, redact
-from marketplaces.amazon.simulator import Simulator
 from marketplaces.models import SalesChannel, SalesOrder
 from marketplaces.tasks import sync_orders_task
+from spapi_simulator import Simulator
+from spapi_simulator.testing import sim_get, sim_post
 from synchistory import services as history
 from synchistory.models import SyncRecord, SyncRun
-from tests.amazon.conftest import sim_get, sim_post
 from tests.factories import SalesChannelFactory, SalesOrderFactory
 from warehouses.models import Item
 

@@ -9,8 +9,8 @@ from sp_api.api import Orders
 from sp_api.auth.exceptions import AuthorizationError
 from sp_api.base.exceptions import SellingApiForbiddenException
 
-from marketplaces.amazon.simulator import Simulator
-from marketplaces.amazon.simulator.testing import clear_sp_api_token_cache, token_client_class
+from spapi_simulator import Simulator
+from spapi_simulator.testing import clear_sp_api_token_cache, token_client_class
 
 CLIENT = {
     "client_id": "amzn1.application-oa2-client.simulator",

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from marketplaces.amazon.simulator import DEFAULT_SELLER_ID
+from spapi_simulator import DEFAULT_SELLER_ID
 
 
 def token(base_url: str) -> str:
@@ -23,8 +23,8 @@ def token(base_url: str) -> str:
     return str(answer.json()["access_token"])
 
 
-def test_the_catalogue_has_the_size_asked_for(start_sim: Any) -> None:
-    sim = start_sim(standalone_listings=2_000, variation_families=0, history_orders=0)
+def test_the_catalogue_has_the_size_asked_for(sim_factory: Any) -> None:
+    sim = sim_factory(standalone_listings=2_000, variation_families=0, history_orders=0)
     rows = httpx.get(f"{sim.base_url}/_sim/listings", timeout=30).json()["listings"]
     assert len(rows) == 2_000
     assert len({row["sku"] for row in rows}) == 2_000
@@ -35,14 +35,14 @@ def test_the_catalogue_has_the_size_asked_for(start_sim: Any) -> None:
     assert 300 < fba < 700
 
 
-def test_the_default_catalogue_keeps_its_families(start_sim: Any) -> None:
-    rows = httpx.get(f"{start_sim().base_url}/_sim/listings", timeout=30).json()["listings"]
+def test_the_default_catalogue_keeps_its_families(sim_factory: Any) -> None:
+    rows = httpx.get(f"{sim_factory().base_url}/_sim/listings", timeout=30).json()["listings"]
     assert sum(row["isParent"] for row in rows) == 18
     assert len(rows) > 200
 
 
-def test_orders_after_a_reset_use_the_configured_catalogue(start_sim: Any) -> None:
-    sim = start_sim(standalone_listings=30, variation_families=2, history_orders=5)
+def test_orders_after_a_reset_use_the_configured_catalogue(sim_factory: Any) -> None:
+    sim = sim_factory(standalone_listings=30, variation_families=2, history_orders=5)
     httpx.post(f"{sim.base_url}/_sim/reset", json={"seed": 2}, timeout=30).raise_for_status()
     listings = httpx.get(f"{sim.base_url}/_sim/listings", timeout=30).json()["listings"]
     skus = {row["sku"] for row in listings}
@@ -52,8 +52,8 @@ def test_orders_after_a_reset_use_the_configured_catalogue(start_sim: Any) -> No
     assert all(item["product"]["sellerSku"] in skus for o in orders for item in o["orderItems"])
 
 
-def test_a_simulator_serves_the_seller_it_is_given(start_sim: Any) -> None:
-    sim = start_sim(seller_id="A1LOADTESTSELLER", enforce_rate_limits=False)
+def test_a_simulator_serves_the_seller_it_is_given(sim_factory: Any) -> None:
+    sim = sim_factory(seller_id="A1LOADTESTSELLER", enforce_rate_limits=False)
     headers = {"x-amz-access-token": token(sim.base_url)}
     sku = next(
         row["sku"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from marketplaces.amazon.simulator import Simulator
+from spapi_simulator import Simulator
 
 SEARCH = (
     "/orders/2026-01-01/orders?lastUpdatedAfter=2026-02-01T00:00:00Z&marketplaceIds=A2EUQ1WTGCTBG2"

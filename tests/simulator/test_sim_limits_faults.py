@@ -4,8 +4,6 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +12,8 @@ import pytest
 from sp_api.api import Inventories, Orders
 from sp_api.base.exceptions import SellingApiRequestThrottledException
 
-from marketplaces.amazon.simulator import Simulator
-from marketplaces.amazon.simulator.testing import sp_api_kwargs
+from spapi_simulator import Simulator
+from spapi_simulator.testing import authorized_client, sp_api_kwargs
 
 QUOTA = {
     "errors": [
@@ -33,32 +31,13 @@ INVENTORY = (
 )
 
 
-@contextmanager
-def authorized(sim: Simulator) -> Iterator[httpx.Client]:
-    client = httpx.Client(base_url=sim.base_url, timeout=10)
-    token = client.post(
-        "/auth/o2/token",
-        data={
-            "grant_type": "refresh_token",
-            "refresh_token": "Atzr|simulator",
-            "client_id": "amzn1.application-oa2-client.simulator",
-            "client_secret": "simulator-secret",
-        },
-    ).json()["access_token"]
-    client.headers["x-amz-access-token"] = token
-    try:
-        yield client
-    finally:
-        client.close()
-
-
 def fault(sim: Simulator, **body: Any) -> None:
     assert httpx.post(f"{sim.base_url}/_sim/faults", json=body).status_code == 201
 
 
-def test_it_enforces_the_search_orders_usage_plan(start_sim: Any) -> None:
-    sim = start_sim()
-    with authorized(sim) as http:
+def test_it_enforces_the_search_orders_usage_plan(sim_factory: Any) -> None:
+    sim = sim_factory()
+    with authorized_client(sim) as http:
         statuses = [
             http.get(SEARCH, params={"createdAfter": "2026-03-01T00:00:00Z"}).status_code
             for _ in range(21)
@@ -79,9 +58,9 @@ def test_it_enforces_the_search_orders_usage_plan(start_sim: Any) -> None:
     assert (counters["calls"], counters["throttled"], counters["errors"]) == (24, 3, 0)
 
 
-def test_it_refills_buckets_faster_with_a_time_scale(start_sim: Any) -> None:
-    sim = start_sim(time_scale=50)
-    with authorized(sim) as http:
+def test_it_refills_buckets_faster_with_a_time_scale(sim_factory: Any) -> None:
+    sim = sim_factory(time_scale=50)
+    with authorized_client(sim) as http:
         burst = [http.get(INVENTORY).status_code for _ in range(3)]
         time.sleep(0.05)  # 2.5 simulated seconds refill 5 tokens (capped at the burst of 2)
         after = [http.get(INVENTORY).status_code for _ in range(2)]
@@ -182,7 +161,7 @@ def test_it_resets_to_a_new_seed_and_keeps_tokens(simulator: Simulator, http: ht
 def test_it_runs_as_a_module_without_django(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[2]
     process = subprocess.Popen(
-        [sys.executable, "-m", "marketplaces.amazon.simulator", "--port", "0", "--quiet"],
+        [sys.executable, "-m", "spapi_simulator", "--port", "0", "--quiet"],
         cwd=root,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

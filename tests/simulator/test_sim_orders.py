@@ -6,7 +6,7 @@ import httpx
 import pytest
 from sp_api.api import Orders
 
-from marketplaces.amazon.simulator import Simulator
+from spapi_simulator import Simulator
 
 SEARCH = "/orders/2026-01-01/orders"
 
@@ -225,8 +225,8 @@ def test_it_gets_one_order_and_404s_unknown_ones(
     }
 
 
-def test_it_is_deterministic_for_a_seed(start_sim: Any) -> None:
-    one, again, other = start_sim(seed=7), start_sim(seed=7), start_sim(seed=8)
+def test_it_is_deterministic_for_a_seed(sim_factory: Any) -> None:
+    one, again, other = sim_factory(seed=7), sim_factory(seed=7), sim_factory(seed=8)
 
     assert control_orders(one) == control_orders(again)
     assert (
@@ -236,8 +236,8 @@ def test_it_is_deterministic_for_a_seed(start_sim: Any) -> None:
     assert control_orders(one) != control_orders(other)
 
 
-def test_it_lets_orders_arrive_and_progress_over_simulated_time(start_sim: Any) -> None:
-    sim = start_sim(order_interval_seconds=600, history_orders=0, enforce_rate_limits=False)
+def test_it_lets_orders_arrive_and_progress_over_simulated_time(sim_factory: Any) -> None:
+    sim = sim_factory(order_interval_seconds=600, history_orders=0, enforce_rate_limits=False)
     assert control_orders(sim) == []
 
     httpx.post(f"{sim.base_url}/_sim/clock/advance", json={"seconds": 6 * 3600})

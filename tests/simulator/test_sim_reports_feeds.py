@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from sp_api.api import Feeds, Reports
 
-from marketplaces.amazon.simulator import Simulator
+from spapi_simulator import Simulator
 
 
 def create_report(http: httpx.Client, report_type: str, **body: Any) -> str:

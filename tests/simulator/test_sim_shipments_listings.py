@@ -6,7 +6,7 @@ import httpx
 import pytest
 from sp_api.api import Inventories, ListingsItems, Orders
 
-from marketplaces.amazon.simulator import Simulator
+from spapi_simulator import Simulator
 
 
 def new_order(sim: Simulator, **body: Any) -> dict[str, Any]:

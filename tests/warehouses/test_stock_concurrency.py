@@ -9,8 +9,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import close_old_connections, connection
 
-from tests.conftest import require_service
 from tests.factories import ItemFactory, WarehouseFactory
+from tests.helpers.services import require_service
 from warehouses import stock
 from warehouses.models import Stock, StockMovement
 

@@ -1,4 +1,8 @@
-"""``manage.py amazon_simulator``: run the local Amazon SP-API simulator (docs/SIMULATOR.md)."""
+"""``manage.py amazon_simulator``: ``python -m spapi_simulator`` under manage.py.
+
+The arguments and what they do are the simulator's own (:mod:`spapi_simulator.cli`,
+docs/SIMULATOR.md).
+"""
 
 from __future__ import annotations
 
@@ -6,32 +10,14 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from marketplaces.amazon.simulator import DEFAULT_REDIRECT_URI, serve
+from spapi_simulator import cli
 
 
 class Command(BaseCommand):
-    help = "Run the local Amazon SP-API simulator (LWA, Orders, Reports, Feeds, Listings, FBA)."
+    help = cli.DESCRIPTION
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--host", default="127.0.0.1")
-        parser.add_argument("--port", type=int, default=8765)
-        parser.add_argument("--seed", type=int, default=1)
-        parser.add_argument(
-            "--time-scale",
-            type=float,
-            default=1.0,
-            help="simulated seconds per real second (0 = manual clock: POST /_sim/clock/advance)",
-        )
-        parser.add_argument("--redirect-uri", default=DEFAULT_REDIRECT_URI)
-        parser.add_argument("--quiet", action="store_true", help="do not log each request")
+        cli.add_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        # serve() prints the URL and the default credentials and returns on Ctrl-C.
-        serve(
-            host=options["host"],
-            port=options["port"],
-            seed=options["seed"],
-            time_scale=options["time_scale"],
-            redirect_uri=options["redirect_uri"],
-            quiet=options["quiet"],
-        )
+        cli.run(options)

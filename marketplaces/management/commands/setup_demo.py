@@ -48,7 +48,7 @@ DEMO_SYNC_INTERVAL_MINUTES = 5  # the smallest the Show Details page accepts
 DEMO_HELD_ORDERS = 3
 DEMO_CONFIRMED_ORDERS = 8
 CHANNEL_NAME = "Amazon.ca (simulator)"
-# The simulator's default seller account (see marketplaces/amazon/simulator).
+# The simulator's default seller account (see spapi_simulator).
 SIMULATOR_SELLER_ID = "A3SIMULATORCA"
 SIMULATOR_REFRESH_TOKEN = "Atzr|simulator"  # noqa: S105 - the simulator's public demo token
 DEFAULT_SIMULATOR_PORT = 8765

@@ -1,7 +1,8 @@
 """Everything the simulated Amazon knows, behind one lock.
 
-The HTTP layer (``app.py``) takes ``state.lock``, calls :meth:`SimState.tick` to let simulated
-time act (orders arrive and progress, reports and feeds finish), then reads or changes state.
+The HTTP layer (``app.py`` and ``api/``) takes ``state.lock``, calls :meth:`SimState.tick` to
+let simulated time act (orders arrive and progress, reports and feeds finish), then reads or
+changes state.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Real Celery worker processes for the integration tests, always stopped afterwards."""
+"""Real ``celery worker`` processes: their command line, their environment, their log.
+
+Used by the ``start_worker`` fixture (tests/fixtures/services.py), the chaos rig and
+benchmarks/load_scale.py, so the three start workers the same way.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from urllib.parse import quote
 
@@ -51,6 +55,31 @@ class Worker:
                 self.process.wait()
 
 
+StartWorker = Callable[..., Worker]
+
+
+def worker_argv(
+    queue: str, node_name: str, *, loglevel: str = "info", concurrency: int | None = None
+) -> list[str]:
+    """``celery -A inventory_sync worker`` with the solo pool on one queue, no cluster chatter."""
+    argv = [sys.executable, "-m", "celery", "-A", "inventory_sync", "worker", "--pool", "solo"]
+    if concurrency is not None:
+        argv += ["--concurrency", str(concurrency)]
+    return [
+        *argv,
+        "-Q",
+        queue,
+        "-n",
+        node_name,
+        "-l",
+        loglevel,
+        # One short-lived worker: no cluster chatter to wait for.
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
+
+
 def worker_env(overrides: Mapping[str, str]) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key not in _NOT_INHERITED}
     env.update(
@@ -73,74 +102,3 @@ def database_url(settings_dict: Mapping[str, object]) -> str:
     host = str(settings_dict.get("HOST") or "localhost")
     port = f":{settings_dict['PORT']}" if settings_dict.get("PORT") else ""
     return f"postgres://{credentials}{host}{port}/{quote(str(settings_dict['NAME']), safe='')}"
-
-
-StartWorker = Callable[..., Worker]
-
-
-_DATABASE_FIXTURES = ("db", "transactional_db", "django_db_reset_sequences")
-
-
-def _uses_test_database(request: pytest.FixtureRequest) -> bool:
-    marked = request.node.get_closest_marker("django_db") is not None
-    return marked or any(name in request.fixturenames for name in _DATABASE_FIXTURES)
-
-
-@pytest.fixture
-def start_worker(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[StartWorker]:
-    """Start `celery -A inventory_sync worker` with the given environment; stopped at teardown.
-
-    Tests that also use a database fixture must request it *before* this fixture, so the worker
-    is stopped before pytest-django flushes or drops the database under it. A worker on no test
-    database (its own SQLite file in ``tmp_path``) is only told to stop: its warm shutdown waits
-    out the broker's poll (4 s on the filesystem transport) while later tests run, and the
-    session waits for it at the end.
-    """
-    workers: list[Worker] = []
-
-    def start(*, env: Mapping[str, str], queue: str = "celery", cwd: Path | None = None) -> Worker:
-        workdir = cwd or tmp_path / f"worker-{len(workers)}"
-        workdir.mkdir(parents=True, exist_ok=True)
-        log_path = workdir / "worker.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "inventory_sync",
-                    "worker",
-                    "--pool",
-                    "solo",
-                    "--concurrency",
-                    "1",
-                    "-Q",
-                    queue,
-                    "-n",
-                    f"{queue}@%h",
-                    "-l",
-                    "info",
-                    # One short-lived worker: no cluster chatter to wait for.
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--without-heartbeat",
-                ],
-                cwd=workdir,
-                env=worker_env(env),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        worker = Worker(process, log_path)
-        workers.append(worker)
-        return worker
-
-    yield start
-    if _uses_test_database(request):
-        for worker in workers:
-            worker.stop()
-        return
-    for worker in workers:
-        worker.request_stop()
-        request.config.add_cleanup(worker.stop)

@@ -219,7 +219,7 @@ def default_models_dir() -> Path:
     configured = os.environ.get("SPAPI_MODELS_DIR")
     if configured:
         return Path(configured)
-    return Path(__file__).resolve().parents[3] / ".." / "shared" / "spapi-models"
+    return Path(__file__).resolve().parents[1] / ".." / "shared" / "spapi-models"
 
 
 FeedValidator = Callable[[Any], list[str]]

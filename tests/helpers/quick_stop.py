@@ -6,7 +6,7 @@ import contextlib
 import socket
 import threading
 
-from marketplaces.amazon.simulator import Simulator
+from spapi_simulator import Simulator
 
 
 def stop_simulator(sim: Simulator) -> None:

@@ -1,8 +1,8 @@
 """A local Amazon SP-API simulator (see docs/SIMULATOR.md).
 
-Imports nothing of the product and no Django: the management command
-``amazon_simulator`` and ``python -m marketplaces.amazon.simulator`` are thin wrappers over
-:func:`serve`; tests use :func:`start_simulator`.
+Its own top-level package: it imports nothing of the product and no Django. The command line
+is ``python -m spapi_simulator`` (:mod:`spapi_simulator.cli`; ``manage.py amazon_simulator``
+calls the same entry point), which runs :func:`serve`; tests use :func:`start_simulator`.
 """
 
 from .server import Simulator, serve, start_simulator

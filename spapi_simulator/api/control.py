@@ -1,0 +1,203 @@
+"""The control API (``/_sim/...``): what tests, benchmarks and the demo use to steer the
+simulated Amazon (create orders, change their status, inject faults, move the clock, read
+counters). Not part of SP-API; no access token, no usage plan (docs/SIMULATOR.md).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from werkzeug.wrappers import Request
+
+from ..clock import isoformat, parse_iso
+from ..data import FBA_CHANNEL, FULFILLED_BY, FULFILLMENT_STATUSES, MARKETPLACE_ID
+from ..state import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_SELLER_ID,
+    FAULT_KINDS,
+    Fault,
+    SimState,
+)
+from . import OPERATION_IDS
+from .common import ControlRoute, Result, invalid, json_body, not_found
+
+
+def sim_info(state: SimState, request: Request) -> Result:
+    return 200, {
+        "seed": state.config.seed,
+        "clock": isoformat(state.now()),
+        "timeScale": state.clock.time_scale,
+        "credentials": {
+            "lwaClientId": DEFAULT_CLIENT_ID,
+            "lwaClientSecret": DEFAULT_CLIENT_SECRET,
+            "sellingPartnerId": DEFAULT_SELLER_ID,
+            "refreshToken": "Atzr|simulator",
+        },
+        "marketplaceId": MARKETPLACE_ID,
+        "orders": len(state.orders),
+        "listings": len(state.listings),
+    }
+
+
+def sim_orders(state: SimState, request: Request) -> Result:
+    if request.method == "GET":
+        return 200, {"orders": [state.order_view(order) for order in state.orders.all_orders()]}
+    body = json_body(request)
+    count = body.get("count", 1)
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 10_000:
+        raise invalid("count must be an integer between 1 and 10000.")
+    status = body.get("fulfillmentStatus", "UNSHIPPED")
+    if status not in FULFILLMENT_STATUSES:
+        raise invalid(f"fulfillmentStatus must be one of {', '.join(FULFILLMENT_STATUSES)}.")
+    fulfilled_by = body.get("fulfilledBy")
+    if fulfilled_by is not None and fulfilled_by not in FULFILLED_BY:
+        raise invalid("fulfilledBy must be MERCHANT or AMAZON.")
+    skus = body.get("skus")
+    if skus is not None:
+        if (
+            not isinstance(skus, list)
+            or not skus
+            or any(s not in state.listings or state.listings[s].is_parent for s in skus)
+        ):
+            raise invalid("skus must be a non-empty list of buyable SKUs in the catalogue.")
+        channels = {state.listings[s].fulfillment_channel for s in skus}
+        if len(channels) > 1:
+            raise invalid("skus must share one fulfilment channel.")
+        implied = "AMAZON" if channels == {FBA_CHANNEL} else "MERCHANT"
+        if fulfilled_by is not None and fulfilled_by != implied:
+            raise invalid(f"skus are fulfilled by {implied}, not {fulfilled_by}.")
+        fulfilled_by = implied
+    created = None
+    if body.get("createdTime"):
+        try:
+            created = parse_iso(str(body["createdTime"]))
+        except ValueError as exc:
+            raise invalid("createdTime must be an ISO 8601 date-time.") from exc
+    orders = state.create_orders(
+        count,
+        status=status,
+        fulfilled_by=fulfilled_by or "MERCHANT",
+        skus=skus,
+        created=created,
+    )
+    return 201, {"orders": [state.order_view(order) for order in orders]}
+
+
+def sim_order_status(state: SimState, request: Request, order_id: str) -> Result:
+    order = state.orders.by_id.get(order_id)
+    if order is None:
+        raise not_found(f"Order {order_id} was not found.")
+    status = json_body(request).get("fulfillmentStatus")
+    if status not in FULFILLMENT_STATUSES:
+        raise invalid(f"fulfillmentStatus must be one of {', '.join(FULFILLMENT_STATUSES)}.")
+    state.set_order_status(order, str(status))
+    return 200, state.order_view(order)
+
+
+def sim_listings(state: SimState, request: Request) -> Result:
+    return 200, {"listings": state.listings_view()}
+
+
+def sim_shipments(state: SimState, request: Request) -> Result:
+    return 200, {"shipments": list(state.shipments)}
+
+
+def sim_faults(state: SimState, request: Request) -> Result:
+    if request.method == "GET":
+        return 200, {"faults": [f.as_json() for f in state.faults]}
+    if request.method == "DELETE":
+        state.faults.clear()
+        return 200, {"faults": []}
+    body = json_body(request)
+    operation = body.get("operation", "*")
+    kind = body.get("kind")
+    if kind not in FAULT_KINDS:
+        raise invalid(f"kind must be one of {', '.join(FAULT_KINDS)}.")
+    known = ("*", "lwaToken", "documentDownload", "documentUpload", *OPERATION_IDS)
+    if operation not in known:
+        raise invalid(f"operation must be '*' or one of {', '.join(known[1:])}.")
+    count = body.get("count", 1)
+    seconds = body.get("seconds", 6.0)
+    status = body.get("status")
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise invalid("count must be a positive integer.")
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds <= 120:
+        raise invalid("seconds must be a number between 0 and 120.")
+    if status is not None and status not in (200, 500, 502, 503, 504):
+        raise invalid("status must be 200, 500, 502, 503 or 504.")
+    probability = body.get("probability")
+    duration = body.get("duration")
+    if probability is not None and (
+        isinstance(probability, bool)
+        or not isinstance(probability, int | float)
+        or not 0 < probability <= 1
+    ):
+        raise invalid("probability must be a number above 0 and at most 1.")
+    if duration is not None and (
+        probability is None
+        or isinstance(duration, bool)
+        or not isinstance(duration, int | float)
+        or duration <= 0
+    ):
+        raise invalid("duration (simulated seconds) needs a probability and must be positive.")
+    fault = Fault(
+        operation=str(operation),
+        kind=str(kind),
+        remaining=count,
+        seconds=float(seconds),
+        status=status,
+        probability=None if probability is None else float(probability),
+        until=(state.now() + timedelta(seconds=float(duration)) if duration is not None else None),
+    )
+    state.add_fault(fault)
+    return 201, {"fault": fault.as_json(), "faults": [f.as_json() for f in state.faults]}
+
+
+def sim_revoke(state: SimState, request: Request) -> Result:
+    body = json_body(request)
+    token = body.get("refreshToken")
+    return 200, {"revoked": state.revoke(str(token) if token else None)}
+
+
+def sim_reset(state: SimState, request: Request) -> Result:
+    body = json_body(request)
+    seed = body.get("seed", state.config.seed)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise invalid("seed must be an integer.")
+    state.reset(seed)
+    return 200, {"seed": seed, "clock": isoformat(state.now())}
+
+
+def sim_counters(state: SimState, request: Request) -> Result:
+    return 200, {
+        "operations": {name: counter.as_json() for name, counter in sorted(state.counters.items())},
+        "clock": isoformat(state.now()),
+    }
+
+
+def sim_clock(state: SimState, request: Request) -> Result:
+    return 200, {"clock": isoformat(state.now()), "timeScale": state.clock.time_scale}
+
+
+def sim_clock_advance(state: SimState, request: Request) -> Result:
+    seconds = json_body(request).get("seconds")
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+        raise invalid("seconds must be a non-negative number.")
+    state.clock.advance(float(seconds))
+    return 200, {"clock": isoformat(state.tick())}
+
+
+ROUTES = [
+    ControlRoute("/_sim", ("GET",), "sim_info", sim_info),
+    ControlRoute("/_sim/orders", ("GET", "POST"), "sim_orders", sim_orders),
+    ControlRoute("/_sim/orders/<order_id>/status", ("POST",), "sim_order_status", sim_order_status),
+    ControlRoute("/_sim/listings", ("GET",), "sim_listings", sim_listings),
+    ControlRoute("/_sim/shipments", ("GET",), "sim_shipments", sim_shipments),
+    ControlRoute("/_sim/faults", ("GET", "POST", "DELETE"), "sim_faults", sim_faults),
+    ControlRoute("/_sim/auth/revoke", ("POST",), "sim_revoke", sim_revoke),
+    ControlRoute("/_sim/reset", ("POST",), "sim_reset", sim_reset),
+    ControlRoute("/_sim/counters", ("GET",), "sim_counters", sim_counters),
+    ControlRoute("/_sim/clock", ("GET",), "sim_clock", sim_clock),
+    ControlRoute("/_sim/clock/advance", ("POST",), "sim_clock_advance", sim_clock_advance),
+]

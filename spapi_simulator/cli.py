@@ -1,0 +1,46 @@
+"""The simulator's one command line: ``python -m spapi_simulator`` (and ``manage.py
+amazon_simulator``, which adds these same arguments to its parser and calls :func:`run`)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .server import serve
+from .state import DEFAULT_REDIRECT_URI
+
+DESCRIPTION = "Local Amazon SP-API simulator (LWA, Orders, Reports, Feeds, Listings, FBA)."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="simulated seconds per real second (0 = manual clock: POST /_sim/clock/advance)",
+    )
+    parser.add_argument("--redirect-uri", default=DEFAULT_REDIRECT_URI)
+    parser.add_argument("--quiet", action="store_true", help="do not log each request")
+
+
+def run(options: Mapping[str, Any]) -> None:
+    """Serve in the foreground until Ctrl-C; ``options`` are the parsed arguments."""
+    # serve() prints the URL and the default credentials and returns on Ctrl-C.
+    serve(
+        host=options["host"],
+        port=options["port"],
+        seed=options["seed"],
+        time_scale=options["time_scale"],
+        redirect_uri=options["redirect_uri"],
+        quiet=options["quiet"],
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m spapi_simulator", description=DESCRIPTION)
+    add_arguments(parser)
+    run(vars(parser.parse_args(argv)))

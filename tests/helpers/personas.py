@@ -1,0 +1,3 @@
+"""What the persona fixtures (tests/fixtures/personas.py) log in with."""
+
+PASSWORD = "correct-horse-battery-staple"
