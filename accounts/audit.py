@@ -1,4 +1,4 @@
-"""The audit log (SPEC §9): settings changes, connects and disconnects, syncs started by hand,
+"""The audit log: settings changes, connects and disconnects, syncs started by hand,
 re-initiates, logins, and every view of unmasked personal data.
 
 Settings changes are recorded by the service that makes them, whatever called it (a page, a

@@ -6,7 +6,7 @@ from django.db import models
 
 
 class User(AbstractUser):
-    """A person who logs in. The role decides what they may change (SPEC §1)."""
+    """A person who logs in. The role decides what they may change."""
 
     class Role(models.TextChoices):
         ADMIN = "admin", "Admin"
@@ -28,7 +28,7 @@ class User(AbstractUser):
 
 
 class AuditEvent(models.Model):
-    """Who did what, to what, when and from where (SPEC §9). Never holds personal data: targets
+    """Who did what, to what, when and from where. Never holds personal data: targets
     are named by type, id and a label such as an Amazon order id, never a buyer's details."""
 
     user = models.ForeignKey(

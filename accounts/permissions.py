@@ -1,4 +1,4 @@
-"""Roles (SPEC §1): admins change settings and integrations; staff view and create shipments."""
+"""Roles: admins change settings and integrations; staff view and create shipments."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Keep credentials and personal data out of every log line (SPEC §9, Amazon's DPP).
+"""Keep credentials and personal data out of every log line (Amazon's DPP, docs/SECURITY.md).
 
 Two layers, so a handler someone adds later (pytest's caplog, an error tracker) is covered too:
 

@@ -328,7 +328,7 @@ SYNC_RUN_STALE_AFTER_SECONDS: int = _typed("SYNC_RUN_STALE_AFTER_SECONDS", env.i
 # Task modules outside the autodiscovered ``<app>.tasks``.
 CELERY_IMPORTS = ("marketplaces.privacy",)
 
-# Sync-history retention (SPEC §7): successful runs are kept a month, failed runs two.
+# Sync-history retention: successful runs are kept a month, failed runs two.
 SYNC_HISTORY_KEEP_SUCCEEDED = timedelta(
     days=_typed("SYNC_HISTORY_KEEP_SUCCEEDED_DAYS", env.int, 30)
 )
@@ -406,7 +406,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(days=1),
         "options": {"expires": 60 * 60},
     },
-    # Buyers' personal data, 30 days after delivery (SPEC §9).
+    # Buyers' personal data, 30 days after delivery (docs/SECURITY.md).
     "erase-personal-data": {
         "task": "marketplaces.privacy.erase_personal_data_task",
         "schedule": timedelta(days=1),

@@ -73,7 +73,7 @@ def update_channel_settings(
 
 @transaction.atomic
 def set_order_sync_preference(preference: str, *, actor: audit.Who) -> Organization:
-    """Organization-wide (SPEC §5): applies to every sales channel from its next order sync."""
+    """Organization-wide: applies to every sales channel from its next order sync."""
     if preference not in Organization.OrderSyncPreference.values:
         raise ValueError(f"Unknown order sync preference: {preference}")
     organization = Organization.load()

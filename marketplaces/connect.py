@@ -1,4 +1,4 @@
-"""Connecting an Amazon.ca seller account (SPEC §2): OAuth state, prerequisites, the channel."""
+"""Connecting an Amazon.ca seller account: OAuth state, prerequisites, the channel."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ AMAZON_HISTORY_DAYS = 730
 
 
 class ConnectTokenForm(forms.Form):
-    """The second path of SPEC §2: an admin pastes a self-authorized refresh token."""
+    """The second way to connect: an admin pastes a self-authorized refresh token."""
 
     name = forms.CharField(max_length=120, initial="Amazon.ca", label="Channel name")
     seller_id = forms.CharField(

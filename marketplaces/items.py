@@ -1,4 +1,4 @@
-"""Unconfirmed items (SPEC §3): confirm one, or link its listing to an existing item."""
+"""Unconfirmed items: confirm one, or link its listing to an existing item."""
 
 from __future__ import annotations
 

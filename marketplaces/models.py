@@ -143,7 +143,7 @@ class Listing(models.Model):
 
     @property
     def drifted(self) -> bool:
-        """Amazon lists another quantity than the one we last pushed (SPEC §10.3)."""
+        """Amazon lists another quantity than the one we last pushed."""
         return (
             self.fulfillment_channel == FulfillmentChannel.MERCHANT
             and self.amazon_quantity_checked_at is not None
@@ -181,7 +181,7 @@ class SalesOrder(models.Model):
     tax_total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
     total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
 
-    # Personal data (SPEC §9): encrypted at rest, erased 30 days after delivery.
+    # Personal data (docs/SECURITY.md): encrypted at rest, erased 30 days after delivery.
     buyer_name = EncryptedTextField(blank=True)
     buyer_email = EncryptedTextField(blank=True)
     buyer_phone = EncryptedTextField(blank=True)
@@ -194,7 +194,7 @@ class SalesOrder(models.Model):
     class Meta:
         ordering = ["-purchased_at", "-id"]
         constraints = [
-            # An order is imported once, whatever happens (SPEC §5): enforced by the database.
+            # An order is imported once, whatever happens: enforced by the database.
             models.UniqueConstraint(
                 fields=["channel", "amazon_order_id"], name="order_channel_amazon_id"
             ),
@@ -242,7 +242,7 @@ class SalesOrderLine(models.Model):
 
 
 class SalesOrderTax(models.Model):
-    """One tax amount of one line, by component and by who remits it (SPEC §5)."""
+    """One tax amount of one line, by component and by who remits it."""
 
     class Component(models.TextChoices):
         ITEM = "item", "Item"

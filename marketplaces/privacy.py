@@ -1,4 +1,4 @@
-"""Buyers' personal data (SPEC §9, Amazon's Data Protection Policy): who may see it, what the
+"""Buyers' personal data (Amazon's Data Protection Policy): who may see it, what the
 others see instead, and its erasure 30 days after delivery.
 
 Who sees it unmasked: admins, and staff granted the ``accounts.view_personal_data`` permission

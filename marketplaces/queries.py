@@ -49,11 +49,11 @@ def active_runs(channel: SalesChannel) -> list[SyncRun]:
 
 
 def api_quotas(channel: SalesChannel) -> QuerySet[ApiQuota]:
-    """SPEC §10.4: our token bucket per operation of this seller account."""
+    """Our token bucket per operation of this seller account."""
     return ApiQuota.objects.filter(seller_id=channel.seller_id).order_by("operation")
 
 
-# -- Stock on Amazon (SPEC §10.3) -----------------------------------------------------------
+# -- Stock on Amazon (drift) ----------------------------------------------------------------
 
 DRIFT_ROWS_SHOWN = 200
 

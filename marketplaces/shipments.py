@@ -1,4 +1,4 @@
-"""Shipments (SPEC §6): stock out locally, tracking to Amazon for merchant-fulfilled orders."""
+"""Shipments: stock out locally, tracking to Amazon for merchant-fulfilled orders."""
 
 from __future__ import annotations
 

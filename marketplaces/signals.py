@@ -19,7 +19,7 @@ def mark_listings_for_push(sender: Any, item_ids: set[int], **kwargs: Any) -> No
     """Queue a stock push for the merchant-fulfilled listings of these items on active channels.
 
     One locking SELECT and one UPDATE, however many items. Amazon-fulfilled listings are never
-    pushed (SPEC §6).
+    pushed: Amazon manages their stock.
     ``updated_at`` moves on every mark, also of a listing already pending: the push job clears
     ``push_pending`` with ``filter(pk=…, updated_at=<value it read>)``, so a change that lands
     while a push is in flight keeps the listing pending instead of being lost.

@@ -1,4 +1,4 @@
-"""The quantity a channel tells Amazon for a listing (SPEC §4, §6, §10.2).
+"""The quantity a channel tells Amazon for a listing.
 
 Without a mapped warehouse a channel sees the organization-level available quantity (the sum
 over active warehouses); with one, that warehouse's available quantity. Then the channel's

@@ -354,7 +354,7 @@ def channel_enable(request: HttpRequest, channel_id: int) -> HttpResponse:
     return redirect("channel-detail", channel_id=channel.id)
 
 
-# -- Stock on Amazon (drift, SPEC §10.3) ----------------------------------------------------
+# -- Stock on Amazon (drift) ----------------------------------------------------------------
 
 
 @require_POST
@@ -444,7 +444,7 @@ def _sync_page(
 
 
 def _estimate(channel: SalesChannel, form: ManualSyncForm) -> dict[str, Any]:
-    """SPEC §10.5: how much a sync would fetch, before starting it."""
+    """Dry run: how much a sync would fetch, before starting it."""
     if form.cleaned_data["kind"] == SyncRun.Kind.ITEMS:
         count = Listing.objects.filter(channel=channel).count()
         return {
@@ -638,7 +638,7 @@ def item_link(request: HttpRequest, item_id: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def sales_order_ship(request: HttpRequest, order_id: int) -> HttpResponse:
-    """Staff and admins create shipments (SPEC §1); the order page shows Amazon's answer."""
+    """Staff and admins create shipments; the order page shows Amazon's answer."""
     order = get_object_or_404(SalesOrder.objects.select_related("channel"), id=order_id)
     if order.status in (SalesOrder.Status.CANCELLED, SalesOrder.Status.ON_HOLD):
         messages.error(request, f"A {order.get_status_display().lower()} order cannot ship.")

@@ -17,7 +17,7 @@ class UsagePlan:
         return f"{self.rate:g}"
 
 
-# Default usage plans, from the operation table in SPAPI_NOTES.md / the models.
+# Amazon's default usage plans, from its API models (docs/SIMULATOR.md).
 USAGE_PLANS: dict[str, UsagePlan] = {
     "searchOrders": UsagePlan(0.0056, 20),
     "getOrder": UsagePlan(0.5, 30),

@@ -1,7 +1,7 @@
 """Helpers for the simulator's clients: tests, benchmarks, demos, the product's client.
 
 - Pointing python-amazon-sp-api at a simulator: only the two constructor arguments
-  SPAPI_NOTES.md describes, ``marketplace=`` and ``auth_token_client_class=``. No monkeypatching.
+  meant for it, ``marketplace=`` and ``auth_token_client_class=``. No monkeypatching.
 - A raw HTTP client carrying an access token (:func:`authorized_client`), and the control API
   over HTTP (:func:`sim_get`, :func:`sim_post`), shared by the tests and the benchmarks.
 """

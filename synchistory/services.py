@@ -1,4 +1,4 @@
-"""Sync-history services. Retention (SPEC §7) lives here."""
+"""Sync-history services. Retention (successful runs kept a month, failed runs two) lives here."""
 
 from __future__ import annotations
 

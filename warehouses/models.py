@@ -8,7 +8,7 @@ from django.db.models import F, Q
 
 
 class Organization(models.Model):
-    """The one organization of this installation (SPEC §1). Always row id 1."""
+    """The one organization of this installation. Always row id 1."""
 
     class OrderSyncPreference(models.TextChoices):
         CONFIRMED = "confirmed", "Confirmed only"
@@ -61,7 +61,7 @@ class Item(models.Model):
     """One product the seller stocks: one SKU.
 
     Amazon listings with no matching SKU arrive as *unconfirmed* items; the seller confirms them
-    (they become ordinary items) or links their listing to an existing item (SPEC §3).
+    (they become ordinary items) or links their listing to an existing item.
     """
 
     class Status(models.TextChoices):

@@ -76,7 +76,7 @@ def save_warehouse(warehouse: Warehouse, *, actor: audit.Who) -> Warehouse:
 
 @transaction.atomic
 def save_organization(organization: Organization, *, actor: audit.Who) -> Organization:
-    """The organization settings (SPEC §1), as edited in Settings › Organization."""
+    """The organization settings, as edited in Settings › Organization."""
     changed = changed_fields(organization)
     organization.save()
     audit.record(actor, "settings-changed", target=organization, detail={"changed": changed})

@@ -1,4 +1,4 @@
-"""Signals the inventory sends. Other apps listen; the inventory imports none of them (DESIGN)."""
+"""Signals the inventory sends. Other apps listen; the inventory imports none of them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The one way to change stock (DESIGN, Key decisions).
+"""The one way to change stock (docs/ARCHITECTURE.md).
 
 Every change of an on-hand or committed quantity goes through a function here. Each one runs in
 ``transaction.atomic``, locks the (item, warehouse) ``Stock`` row, computes the new totals from

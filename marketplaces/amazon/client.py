@@ -134,7 +134,7 @@ class _LwaClient(AccessTokenClient):
 
 def _lwa_class(lwa_endpoint: str) -> type[AccessTokenClient]:
     parts = urlsplit(lwa_endpoint.rstrip("/"))
-    # ``host`` may carry a path prefix (SPAPI_NOTES): keep whatever path the endpoint has.
+    # ``host`` may carry a path prefix: keep whatever path the endpoint has.
     return type(
         "ChannelLwaClient",
         (_LwaClient,),

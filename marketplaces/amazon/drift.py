@@ -1,4 +1,4 @@
-"""Drift check (SPEC §10.3): read back what Amazon lists and flag every merchant-fulfilled SKU
+"""Drift check: read back what Amazon lists and flag every merchant-fulfilled SKU
 whose quantity differs from the one the product last pushed.
 
 searchListingsItems returns 20 SKUs with their fulfillmentAvailability per call (5 calls a

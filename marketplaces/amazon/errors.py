@@ -1,8 +1,7 @@
 """The product's own view of what can go wrong when talking to Amazon.
 
 Transient failures are retried; permanent ones never are. A permanent authorization failure
-moves the channel to "needs re-authorization" (DESIGN: transient vs permanent, as healthchecks'
-transports do it).
+moves the channel to "needs re-authorization" (the split follows healthchecks' transports).
 """
 
 from __future__ import annotations

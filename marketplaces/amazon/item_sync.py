@@ -1,4 +1,4 @@
-"""Amazon listings in, as items (SPEC §3).
+"""Amazon listings in, as items.
 
 The all-listings report gives every SKU with its title, price, quantity and fulfilment channel;
 searchListingsItems adds the product type (needed to push stock) and the variation theme.

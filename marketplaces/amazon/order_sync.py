@@ -1,4 +1,4 @@
-"""Amazon orders in, as sales orders (SPEC §5).
+"""Amazon orders in, as sales orders.
 
 Idempotent by the database: one sales order per (channel, Amazon order id), lines unique per
 Amazon order item; an order seen again is updated, never duplicated. Stock moves only through
@@ -295,7 +295,7 @@ class Estimate:
 
 
 def estimate_orders(client: AmazonClient, start: datetime, end: datetime | None) -> Estimate:
-    """Dry run (SPEC §10.5): one searchOrders page of 100; exact when it is the only page,
+    """Dry run: one searchOrders page of 100; exact when it is the only page,
     otherwise extrapolated from how much of the window those 100 orders cover."""
     now = timezone.now()
     if end is not None and end > now - SEARCH_LAG:

@@ -33,7 +33,7 @@ class UsagePlan:
     burst: int  # bucket size
 
 
-# Reference: SPAPI_NOTES.md's table, from Amazon's models (x-amzn-api-sandbox usage plans).
+# Amazon's default usage plans, from its API models (x-amzn-api-sandbox usage plans).
 USAGE_PLANS: dict[str, UsagePlan] = {
     "searchOrders": UsagePlan(0.0056, 20),
     "getOrder": UsagePlan(0.5, 30),

@@ -1,4 +1,4 @@
-"""Stock levels out to Amazon (SPEC §6, §4, §10.2).
+"""Stock levels out to Amazon (docs/ARCHITECTURE.md).
 
 Listings marked ``push_pending`` (by the stock services, a mapping change, a re-enable) are the
 work. A push takes their quantities into a ``StockPush`` outbox row first, then sends them: a

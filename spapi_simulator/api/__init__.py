@@ -1,7 +1,7 @@
 """The simulator's HTTP API, one module per Amazon API family (docs/ARCHITECTURE.md).
 
-``OPERATIONS`` lists every SP-API operation the simulator implements, in the order of
-SPAPI_NOTES.md; ``spapi_simulator/app.py`` routes requests to them, to ``auth`` (LWA and the
+``OPERATIONS`` lists every SP-API operation the simulator implements, grouped by API
+family; ``spapi_simulator/app.py`` routes requests to them, to ``auth`` (LWA and the
 consent page), ``document_urls`` (the pre-signed S3 URLs) and ``control`` (``/_sim/...``).
 """
 

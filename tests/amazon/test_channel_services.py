@@ -1,4 +1,4 @@
-"""Disable / re-enable, warehouse mapping, re-initiate, dry-run estimate (SPEC §4, §7, §8)."""
+"""Disable / re-enable, warehouse mapping, re-initiate, dry-run estimate."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Amazon listings in, as items (SPEC §3)."""
+"""Amazon listings in, as items."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Amazon orders in: correct, idempotent, stock committed, shipped and released (SPEC §5)."""
+"""Amazon orders in: correct, idempotent, stock committed, shipped and released."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Show Details > Stock on Amazon (SPEC §10.3): the drifted SKUs, Check now, Re-push."""
+"""Show Details > Stock on Amazon: the drifted SKUs, Check now, Re-push."""
 
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ STAFF_MAY_POST = {
     "password-change",  # their own password
     "two-factor-setup",  # their own second factor
     "two-factor-verify",
-    "sales-order-ship",  # staff create shipments (SPEC §1)
+    "sales-order-ship",  # staff create shipments
     "shipment-retry",  # …and correct and resend a rejected one
 }
 ID = re.compile(r"<(?:\w+:)?(\w+)>")

@@ -1,4 +1,4 @@
-"""Passwords, lockout, session expiry and two-factor authentication (SPEC §9)."""
+"""Passwords, lockout, session expiry and two-factor authentication."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Settings changes are audited by the service that makes them, whatever the path: a page, a
-management command, the Django admin (SPEC §9). The admin either goes through those services
+management command, the Django admin. The admin either goes through those services
 or shows the audited fields read-only."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The audit log: what it records, who may read it, how long it is kept (SPEC §9)."""
+"""The audit log: what it records, who may read it, how long it is kept."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Production settings pass Django's deployment checks and send a strict CSP (SPEC §9)."""
+"""Production settings pass Django's deployment checks and send a strict CSP."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Credentials, access tokens and buyers' personal data never reach logs, exception reports,
-the sync history, error pages or the admin (SPEC §9)."""
+the sync history, error pages or the admin (docs/SECURITY.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Buyers' personal data: encrypted at rest, masked for staff, erased 30 days after delivery,
-re-encrypted by key rotation (SPEC §9)."""
+re-encrypted by key rotation (docs/SECURITY.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC §7 retention: successful runs go after one month, failed runs after two."""
+"""Sync-history retention: successful runs go after one month, failed runs after two."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The quantity a channel tells Amazon (SPEC §4 mapping, §10.2 oversell protection)."""
+"""The quantity a channel tells Amazon (warehouse mapping, oversell protection)."""
 
 from __future__ import annotations
 

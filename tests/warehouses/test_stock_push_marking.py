@@ -1,4 +1,4 @@
-"""A committed stock change marks the item's listings for a stock push (SPEC §6)."""
+"""A committed stock change marks the item's listings for a stock push."""
 
 from __future__ import annotations
 

@@ -38,7 +38,7 @@ ADMIN_USERNAME = "admin"
 WAREHOUSE_NAME = "Main warehouse"
 SECOND_WAREHOUSE_NAME = "Montréal"
 # Every tenth listing is left without an item: the items sync makes it an unconfirmed item, and
-# its orders wait on hold until it is confirmed or linked (SPEC §3).
+# its orders wait on hold until it is confirmed or linked.
 UNMATCHED_EVERY = 10
 MAIN_SHARE = Decimal("0.6")  # of a listing's quantity held in the main warehouse
 INITIAL_LOOKBACK_DAYS = 7
