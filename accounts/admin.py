@@ -6,24 +6,34 @@ saved by those services, and the other ways to grant a permission (superuser sta
 per-user permissions, a group's permissions) are read-only here.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
-from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.contrib.auth.forms import UserChangeForm
 from django.contrib.auth.models import Group
 from django.http import HttpRequest
 
 from accounts import audit, services
 from accounts.models import AuditEvent, User
+from inventory_sync.generics import generic
+
+if TYPE_CHECKING:
+    from django.contrib.admin import ModelAdmin
+    from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+    from django.contrib.auth.forms import UserChangeForm
+else:
+    ModelAdmin = generic(admin.ModelAdmin)
+    BaseUserAdmin = generic(auth_admin.UserAdmin)
+    UserChangeForm = generic(auth_forms.UserChangeForm)
 
 # Read-only: each would grant the personal-data permission (or everything) unaudited.
 PERMISSION_FIELDS = ("is_superuser", "groups", "user_permissions")
 
 
-class UserAdminChangeForm(UserChangeForm):
+class UserAdminChangeForm(UserChangeForm[User]):
     view_personal_data = forms.BooleanField(
         required=False,
         label="Can see buyers' personal data unmasked",
@@ -39,15 +49,15 @@ class UserAdminChangeForm(UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(BaseUserAdmin[User]):
     form = UserAdminChangeForm
     list_display = ("username", "email", "role", "is_active", "last_login")
     list_filter = ("role", "is_active")
     fieldsets = (
-        *(BaseUserAdmin.fieldsets or ()),
+        *(auth_admin.UserAdmin.fieldsets or ()),
         ("Role", {"fields": ("role", "view_personal_data")}),
     )
-    add_fieldsets = (*BaseUserAdmin.add_fieldsets, ("Role", {"fields": ("role",)}))
+    add_fieldsets = (*auth_admin.UserAdmin.add_fieldsets, ("Role", {"fields": ("role",)}))
     readonly_fields = PERMISSION_FIELDS
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
@@ -77,7 +87,7 @@ class GroupAdmin(BaseGroupAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ModelAdmin[AuditEvent]):
     """Read-only: the audit log is written by the product, never edited by hand."""
 
     list_display = ("created_at", "username", "action", "target_type", "target_id", "ip_address")

@@ -61,14 +61,15 @@ def client_ip(request: HttpRequest) -> str | None:
     trusted proxy saw (X-Forwarded-For is only believed that far: a client can forge the rest)."""
     proxies = int(getattr(settings, "TRUSTED_PROXY_COUNT", 0))
     if proxies > 0:
-        forwarded = [
+        forwarded: list[str] = [
             part.strip()
             for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
             if part.strip()
         ]
         if len(forwarded) >= proxies:
             return forwarded[-proxies]
-    return request.META.get("REMOTE_ADDR") or None
+    remote_addr: str | None = request.META.get("REMOTE_ADDR")
+    return remote_addr or None
 
 
 @dataclass(frozen=True)

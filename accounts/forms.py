@@ -15,7 +15,7 @@ class TokenForm(forms.Form):
     )
 
     def clean_token(self) -> str:
-        token = self.cleaned_data["token"].replace(" ", "")
+        token: str = self.cleaned_data["token"].replace(" ", "")
         if not (token.isascii() and token.isdigit()) or len(token) != 6:
             raise forms.ValidationError("Enter the 6-digit code your authenticator app shows.")
         return token

@@ -14,7 +14,8 @@ class User(AbstractUser):
 
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.STAFF)
 
-    class Meta(AbstractUser.Meta):  # type: ignore[name-defined]
+    # django-stubs does not declare AbstractUser.Meta (so it is Any): extend Django's own Meta.
+    class Meta(AbstractUser.Meta):  # type: ignore[name-defined,misc]
         swappable = "AUTH_USER_MODEL"
         permissions = [
             # Granted to a staff user (or a group) in the Django admin; admins have it by role.

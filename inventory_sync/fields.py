@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
 
 from inventory_sync import crypto
+from inventory_sync.generics import generic
+
+if TYPE_CHECKING:
+    from django.db.models import TextField
+else:
+    TextField = generic(models.TextField)
 
 
-class EncryptedTextField(models.TextField):
+class EncryptedTextField(TextField[Any, Any]):
     """A text value stored Fernet-encrypted; Python code sees plaintext, the column never does.
 
     Encrypted values cannot be filtered or ordered on: look rows up by other columns.
@@ -29,7 +35,7 @@ class EncryptedTextField(models.TextField):
 
     def get_prep_value(self, value: Any) -> str | None:
         if value is None or value == "":
-            return value
+            return None if value is None else ""
         return crypto.encrypt(self.to_plaintext(value))
 
 

@@ -4,11 +4,12 @@ A sales channel's connection, status and sync settings are read-only here: they 
 the audited services (connect, Show Details, disable and re-enable), never unaudited.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.http import HttpRequest
 
+from inventory_sync.generics import generic
 from marketplaces.models import (
     Listing,
     SalesChannel,
@@ -20,9 +21,15 @@ from marketplaces.models import (
     ShipmentLine,
 )
 
+if TYPE_CHECKING:
+    from django.contrib.admin import ModelAdmin, TabularInline
+else:
+    ModelAdmin = generic(admin.ModelAdmin)
+    TabularInline = generic(admin.TabularInline)
+
 
 @admin.register(SalesChannel)
-class SalesChannelAdmin(admin.ModelAdmin):
+class SalesChannelAdmin(ModelAdmin[SalesChannel]):
     list_display = ("name", "marketplace", "seller_id", "status", "mapped_warehouse")
     list_filter = ("status", "marketplace")
     exclude = ("refresh_token",)
@@ -41,7 +48,7 @@ class SalesChannelAdmin(admin.ModelAdmin):
 
 
 @admin.register(Listing)
-class ListingAdmin(admin.ModelAdmin):
+class ListingAdmin(ModelAdmin[Listing]):
     list_display = ("seller_sku", "channel", "item", "fulfillment_channel", "push_pending")
     list_filter = ("fulfillment_channel", "push_pending")
     list_select_related = ("channel", "item")
@@ -49,19 +56,19 @@ class ListingAdmin(admin.ModelAdmin):
     raw_id_fields = ("item",)
 
 
-class SalesOrderLineInline(admin.TabularInline):
+class SalesOrderLineInline(TabularInline[SalesOrderLine, SalesOrder]):
     model = SalesOrderLine
     extra = 0
     raw_id_fields = ("item",)
 
 
-class SalesOrderCommentInline(admin.TabularInline):
+class SalesOrderCommentInline(TabularInline[SalesOrderComment, SalesOrder]):
     model = SalesOrderComment
     extra = 0
 
 
 @admin.register(SalesOrder)
-class SalesOrderAdmin(admin.ModelAdmin):
+class SalesOrderAdmin(ModelAdmin[SalesOrder]):
     list_display = ("amazon_order_id", "channel", "status", "fulfillment_channel", "purchased_at")
     list_filter = ("status", "fulfillment_channel", "channel")
     search_fields = ("amazon_order_id",)
@@ -71,19 +78,19 @@ class SalesOrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(SalesOrderTax)
-class SalesOrderTaxAdmin(admin.ModelAdmin):
+class SalesOrderTaxAdmin(ModelAdmin[SalesOrderTax]):
     list_display = ("line", "component", "collector", "tax_name", "amount")
     raw_id_fields = ("line",)
 
 
-class ShipmentLineInline(admin.TabularInline):
+class ShipmentLineInline(TabularInline[ShipmentLine, Shipment]):
     model = ShipmentLine
     extra = 0
     raw_id_fields = ("order_line",)
 
 
 @admin.register(Shipment)
-class ShipmentAdmin(admin.ModelAdmin):
+class ShipmentAdmin(ModelAdmin[Shipment]):
     list_display = ("order", "carrier_code", "tracking_number", "ship_date", "amazon_status")
     list_filter = ("amazon_status",)
     raw_id_fields = ("order",)

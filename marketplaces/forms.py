@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.utils import timezone
 
+from inventory_sync.generics import generic
 from marketplaces.models import SalesChannel, SalesOrder, SalesOrderLine
 from marketplaces.shipments import CARRIERS, ShipmentRequest
 from synchistory.models import SyncRun
@@ -15,6 +16,11 @@ from warehouses.models import Item, Organization, Warehouse
 
 # Amazon keeps orders for two years; a window starting earlier cannot be fetched.
 AMAZON_HISTORY_DAYS = 730
+
+if TYPE_CHECKING:
+    from django.forms import ModelForm
+else:
+    ModelForm = generic(forms.ModelForm)
 
 
 class ConnectTokenForm(forms.Form):
@@ -40,7 +46,7 @@ class ConnectTokenForm(forms.Form):
     )
 
 
-class IntervalForm(forms.ModelForm):
+class IntervalForm(ModelForm[SalesChannel]):
     class Meta:
         model = SalesChannel
         fields = ["sync_interval_minutes"]
@@ -54,7 +60,7 @@ class IntervalForm(forms.ModelForm):
         return value
 
 
-class ModulesForm(forms.ModelForm):
+class ModulesForm(ModelForm[SalesChannel]):
     class Meta:
         model = SalesChannel
         fields = ["sync_items", "sync_orders", "sync_stock", "sync_shipments"]
@@ -66,7 +72,7 @@ class ModulesForm(forms.ModelForm):
         }
 
 
-class StockLimitsForm(forms.ModelForm):
+class StockLimitsForm(ModelForm[SalesChannel]):
     class Meta:
         model = SalesChannel
         fields = ["safety_buffer", "max_quantity"]
@@ -90,7 +96,7 @@ class WarehouseMappingForm(forms.Form):
     )
 
 
-class OrderPreferenceForm(forms.ModelForm):
+class OrderPreferenceForm(ModelForm[Organization]):
     class Meta:
         model = Organization
         fields = ["order_sync_preference"]

@@ -10,6 +10,7 @@ event.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,6 +41,10 @@ def can_view_personal_data(user: Any) -> bool:
     return bool(getattr(user, "is_org_admin", False) or user.has_perm(PERMISSION))
 
 
+def _plain(value: Any) -> str:
+    return str(value or "")
+
+
 def masked(value: Any) -> str:
     """Shows that a value exists, not what it is: "Émilie Tremblay" → "É•••••"."""
     text = str(value or "").strip()
@@ -57,7 +62,7 @@ def buyer_details(
     """
     erased_at = order.personal_data_erased_at
     reveal = can_view_personal_data(user) and erased_at is None
-    show = (lambda value: str(value or "")) if reveal else masked
+    show: Callable[[Any], str] = _plain if reveal else masked
     address = order.shipping_address if isinstance(order.shipping_address, dict) else {}
     details = {
         "name": show(order.buyer_name),

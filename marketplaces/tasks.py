@@ -18,22 +18,22 @@ from marketplaces.models import SalesChannel
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None)
-def sync_orders_task(self: Task, run_id: int, transient_failures: int = 0) -> None:
+def sync_orders_task(self: Task[Any, Any], run_id: int, transient_failures: int = 0) -> None:
     runs.run_in_worker(self, run_id, transient_failures)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None)
-def sync_items_task(self: Task, run_id: int, transient_failures: int = 0) -> None:
+def sync_items_task(self: Task[Any, Any], run_id: int, transient_failures: int = 0) -> None:
     runs.run_in_worker(self, run_id, transient_failures)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None)
-def push_stock_task(self: Task, run_id: int, transient_failures: int = 0) -> None:
+def push_stock_task(self: Task[Any, Any], run_id: int, transient_failures: int = 0) -> None:
     runs.run_in_worker(self, run_id, transient_failures)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None)
-def push_shipments_task(self: Task, run_id: int, transient_failures: int = 0) -> None:
+def push_shipments_task(self: Task[Any, Any], run_id: int, transient_failures: int = 0) -> None:
     runs.run_in_worker(self, run_id, transient_failures)
 
 
@@ -55,7 +55,7 @@ def schedule_automatic_syncs_task() -> int:
 
 
 @shared_task(bind=True, acks_late=True, max_retries=5)
-def check_drift_task(self: Task, channel_id: int) -> dict[str, Any]:
+def check_drift_task(self: Task[Any, Any], channel_id: int) -> dict[str, Any]:
     """Daily, and on demand from Show Details: compare Amazon's quantities with ours."""
     channel = SalesChannel.objects.filter(id=channel_id, status=SalesChannel.Status.ACTIVE).first()
     if channel is None:

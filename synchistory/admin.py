@@ -1,10 +1,18 @@
+from typing import TYPE_CHECKING
+
 from django.contrib import admin
 
+from inventory_sync.generics import generic
 from synchistory.models import SyncRecord, SyncRun
+
+if TYPE_CHECKING:
+    from django.contrib.admin import ModelAdmin
+else:
+    ModelAdmin = generic(admin.ModelAdmin)
 
 
 @admin.register(SyncRun)
-class SyncRunAdmin(admin.ModelAdmin):
+class SyncRunAdmin(ModelAdmin[SyncRun]):
     list_display = (
         "id",
         "channel",
@@ -25,7 +33,7 @@ class SyncRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(SyncRecord)
-class SyncRecordAdmin(admin.ModelAdmin):
+class SyncRecordAdmin(ModelAdmin[SyncRecord]):
     list_display = ("id", "run", "record_type", "external_id", "outcome", "reason")
     list_filter = ("record_type", "outcome")
     raw_id_fields = ("run",)

@@ -34,7 +34,7 @@ def _daily_chart(channel_id: int, kind: str) -> str:
     history. Measured with 100,000 runs (docs/PERFORMANCE.md): the query was 77 of the page's
     79 ms of SQL, and drawing its 30 bars about 40% of the page's rendering."""
     key = f"sync-chart:{channel_id}:{kind or 'all'}:{timezone.localdate().isoformat()}"
-    html = cache.get(key)
+    html: str | None = cache.get(key)
     if html is None:
         chart = queries.daily_chart(queries.filtered_runs(channel_id, kind=kind))
         html = render_to_string(

@@ -1,15 +1,22 @@
 """Admin registrations. The organization and the warehouses are read-only here: they change
 in Settings (organization, warehouses), whose services write the audit log."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.http import HttpRequest
 
+from inventory_sync.generics import generic
 from warehouses.models import Item, Organization, Stock, StockMovement, Warehouse
 
+if TYPE_CHECKING:
+    from django.contrib.admin import ModelAdmin, TabularInline
+else:
+    ModelAdmin = generic(admin.ModelAdmin)
+    TabularInline = generic(admin.TabularInline)
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+
+class ReadOnlyAdmin(ModelAdmin[Any]):  # for any model: not generic at runtime
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -31,7 +38,7 @@ class WarehouseAdmin(ReadOnlyAdmin):
     search_fields = ("name",)
 
 
-class StockInline(admin.TabularInline):
+class StockInline(TabularInline[Stock, Item]):
     model = Stock
     extra = 0
     # Quantities change only through the stock services, which record a movement.
@@ -40,7 +47,7 @@ class StockInline(admin.TabularInline):
 
 
 @admin.register(Item)
-class ItemAdmin(admin.ModelAdmin):
+class ItemAdmin(ModelAdmin[Item]):
     list_display = ("sku", "name", "status", "updated_at")
     list_filter = ("status",)
     search_fields = ("sku", "name")
@@ -48,7 +55,7 @@ class ItemAdmin(admin.ModelAdmin):
 
 
 @admin.register(Stock)
-class StockAdmin(admin.ModelAdmin):
+class StockAdmin(ModelAdmin[Stock]):
     list_display = ("item", "warehouse", "on_hand", "committed")
     list_select_related = ("item", "warehouse")
     readonly_fields = ("item", "warehouse", "on_hand", "committed")
@@ -56,7 +63,7 @@ class StockAdmin(admin.ModelAdmin):
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(admin.ModelAdmin):
+class StockMovementAdmin(ModelAdmin[StockMovement]):
     list_display = ("created_at", "item", "warehouse", "kind", "on_hand_change", "committed_change")
     list_filter = ("kind", "warehouse")
     list_select_related = ("item", "warehouse")

@@ -1,14 +1,20 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 
+from inventory_sync.generics import generic
 from warehouses.models import Organization, Warehouse
 
+if TYPE_CHECKING:
+    from django.forms import ModelForm
+else:
+    ModelForm = generic(forms.ModelForm)
 
-class OrganizationForm(forms.ModelForm):
+
+class OrganizationForm(ModelForm[Organization]):
     class Meta:
         model = Organization
         fields = [
@@ -32,13 +38,13 @@ class OrganizationForm(forms.ModelForm):
         primary.required = True
 
     def clean_base_currency(self) -> str:
-        value = self.cleaned_data["base_currency"].strip().upper()
+        value: str = self.cleaned_data["base_currency"].strip().upper()
         if not re.fullmatch(r"[A-Z]{3}", value):
             raise forms.ValidationError("Enter a three-letter ISO 4217 code, such as CAD.")
         return value
 
 
-class WarehouseForm(forms.ModelForm):
+class WarehouseForm(ModelForm[Warehouse]):
     class Meta:
         model = Warehouse
         fields = ["name", "address", "is_active"]
@@ -46,7 +52,7 @@ class WarehouseForm(forms.ModelForm):
         labels = {"is_active": "Active"}
 
     def clean_name(self) -> str:
-        name = self.cleaned_data["name"].strip()
+        name: str = self.cleaned_data["name"].strip()
         if not name:
             raise forms.ValidationError("Enter a name.")
         return name

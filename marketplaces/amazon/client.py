@@ -110,7 +110,8 @@ def forget_access_tokens() -> None:
         _tokens.clear()
 
 
-class _LwaClient(AccessTokenClient):
+# python-amazon-sp-api ships no type information, so its base class is Any.
+class _LwaClient(AccessTokenClient):  # type: ignore[misc]
     """Login with Amazon at the channel's token endpoint, with a cache that honours expiry."""
 
     scheme = "https://"

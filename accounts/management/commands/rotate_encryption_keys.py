@@ -32,7 +32,7 @@ def encrypted_columns() -> list[tuple[type[models.Model], EncryptedTextField]]:
     ]
 
 
-def _raw(field: models.Field[Any, Any]) -> ExpressionWrapper:
+def _raw(field: models.Field[Any, Any]) -> ExpressionWrapper[F]:
     # A plain TextField output: the ORM hands back the stored ciphertext, not the plaintext.
     return ExpressionWrapper(F(field.attname), output_field=models.TextField())
 
