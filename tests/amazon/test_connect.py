@@ -19,6 +19,7 @@ from marketplaces import connect
 from marketplaces.models import SalesChannel
 from spapi_simulator import Simulator
 from synchistory.models import SyncRun
+from tests.helpers.amazon import connect_from_the_shell
 from warehouses.models import Organization
 
 pytestmark = pytest.mark.django_db
@@ -156,22 +157,8 @@ def test_a_pasted_token_is_checked_with_amazon(amazon_settings: Any, warehouse: 
 def test_the_command_reads_the_token_from_stdin(
     live_sim: Simulator, warehouse: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("AMAZON_REFRESH_TOKEN", raising=False)
-    monkeypatch.setattr("sys.stdin", io.StringIO("Atzr|simulator\n"))
-    out = io.StringIO()
-    call_command(
-        "connect_amazon",
-        "--name",
-        "Shop",
-        "--seller-id",
-        "A3SIMULATORCA",
-        "--endpoint",
-        live_sim.base_url,
-        "--lwa-endpoint",
-        live_sim.base_url,
-        stdout=out,
-    )
-    assert "Connected Shop" in out.getvalue()
+    output = connect_from_the_shell(live_sim.base_url, monkeypatch)
+    assert "Connected Shop" in output
     channel = SalesChannel.objects.get()
     assert channel.spapi_endpoint == live_sim.base_url
     assert channel.refresh_token == "Atzr|simulator"

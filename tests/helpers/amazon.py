@@ -6,8 +6,11 @@ The control API helpers themselves (``sim_get``, ``sim_post``) are the simulator
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 from typing import Any
+
+from django.core.management import call_command
 
 from marketplaces.amazon import shipment_push, stock_push
 from marketplaces.amazon.client import Connection
@@ -121,3 +124,24 @@ def run_push(sim: Simulator, channel: SalesChannel) -> SyncRun:
             continue
         return history.finish_run(run)
     raise AssertionError("the feed never finished")
+
+
+def connect_from_the_shell(base_url: str, monkeypatch: Any, *extra: str) -> str:
+    """``manage.py connect_amazon`` to a simulator, the refresh token on stdin; its output."""
+    monkeypatch.delenv("AMAZON_REFRESH_TOKEN", raising=False)
+    monkeypatch.setattr("sys.stdin", io.StringIO("Atzr|simulator\n"))
+    out = io.StringIO()
+    call_command(
+        "connect_amazon",
+        "--name",
+        "Shop",
+        "--seller-id",
+        "A3SIMULATORCA",
+        "--endpoint",
+        base_url,
+        "--lwa-endpoint",
+        base_url,
+        *extra,
+        stdout=out,
+    )
+    return out.getvalue()

@@ -4,7 +4,6 @@ or shows the audited fields read-only."""
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import pytest
@@ -18,34 +17,17 @@ from marketplaces import channel_settings, privacy
 from marketplaces.models import AMAZON_LWA_ENDPOINT, AMAZON_NA_ENDPOINT, SalesChannel
 from spapi_simulator import Simulator
 from tests.factories import SalesChannelFactory, WarehouseFactory
+from tests.helpers.amazon import connect_from_the_shell
 from warehouses import services as warehouse_services
 from warehouses.models import Organization, Warehouse
 
 pytestmark = pytest.mark.django_db
 
 
-def _connect_from_the_shell(live_sim: Simulator, monkeypatch: Any, *extra: str) -> None:
-    monkeypatch.delenv("AMAZON_REFRESH_TOKEN", raising=False)
-    monkeypatch.setattr("sys.stdin", io.StringIO("Atzr|simulator\n"))
-    call_command(
-        "connect_amazon",
-        "--name",
-        "Shop",
-        "--seller-id",
-        "A3SIMULATORCA",
-        "--endpoint",
-        live_sim.base_url,
-        "--lwa-endpoint",
-        live_sim.base_url,
-        *extra,
-        stdout=io.StringIO(),
-    )
-
-
 def test_it_audits_connect_amazon_run_from_the_command_line(
     live_sim: Simulator, warehouse: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _connect_from_the_shell(live_sim, monkeypatch)
+    connect_from_the_shell(live_sim.base_url, monkeypatch)
     channel = SalesChannel.objects.get()
     event = AuditEvent.objects.get(action="channel-connected")
     assert (event.user, event.username) == (None, "")
@@ -57,7 +39,7 @@ def test_it_audits_connect_amazon_run_from_the_command_line(
 def test_it_audits_connect_amazon_as_the_user_the_option_names(
     live_sim: Simulator, warehouse: Any, monkeypatch: pytest.MonkeyPatch, admin_user: User
 ) -> None:
-    _connect_from_the_shell(live_sim, monkeypatch, "--user", "alice")
+    connect_from_the_shell(live_sim.base_url, monkeypatch, "--user", "alice")
     channel = SalesChannel.objects.get()
     assert channel.connected_by == admin_user
     event = AuditEvent.objects.get(action="channel-connected")
