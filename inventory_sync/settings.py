@@ -396,6 +396,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(minutes=1),
         "options": {"expires": 50},
     },
+    # A stock change whose mark for the push was lost is found here (marketplaces.schedule).
+    "reconcile-pushed-stock": {
+        "task": "marketplaces.tasks.reconcile_pushed_stock_task",
+        "schedule": timedelta(minutes=15),
+        "options": {"expires": 10 * 60},
+    },
     "reap-dead-sync-runs": {
         "task": "synchistory.tasks.reap_dead_runs_task",
         "schedule": timedelta(minutes=2),

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts import audit
-from marketplaces.models import FulfillmentChannel, Listing, SalesChannel
+from marketplaces.models import FulfillmentChannel, Listing, SalesChannel, mark_for_push
 from warehouses.models import Organization, Warehouse
 
 SETTABLE_FIELDS = frozenset(
@@ -65,9 +65,7 @@ def update_channel_settings(
         setattr(locked, name, changes[name])
     locked.save(update_fields=[*changed, "updated_at"])
     if _PUSH_AFFECTING & set(changed) and locked.sync_stock:
-        Listing.objects.filter(
-            channel=locked, fulfillment_channel=FulfillmentChannel.MERCHANT
-        ).update(push_pending=True)
+        _push_every_listing(locked.id)
     return locked
 
 
@@ -111,9 +109,7 @@ def set_warehouse_mapping(
     if locked.mapped_warehouse_id != (warehouse.id if warehouse else None):
         locked.mapped_warehouse = warehouse
         locked.save(update_fields=["mapped_warehouse", "updated_at"])
-        Listing.objects.filter(
-            channel=locked, fulfillment_channel=FulfillmentChannel.MERCHANT
-        ).update(push_pending=True)
+        _push_every_listing(locked.id)
     audit.record(
         actor,
         "settings-changed",
@@ -147,9 +143,15 @@ def enable_channel(channel: SalesChannel, *, actor: audit.Who) -> SalesChannel:
         status=SalesChannel.Status.ACTIVE, status_reason=""
     )
     # Stock changes while inactive marked nothing for this channel: push every SKU again.
-    Listing.objects.filter(
-        channel_id=channel.id, fulfillment_channel=FulfillmentChannel.MERCHANT
-    ).update(push_pending=True)
+    _push_every_listing(channel.id)
     channel.refresh_from_db()
     audit.record(actor, "channel-enabled", target=channel)
     return channel
+
+
+def _push_every_listing(channel_id: int) -> None:
+    mark_for_push(
+        Listing.objects.filter(
+            channel_id=channel_id, fulfillment_channel=FulfillmentChannel.MERCHANT
+        )
+    )

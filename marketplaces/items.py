@@ -8,6 +8,7 @@ from django.db import transaction
 from accounts.models import User
 from marketplaces.models import Listing, SalesOrderLine
 from marketplaces.orders import release_held_orders
+from marketplaces.signals import queue_stock_push
 from warehouses import stock
 from warehouses.models import Item, Organization
 
@@ -55,4 +56,6 @@ def link_item(unconfirmed: Item, target: Item, *, user: User | None = None) -> i
         Listing.objects.filter(item=unconfirmed).update(item=target)
         SalesOrderLine.objects.filter(item=unconfirmed).update(item=target)
         unconfirmed.delete()
+        # The listings now sell the target's stock: Amazon must hear its quantity.
+        queue_stock_push({target.id})
     return release_held_orders(target)

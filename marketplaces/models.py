@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -100,7 +101,10 @@ class Listing(models.Model):
     """An Amazon listing of a channel, matched to an item by SKU.
 
     It is also the stock-push outbox: ``push_pending`` is set when the item's available quantity
-    changes and cleared only when Amazon accepted ``pushed_quantity``.
+    changes and cleared only when Amazon accepted ``pushed_quantity``. Mark it with
+    ``mark_for_push``, which also moves ``push_version`` on: a push clears ``push_pending`` only
+    while the version is still the one it took the quantity at, so a change that lands while a
+    push is in flight keeps the listing pending instead of being lost.
     """
 
     channel = models.ForeignKey(SalesChannel, on_delete=models.CASCADE, related_name="listings")
@@ -117,6 +121,9 @@ class Listing(models.Model):
     )
     price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     push_pending = models.BooleanField(default=False)
+    # A counter, not a timestamp: compared for equality in SQL, and an integer is the same value
+    # on every database (SQLite stored Now() and a Python datetime as different strings).
+    push_version = models.PositiveBigIntegerField(default=0)
     pushed_quantity = models.IntegerField(null=True, blank=True)
     pushed_at = models.DateTimeField(null=True, blank=True)
     push_error = models.TextField(blank=True)
@@ -150,6 +157,16 @@ class Listing(models.Model):
             and self.pushed_quantity is not None
             and self.amazon_quantity != self.pushed_quantity
         )
+
+
+def mark_for_push(listings: models.QuerySet[Listing], *, forget_pushed: bool = False) -> int:
+    """Queue these listings for the next stock push; returns how many. With ``forget_pushed``
+    the quantity Amazon last accepted is forgotten too, so the push sends ours even when it
+    equals that one (Amazon changed its quantity on its own)."""
+    changes: dict[str, Any] = {"push_pending": True, "push_version": F("push_version") + 1}
+    if forget_pushed:
+        changes["pushed_quantity"] = None
+    return listings.update(**changes)
 
 
 class SalesOrder(models.Model):
@@ -407,8 +424,8 @@ class StockPushLine(models.Model):
     listing = models.ForeignKey(Listing, on_delete=models.CASCADE, related_name="push_lines")
     message_id = models.PositiveIntegerField()
     quantity = models.IntegerField()
-    # The listing's updated_at when the quantity was taken: a newer change keeps it pending.
-    listing_version = models.DateTimeField()
+    # The listing's push_version when the quantity was taken: a newer mark keeps it pending.
+    listing_version = models.PositiveBigIntegerField()
     outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.PENDING)
     reason = models.TextField(blank=True)
 

@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models.functions import Now
 
 from accounts.models import User
 from marketplaces.models import (
@@ -23,6 +22,7 @@ from marketplaces.models import (
     SalesChannel,
     SalesOrder,
     SalesOrderLine,
+    mark_for_push,
 )
 from warehouses import stock
 from warehouses.models import Item, Organization, Warehouse
@@ -237,11 +237,14 @@ def forget_pushed_quantities(channel_id: int, item_ids: Collection[int] | Any) -
     """``item_ids``: a set, or a subquery of them. See ``amazon_moved_its_quantity``."""
     if not item_ids:
         return
-    Listing.objects.filter(
-        channel_id=channel_id,
-        fulfillment_channel=FulfillmentChannel.MERCHANT,
-        item_id__in=item_ids,
-    ).update(pushed_quantity=None, push_pending=True, updated_at=Now())
+    mark_for_push(
+        Listing.objects.filter(
+            channel_id=channel_id,
+            fulfillment_channel=FulfillmentChannel.MERCHANT,
+            item_id__in=item_ids,
+        ),
+        forget_pushed=True,
+    )
 
 
 def status_from_lines(

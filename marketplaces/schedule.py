@@ -12,14 +12,24 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import DatabaseError
 from django.db.models import Q
 from django.utils import timezone
 
-from marketplaces import jobs
-from marketplaces.models import Listing, SalesChannel, Shipment, StockPush
+from marketplaces import jobs, stock_levels
+from marketplaces.models import (
+    FulfillmentChannel,
+    Listing,
+    SalesChannel,
+    Shipment,
+    StockPush,
+    mark_for_push,
+)
 from marketplaces.services import MODULE_FOR_KIND, request_sync
 from synchistory import services as history
 from synchistory.models import SyncRun
+from warehouses import stock
+from warehouses.models import Item
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +43,7 @@ def start_due_syncs(now: datetime | None = None) -> int:
     now = now or timezone.now()
     started = 0
     redispatch_lost_runs(now)
+    deliver_lost_stock_changes()
     item_interval = timedelta(hours=settings.AMAZON_ITEM_SYNC_HOURS)
     for channel in SalesChannel.objects.filter(status=SalesChannel.Status.ACTIVE):
         intervals = {
@@ -86,6 +97,52 @@ def redispatch_lost_runs(now: datetime) -> int:
         logger.warning("Sync run %s was queued with no task in sight; sending it again", run_id)
         jobs.send(jobs.TASK_FOR_KIND[SyncRun.Kind(kind)], run_id)
     return len(lost)
+
+
+def deliver_lost_stock_changes() -> int:
+    """Mark the listings of stock changes whose delivery after their commit failed."""
+    try:
+        delivered = stock.deliver_stock_changes()
+    except DatabaseError:
+        logger.exception("Stock changes not delivered to the stock push; trying again next minute")
+        return 0
+    if delivered:
+        logger.warning("Delivered %s stock changes that missed their push on commit", delivered)
+    return delivered
+
+
+RECONCILE_BATCH = 1000
+
+
+def reconcile_pushed_stock() -> int:
+    """Queue a push for every listing Amazon would otherwise keep wrong for good; returns how
+    many. The scheduler pushes only pending listings and the drift check compares Amazon with
+    the last pushed quantity, so a stock change whose mark was lost is found only here: a
+    listing not pending whose last accepted quantity is not the one it should have now."""
+    marked = 0
+    for channel in SalesChannel.objects.filter(status=SalesChannel.Status.ACTIVE, sync_stock=True):
+        listings = Listing.objects.filter(
+            channel=channel,
+            fulfillment_channel=FulfillmentChannel.MERCHANT,
+            push_pending=False,
+            item__status=Item.Status.CONFIRMED,
+        ).order_by("id")
+        last_id = 0
+        found: list[int] = []
+        while batch := list(listings.filter(id__gt=last_id)[:RECONCILE_BATCH]):
+            last_id = batch[-1].id
+            found += [listing.id for listing in stock_levels.out_of_step(channel, batch)]
+        if not found:
+            continue
+        # Only those still not pending: one marked meanwhile already has its push coming.
+        marked += mark_for_push(Listing.objects.filter(id__in=found, push_pending=False))
+        logger.warning(
+            "%s: %s listings were out of step with the stock to push; pushing them",
+            channel,
+            len(found),
+        )
+        jobs.enqueue(jobs.PUSH_STOCK_SOON, channel.id)
+    return marked
 
 
 def _has_stock_work(channel: SalesChannel) -> bool:

@@ -62,3 +62,15 @@ def _available_by_item(channel: SalesChannel, item_ids: set[int]) -> dict[int, i
         .values_list("item_id", "available_units")
     )
     return {item_id: available or 0 for item_id, available in rows}
+
+
+def out_of_step(channel: SalesChannel, listings: Iterable[Listing]) -> list[Listing]:
+    """The listings whose quantity on Amazon, as last accepted, is not the one to push now.
+
+    For listings not pending a push: each stock change marks its listings, so one here is a
+    change whose mark never happened (a bug, a lost write) and Amazon is wrong until it is sent.
+    A listing never pushed counts as out of step.
+    """
+    listings = list(listings)
+    quantities = quantities_to_push(channel, listings)
+    return [listing for listing in listings if listing.pushed_quantity != quantities[listing.pk]]

@@ -54,6 +54,12 @@ def schedule_automatic_syncs_task() -> int:
     return schedule.start_due_syncs()
 
 
+@shared_task
+def reconcile_pushed_stock_task() -> int:
+    """Beat calls this every quarter hour: push any listing left out of step with its stock."""
+    return schedule.reconcile_pushed_stock()
+
+
 @shared_task(bind=True, acks_late=True, max_retries=5)
 def check_drift_task(self: Task[Any, Any], channel_id: int) -> dict[str, Any]:
     """Daily, and on demand from Show Details: compare Amazon's quantities with ours."""

@@ -142,3 +142,19 @@ class StockMovement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.item.sku} {self.on_hand_change:+d}"
+
+
+class StockChangeOutbox(models.Model):
+    """An item whose available quantity changed in a committed transaction, until the listeners
+    of ``stock_changed`` (the stock push) have heard of it.
+
+    Written in the change's own transaction, so a committed change always leaves one; removed
+    in the transaction in which the listeners react. Delivered right after the commit and, if
+    that fails (a lost database connection, a crash), by the next sweep a minute later.
+    """
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Stock of item {self.item_id} changed"

@@ -11,7 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
 from accounts import audit
-from warehouses.models import Organization, Warehouse
+from warehouses import stock
+from warehouses.models import Organization, Stock, Warehouse
 
 
 def changed_fields(instance: models.Model) -> list[str]:
@@ -63,6 +64,12 @@ def save_warehouse(warehouse: Warehouse, *, actor: audit.Who) -> Warehouse:
         )
     changed = changed_fields(warehouse)
     warehouse.save()
+    if warehouse.pk and "is_active" in changed:
+        # Without a mapping a channel pushes the sum over active warehouses: this one's units
+        # join or leave that sum.
+        stock.record_quantity_change(
+            Stock.objects.filter(warehouse=warehouse).values_list("item_id", flat=True)
+        )
     if organization.primary_warehouse_id is None and warehouse.is_active:
         _make_primary(warehouse)
     audit.record(

@@ -3,8 +3,11 @@
 Every change of an on-hand or committed quantity goes through a function here. Each one runs in
 ``transaction.atomic``, locks the (item, warehouse) ``Stock`` row, computes the new totals from
 the locked values (so concurrent changes of the same row add up), records a ``StockMovement``
-with the totals after it, and, once the outermost transaction commits, sends ``stock_changed``
-for the items it touched: one signal per transaction, however many rows changed.
+with the totals after it and a ``StockChangeOutbox`` row for the item, and, once the outermost
+transaction commits, delivers the outbox: ``stock_changed`` for the items it touched, one
+signal per transaction however many rows changed, sent in the transaction that removes the
+rows. A delivery that fails leaves the rows for ``deliver_stock_changes``, which the scheduler
+calls every minute: a committed change is never lost on its way to Amazon.
 ``apply_order_changes`` does the same for many order changes at once (an imported page of
 orders): all their rows locked in one query, one UPDATE, one INSERT of movements.
 
@@ -16,17 +19,17 @@ error to hide.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
-from warehouses.models import Item, Stock, StockMovement, Warehouse
+from warehouses.models import Item, Stock, StockChangeOutbox, StockMovement, Warehouse
 from warehouses.signals import stock_changed
 
 
@@ -189,9 +192,13 @@ def apply_order_changes(
             stock.updated_at = now  # bulk_update does not apply auto_now
         Stock.objects.bulk_update(list(rows.values()), ["on_hand", "committed", "updated_at"])
         StockMovement.objects.bulk_create(movements)
-        for movement in movements:
-            if movement.on_hand_change or movement.committed_change:
-                _stock_changed_on_commit(movement.item_id)
+        _record_changes(
+            {
+                movement.item_id
+                for movement in movements
+                if movement.on_hand_change or movement.committed_change
+            }
+        )
     return movements
 
 
@@ -314,41 +321,83 @@ def _apply(
         created_by=user,
     )
     if on_hand_change or committed_change:
-        _stock_changed_on_commit(stock.item_id)
+        _record_changes({stock.item_id})
     return movement
 
 
-class _ChangedItems:
-    """The items one transaction changed; called once, on commit, to send ``stock_changed``."""
-
-    def __init__(self) -> None:
-        self.item_ids: set[int] = set()
-        self.sent = False
-
-    def send(self) -> None:
-        self.sent = True
-        stock_changed.send(sender=Stock, item_ids=set(self.item_ids))
+def record_quantity_change(item_ids: Iterable[int]) -> None:
+    """The available quantity of these items changed without a movement of their own (a
+    warehouse was deactivated or activated): tell the listeners as for any stock change. Call
+    it inside the transaction that makes the change."""
+    with transaction.atomic():
+        _record_changes(set(item_ids))
 
 
-def _stock_changed_on_commit(item_id: int) -> None:
-    """Add ``item_id`` to this transaction's batch, registering the batch's one on_commit
-    callback when the transaction has none yet.
+# Rows delivered per transaction by the sweep: one signal (one locking UPDATE of listings) each.
+DELIVERY_BATCH = 2000
+
+
+def deliver_stock_changes() -> int:
+    """Send ``stock_changed`` for every change whose delivery after its commit failed; returns
+    how many outbox rows it delivered. Safe beside other deliveries: rows another one holds are
+    skipped, and a receiver that raises leaves its batch for the next sweep."""
+    delivered = 0
+    while batch := _deliver(StockChangeOutbox.objects.all()):
+        delivered += batch
+    return delivered
+
+
+def _deliver(rows: QuerySet[StockChangeOutbox]) -> int:
+    with transaction.atomic():
+        locked = list(
+            rows.select_for_update(skip_locked=True)
+            .order_by("id")
+            .values_list("id", "item_id")[:DELIVERY_BATCH]
+        )
+        if not locked:
+            return 0
+        stock_changed.send(sender=Stock, item_ids={item_id for _, item_id in locked})
+        StockChangeOutbox.objects.filter(id__in=[row_id for row_id, _ in locked]).delete()
+    return len(locked)
+
+
+def _record_changes(item_ids: set[int]) -> None:
+    """Write the outbox rows of ``item_ids`` in this transaction and add them to its batch,
+    registering the batch's one on_commit delivery when the transaction has none yet.
 
     The batch lives on the connection (one per thread). It is reused only while its callback is
     still queued on that connection: a commit runs it and a rollback (of the transaction, or of
     the savepoint it was queued in) drops it, and either way the next change starts a new batch.
     """
+    if not item_ids:
+        return
+    rows = StockChangeOutbox.objects.bulk_create(
+        [StockChangeOutbox(item_id=item_id) for item_id in sorted(item_ids)]
+    )
     connection = transaction.get_connection()
     batch: _ChangedItems | None = getattr(connection, "_stock_changed_batch", None)
     if batch is None or batch.sent or not _is_queued(connection, batch):
         batch = _ChangedItems()
         connection._stock_changed_batch = batch
-        # robust: the stock change is committed by now; a failing receiver is logged by Django
-        # rather than turning a successful change into an error for the caller.
+        # robust: the stock change is committed by now, and its outbox rows with it; a failing
+        # delivery is logged by Django and the sweep delivers them, rather than turning a
+        # successful change into an error for the caller.
         # A bound method, not the batch itself: Django names a failing robust callback by its
         # __qualname__, which an instance lacks (the error would hide the receiver's).
         transaction.on_commit(batch.send, robust=True)
-    batch.item_ids.add(item_id)
+    batch.row_ids.update(row.pk for row in rows)
+
+
+class _ChangedItems:
+    """The outbox rows one transaction wrote; delivered once, on commit."""
+
+    def __init__(self) -> None:
+        self.row_ids: set[int] = set()
+        self.sent = False
+
+    def send(self) -> None:
+        self.sent = True
+        _deliver(StockChangeOutbox.objects.filter(id__in=self.row_ids))
 
 
 def _is_queued(connection: Any, batch: _ChangedItems) -> bool:

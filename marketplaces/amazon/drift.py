@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from marketplaces.amazon.client import AmazonClient
-from marketplaces.models import FulfillmentChannel, Listing, SalesChannel
+from marketplaces.models import FulfillmentChannel, Listing, SalesChannel, mark_for_push
 
 
 @dataclass(frozen=True)
@@ -61,4 +61,4 @@ def repush(channel: SalesChannel, seller_skus: list[str] | None = None) -> int:
         ids = [listing.id for listing in listings if listing.drifted]
         listings = Listing.objects.filter(id__in=ids)
     # Forget what we think Amazon has, so the push does not skip it as "already sent".
-    return listings.update(push_pending=True, pushed_quantity=None)
+    return mark_for_push(listings, forget_pushed=True)

@@ -93,7 +93,7 @@ def prepare_push(channel: SalesChannel, run: SyncRun | None) -> StockPush | None
         sending = {listing.pk for listing in to_send}
         for listing in pending:
             if listing.pk not in sending:
-                _mark_clean(listing, listing.updated_at)
+                _mark_clean(listing, listing.push_version)
         if not to_send:
             return None
         push = StockPush.objects.create(
@@ -107,7 +107,7 @@ def prepare_push(channel: SalesChannel, run: SyncRun | None) -> StockPush | None
                 listing=listing,
                 message_id=number,
                 quantity=quantities[listing.pk],
-                listing_version=listing.updated_at,
+                listing_version=listing.push_version,
             )
             for number, listing in enumerate(to_send, start=1)
         )
@@ -235,9 +235,9 @@ def _apply_outcome(run: SyncRun, line: StockPushLine, *, accepted: bool, reason:
     )
 
 
-def _mark_clean(listing: Listing, version: Any) -> None:
-    """Clear pending only if nothing changed since the quantity was taken."""
-    Listing.objects.filter(id=listing.id, updated_at=version).update(push_pending=False)
+def _mark_clean(listing: Listing, version: int) -> None:
+    """Clear pending only if nothing marked it since the quantity was taken."""
+    Listing.objects.filter(id=listing.id, push_version=version).update(push_pending=False)
 
 
 def _finish(push: StockPush) -> None:

@@ -15,7 +15,8 @@ from spapi_simulator import Simulator
 from spapi_simulator.testing import sim_get, sim_post
 from synchistory import services as history
 from synchistory.models import SyncRecord, SyncRun
-from tests.helpers.amazon import run_order_sync
+from tests.helpers.amazon import listed_quantities, run_order_sync, run_push
+from warehouses import stock
 from warehouses.models import Item, Stock
 
 pytestmark = pytest.mark.django_db
@@ -125,3 +126,22 @@ def test_linking_maps_the_listing_to_an_existing_item(
     listing.refresh_from_db()
     assert listing.item == ours
     assert not Item.objects.filter(id=unconfirmed.id).exists()
+
+
+def test_a_linked_listing_is_pushed_the_items_quantity(
+    live_sim: Simulator, channel: SalesChannel, warehouse: Any
+) -> None:
+    """Amazon kept the listing's old quantity (e.g. 22 while the item had 87) until something
+    else marked it."""
+    run_item_sync(live_sim, channel)
+    listing = Listing.objects.filter(fulfillment_channel="merchant").first()
+    assert listing is not None
+    ours = Item.objects.create(sku="OUR-MUG", name="Mug")
+    stock.set_opening_stock(ours, warehouse, 87)
+    Listing.objects.update(push_pending=False)
+
+    item_services.link_item(listing.item, ours)
+    push = run_push(live_sim, channel)
+
+    assert push.status == SyncRun.Status.SUCCEEDED, push.error
+    assert listed_quantities(live_sim)[listing.seller_sku] == 87

@@ -6,11 +6,13 @@ import time
 from typing import Any
 
 import pytest
-from django.db import transaction
+from django.db import OperationalError, transaction
 
 from marketplaces.models import FulfillmentChannel, Listing, SalesChannel
 from tests.factories import ItemFactory, ListingFactory, SalesChannelFactory, WarehouseFactory
 from warehouses import stock
+from warehouses.models import Stock
+from warehouses.services import save_warehouse
 
 pytestmark = pytest.mark.django_db
 
@@ -60,9 +62,9 @@ def test_it_marks_all_changed_items_in_one_update(
         for item in items:
             stock.adjust_stock(item, warehouse, 1, note="Count")
     assert len(callbacks) == 1
-    # However many items: one SELECT locks them (and finds the channels to push), one UPDATE
-    # marks them, in a savepoint of their own.
-    with django_assert_num_queries(4):
+    # However many items: the outbox rows locked, one SELECT locks the listings (and finds the
+    # channels to push), one UPDATE marks them, the rows deleted; each step in a savepoint.
+    with django_assert_num_queries(8):
         callbacks[0]()
     assert pending_skus() == sorted(item.sku for item in items)
 
@@ -82,19 +84,67 @@ def test_it_marks_nothing_when_the_change_rolls_back(
     assert pending_skus() == []
 
 
-def test_it_moves_updated_at_of_a_listing_already_pending(
+def test_it_moves_the_version_of_a_listing_already_pending(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     listing = ListingFactory.create(push_pending=True)
-    read_by_push_job = Listing.objects.get(pk=listing.pk).updated_at
+    read_by_push_job = Listing.objects.get(pk=listing.pk).push_version
     with django_capture_on_commit_callbacks(execute=True):
         stock.adjust_stock(listing.item, WarehouseFactory.create(), 1, note="Count")
     # The push job's conditional clear now matches nothing: the new quantity is not lost.
-    cleared = Listing.objects.filter(pk=listing.pk, updated_at=read_by_push_job).update(
+    cleared = Listing.objects.filter(pk=listing.pk, push_version=read_by_push_job).update(
         push_pending=False
     )
     assert cleared == 0
     assert pending_skus() == [listing.seller_sku]
+
+
+def test_a_failed_delivery_loses_no_change(
+    django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database goes away right after the commit: the adjustment stands, its listings are
+    not marked yet, and the next sweep marks them (before, the mark was lost for good)."""
+    item, warehouse = ItemFactory.create(), WarehouseFactory.create()
+    ListingFactory.create(item=item, seller_sku="MUG-RED")
+
+    def connection_lost(**kwargs: Any) -> None:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr("marketplaces.signals.queue_stock_push", connection_lost)
+    with django_capture_on_commit_callbacks(execute=True):
+        stock.adjust_stock(item, warehouse, 4, note="Count")  # no error for the user
+    assert Stock.objects.get(item=item, warehouse=warehouse).on_hand == 4
+    assert pending_skus() == []
+    monkeypatch.undo()
+
+    assert stock.deliver_stock_changes() == 1
+    assert pending_skus() == ["MUG-RED"]
+    assert stock.deliver_stock_changes() == 0  # delivered once
+
+
+def test_deactivating_a_warehouse_marks_the_listings_of_its_items(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """Without a mapping a channel pushes the sum over active warehouses."""
+    kept, toronto = WarehouseFactory.create(), WarehouseFactory.create()
+    stocked, elsewhere = ItemFactory.create(), ItemFactory.create()
+    ListingFactory.create(item=stocked, seller_sku="IN-TORONTO")
+    ListingFactory.create(item=elsewhere, seller_sku="NOT-IN-TORONTO")
+    with django_capture_on_commit_callbacks(execute=True):
+        stock.adjust_stock(stocked, toronto, 5, note="Count")
+        stock.adjust_stock(elsewhere, kept, 5, note="Count")
+    Listing.objects.update(push_pending=False)
+
+    toronto.is_active = False
+    with django_capture_on_commit_callbacks(execute=True):
+        save_warehouse(toronto, actor=None)
+    assert pending_skus() == ["IN-TORONTO"]
+
+    Listing.objects.update(push_pending=False)
+    toronto.is_active = True
+    with django_capture_on_commit_callbacks(execute=True):
+        save_warehouse(toronto, actor=None)
+    assert pending_skus() == ["IN-TORONTO"]
 
 
 @pytest.mark.django_db(transaction=True)
