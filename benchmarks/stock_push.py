@@ -342,8 +342,8 @@ run: **{bulk["method"]}**, {bulk["accepted"]:,} accepted, {bulk["rejected"]:,} r
 
 Most frequent statements: {queries}.
 
-**Stock change → Amazon.** `adjust_stock` commits; its on-commit `stock_changed` signal marks
-the listing pending and queues `push_stock_soon_task` with a countdown of
+**Stock change → Amazon.** `adjust_stock` commits with its outbox row; the delivery after the
+commit marks the listing pending and queues `push_stock_soon_task` with a countdown of
 `STOCK_PUSH_DEBOUNCE_SECONDS` (set to {DEBOUNCE_SECONDS} s here; default 20 s); a real Celery
 worker (solo pool, in a thread, in-memory broker) runs it, which queues `push_stock_task`, which
 sends the quantity. Median over {args.samples} samples:
