@@ -6,7 +6,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from accounts import signals  # noqa: F401  (connects the login/logout audit receivers)
+        from accounts import checks, signals  # noqa: F401  (register the checks and receivers)
         from inventory_sync import logging as redaction
 
         # Scrub every log record at creation, for handlers settings.LOGGING does not know.

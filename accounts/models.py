@@ -66,3 +66,21 @@ class AuditEvent(models.Model):
             return ""
         label = f" {self.target_label}" if self.target_label else ""
         return f"{self.target_type} #{self.target_id}{label}"
+
+
+class PasswordHistory(models.Model):
+    """A password a user has had, as its hash: Amazon's Data Protection Policy forbids reusing
+    any of the last ``PASSWORD_HISTORY_COUNT`` (accounts.passwords.PasswordHistoryValidator)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="password_history"
+    )
+    password = models.CharField(max_length=128)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "password history"
+
+    def __str__(self) -> str:
+        return f"Password of {self.user_id} set {self.created_at:%Y-%m-%d}"

@@ -1,4 +1,4 @@
-"""Logins, logouts and failed logins go to the audit log."""
+"""Logins, logouts and failed logins go to the audit log; new users' passwords to their history."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ from typing import Any
 
 from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from accounts import audit
 from accounts.middleware import start_session
+from accounts.models import User
+from accounts.passwords import remember_password
 
 
 @receiver(user_logged_in, dispatch_uid="audit-login")
@@ -43,3 +46,9 @@ def _locked_out(sender: Any, request: Any = None, username: Any = None, **kw: An
         "locked-out",
         detail={"username": str(username or "")[:150]},
     )
+
+
+@receiver(post_save, sender=User, dispatch_uid="remember-first-password")
+def _user_created(sender: Any, instance: User, created: bool, **kwargs: Any) -> None:
+    if created:
+        remember_password(instance)

@@ -193,5 +193,6 @@ def audit_log(request: HttpRequest) -> HttpResponse:
             "has_older": len(rows) > AUDIT_PAGE_SIZE,
             "query": query.urlencode(),
             "retention_days": settings.AUDIT_LOG_RETENTION_DAYS,
+            "security_contact": settings.SECURITY_CONTACT_EMAIL,
         },
     )

@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.test import Client, override_settings
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -77,6 +79,43 @@ def test_it_changes_a_good_password_and_audits_it(staff_client: Client) -> None:
     assert User.objects.get(username="sam").check_password(new)
     assert staff_client.get("/items/").status_code == 200  # still logged in
     assert AuditEvent.objects.filter(action="password-changed", username="sam").count() == 1
+
+
+def test_it_refuses_any_of_the_last_10_passwords(staff_client: Client) -> None:
+    """Amazon's Data Protection Policy (2025-11-11): no reuse of the last 10 passwords."""
+    used = [PASSWORD] + [f"Lantern-Quarry-Mosaic-{n:02d}" for n in range(1, 10)]
+
+    def change(old: str, new: str) -> int:
+        response = staff_client.post(
+            "/account/password/",
+            {"old_password": old, "new_password1": new, "new_password2": new},
+        )
+        return response.status_code
+
+    for old, new in zip(used, used[1:], strict=False):
+        assert change(old, new) == 302
+    current = used[-1]
+    for reused in used:  # the current one and the nine before it
+        response = staff_client.post(
+            "/account/password/",
+            {"old_password": current, "new_password1": reused, "new_password2": reused},
+        )
+        assert "You have used this password before" in response.content.decode(), reused
+    assert User.objects.get(username="sam").check_password(current)
+
+    assert change(current, "Harbour-Violet-Ledger-77") == 302
+    # PASSWORD is now the eleventh most recent: allowed again.
+    assert change("Harbour-Violet-Ledger-77", PASSWORD) == 302
+
+
+def test_it_remembers_passwords_set_outside_the_pages() -> None:
+    """createsuperuser, changepassword and the admin all end in set_password + save."""
+    user = User.objects.create_user(username="kim", password="Orchard-Pebble-Thimble-5")
+    user.set_password("Orchard-Pebble-Thimble-6")
+    user.save()
+    with pytest.raises(ValidationError, match="used this password before"):
+        validate_password("Orchard-Pebble-Thimble-5", user)
+    assert user.password_history.count() == 2
 
 
 # -- Lockout --------------------------------------------------------------------------------

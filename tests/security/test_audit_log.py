@@ -163,3 +163,12 @@ def test_the_pages_write_audit_events_for_changes_and_syncs(admin_client: Client
         "channel-disconnected",
         "channel-enabled",
     ]
+
+
+def test_the_audit_log_names_the_security_contact(admin_client: Client) -> None:
+    with override_settings(SECURITY_CONTACT_EMAIL="security@shop.example"):
+        page = admin_client.get("/settings/audit-log/").content.decode()
+    assert 'href="mailto:security@shop.example"' in page
+    with override_settings(SECURITY_CONTACT_EMAIL=""):
+        page = admin_client.get("/settings/audit-log/").content.decode()
+    assert "No security contact is set" in page

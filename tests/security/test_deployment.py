@@ -27,6 +27,7 @@ def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         "CSRF_TRUSTED_ORIGINS": "https://inventory.example.com",
         "AMAZON_LWA_CLIENT_ID": "amzn1.application-oa2-client.test",
         "AMAZON_LWA_CLIENT_SECRET": "not-a-real-secret",
+        "SECURITY_CONTACT_EMAIL": "security@inventory.example.com",
         "VAR_DIR": str(tmp_path),
     }
     env.update(extra)
@@ -49,6 +50,14 @@ def test_it_passes_the_deployment_checks_with_production_settings(tmp_path: Path
     result = manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_it_asks_for_a_security_contact(tmp_path: Path) -> None:
+    result = manage(
+        tmp_path, "check", "--deploy", "--fail-level", "WARNING", SECURITY_CONTACT_EMAIL=""
+    )
+    assert result.returncode != 0
+    assert "accounts.W001" in result.stdout + result.stderr
 
 
 def test_it_reads_secrets_from_files(tmp_path: Path) -> None:
