@@ -365,6 +365,15 @@ AMAZON_SELLER_CENTRAL_URL: str = _typed(
     env.str,
     _SIMULATOR_URL if DEBUG else "https://sellercentral.amazon.ca",
 )
+# Credentials and documents go to Amazon's own hosts only (marketplaces/endpoints.py): https,
+# the SP-API regional hosts, api.amazon.com, public document addresses. The local simulator
+# needs this on; it is on by default only in development.
+AMAZON_ALLOW_SIMULATOR_HOSTS: bool = _strict_bool("AMAZON_ALLOW_SIMULATOR_HOSTS", DEBUG)
+# Report and feed documents: at most this many bytes downloaded, and this many once gunzipped.
+AMAZON_DOCUMENT_MAX_BYTES: int = _typed("AMAZON_DOCUMENT_MAX_BYTES", env.int, 100 * 1024 * 1024)
+AMAZON_DOCUMENT_MAX_UNCOMPRESSED_BYTES: int = _typed(
+    "AMAZON_DOCUMENT_MAX_UNCOMPRESSED_BYTES", env.int, 500 * 1024 * 1024
+)
 # The SP-API application id (amzn1.sp.solution.…) the consent page asks the seller about.
 AMAZON_APPLICATION_ID: str = _typed(
     "AMAZON_APPLICATION_ID", env.str, "amzn1.sp.solution.simulator" if DEBUG else ""

@@ -8,8 +8,10 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Upper
 
 from inventory_sync.fields import EncryptedJSONField, EncryptedTextField
+from marketplaces.endpoints import validate_lwa_endpoint, validate_spapi_endpoint
 
 AMAZON_CA_MARKETPLACE_ID = "A2EUQ1WTGCTBG2"
 AMAZON_NA_ENDPOINT = "https://sellingpartnerapi-na.amazon.com"
@@ -35,10 +37,16 @@ class SalesChannel(models.Model):
     currency = models.CharField(max_length=3, default="CAD")
     seller_id = models.CharField("selling partner id", max_length=64)
     refresh_token = EncryptedTextField(blank=True)
+    # Credentials go to these two: Amazon's hosts only (marketplaces/endpoints.py).
     spapi_endpoint = models.URLField(
-        "SP-API endpoint", default=AMAZON_NA_ENDPOINT, help_text="Amazon's, or the simulator's."
+        "SP-API endpoint",
+        default=AMAZON_NA_ENDPOINT,
+        help_text="Amazon's, or the simulator's.",
+        validators=[validate_spapi_endpoint],
     )
-    lwa_endpoint = models.URLField("LWA endpoint", default=AMAZON_LWA_ENDPOINT)
+    lwa_endpoint = models.URLField(
+        "LWA endpoint", default=AMAZON_LWA_ENDPOINT, validators=[validate_lwa_endpoint]
+    )
     status = models.CharField(max_length=32, choices=Status.choices, default=Status.ACTIVE)
     status_reason = models.CharField(max_length=500, blank=True)
 
@@ -76,8 +84,11 @@ class SalesChannel(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
+            # One channel per seller account and marketplace, whatever the case the seller id
+            # was typed in: a second one would import the same orders and commit their stock
+            # twice.
             models.UniqueConstraint(
-                fields=["seller_id", "marketplace_id"], name="channel_seller_marketplace"
+                Upper("seller_id"), "marketplace_id", name="channel_seller_marketplace_ci"
             ),
             models.CheckConstraint(
                 condition=Q(sync_interval_minutes__gte=1), name="channel_interval_gte_1"

@@ -24,6 +24,7 @@ from marketplaces.amazon.errors import (
     AmazonAuthError,
     AmazonThrottled,
     AmazonTransientError,
+    AmazonUnsafe,
     WaitForAmazon,
 )
 from marketplaces.models import SalesChannel
@@ -111,6 +112,9 @@ def attempt(
             status=SalesChannel.Status.NEEDS_REAUTHORIZATION, status_reason=str(error)[:500]
         )
         history.finish_run(run, error=f"{error}. Re-authorize the channel to resume syncing.")
+    except AmazonUnsafe as error:
+        # An untrusted host or a document past the limits: asking again gives the same.
+        history.finish_run(run, error=f"Refused: {error}")
     except Exception as error:
         logger.exception("Sync run %s failed", run.id)
         history.finish_run(run, error=f"Unexpected error: {type(error).__name__}: {error}")

@@ -14,6 +14,11 @@ urlpatterns = [
     path(
         "settings/integrations/amazon/authorize/", views.amazon_authorize, name="amazon-authorize"
     ),
+    path(
+        "settings/integrations/amazon/<int:channel_id>/reauthorize/",
+        views.amazon_reauthorize,
+        name="amazon-reauthorize",
+    ),
     path("integrations/amazon/callback/", views.amazon_callback, name="amazon-callback"),
     path(CHANNEL, views.channel_detail, name="channel-detail"),
     path(CHANNEL + "interval/", views.channel_interval, name="channel-interval"),

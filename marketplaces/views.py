@@ -98,25 +98,78 @@ def _render_connect(
     form: ConnectTokenForm | None = None,
     error: str = "",
     status: int = 200,
+    reauthorize: SalesChannel | None = None,
+    already_connected: SalesChannel | None = None,
 ) -> HttpResponse:
+    """The connect page; with ``reauthorize``, the same two ways, for that one channel."""
     try:
         connect.check_prerequisites(Organization.load())
     except ValidationError as problems:
         prerequisite_problems = problems.messages
     else:
         prerequisite_problems = []
+    if form is None:
+        initial = {}
+        if reauthorize is not None:
+            initial = {"name": reauthorize.name, "seller_id": reauthorize.seller_id}
+        form = ConnectTokenForm(initial=initial)
     return render(
         request,
         "marketplaces/amazon_connect.html",
         {
-            "form": form or ConnectTokenForm(),
+            "form": form,
             "error": error,
             "prerequisite_problems": prerequisite_problems,
-            "reauthorize": SalesChannel.objects.filter(
-                status=SalesChannel.Status.NEEDS_REAUTHORIZATION
-            ).first(),
+            "reauthorize": reauthorize,
+            "already_connected": already_connected,
+            "needing_reauthorization": (
+                None
+                if reauthorize
+                else SalesChannel.objects.filter(
+                    status=SalesChannel.Status.NEEDS_REAUTHORIZATION
+                ).first()
+            ),
         },
         status=status,
+    )
+
+
+def _connect_with_token(request: HttpRequest, reauthorize: SalesChannel | None) -> HttpResponse:
+    """The pasted self-authorized refresh token, for a new channel or to re-authorize one."""
+    form = ConnectTokenForm(request.POST)
+    already_connected = None
+    if form.is_valid():
+        assert isinstance(request.user, User)
+        try:
+            channel = connect.connect_channel(
+                name=form.cleaned_data["name"],
+                seller_id=form.cleaned_data["seller_id"],
+                refresh_token=form.cleaned_data["refresh_token"],
+                user=request.user,
+                reauthorize=reauthorize,
+                initial_lookback=timedelta(days=form.cleaned_data["lookback_days"]),
+                actor=audit.Actor.from_request(request),
+                via="token",
+            )
+        except connect.ChannelAlreadyConnected as error:
+            already_connected = error.channel
+            form.add_error(None, error)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            if reauthorize is not None:
+                messages.success(request, f"{channel.name} is authorized again.")
+            else:
+                messages.success(
+                    request, f"{channel.name} is connected. The initial sync has started."
+                )
+            return redirect("channel-detail", channel_id=channel.id)
+    return _render_connect(
+        request,
+        form=form,
+        status=400,
+        reauthorize=reauthorize,
+        already_connected=already_connected,
     )
 
 
@@ -126,35 +179,40 @@ def amazon_connect(request: HttpRequest) -> HttpResponse:
     """GET: the two ways to connect. POST: the pasted self-authorized refresh token."""
     if request.method == "GET":
         return _render_connect(request)
-    form = ConnectTokenForm(request.POST)
-    if form.is_valid():
-        assert isinstance(request.user, User)
-        try:
-            channel = connect.connect_channel(
-                name=form.cleaned_data["name"],
-                seller_id=form.cleaned_data["seller_id"],
-                refresh_token=form.cleaned_data["refresh_token"],
-                user=request.user,
-                initial_lookback=timedelta(days=form.cleaned_data["lookback_days"]),
-                actor=audit.Actor.from_request(request),
-                via="token",
-            )
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            messages.success(request, f"{channel.name} is connected. The initial sync has started.")
-            return redirect("channel-detail", channel_id=channel.id)
-    return _render_connect(request, form=form, status=400)
+    return _connect_with_token(request, None)
+
+
+@require_http_methods(["GET", "POST"])
+@admin_required
+def amazon_reauthorize(request: HttpRequest, channel_id: int) -> HttpResponse:
+    """The same two ways, for an existing channel: it keeps its settings, items and orders."""
+    channel = get_object_or_404(SalesChannel, id=channel_id)
+    if request.method == "GET":
+        return _render_connect(request, reauthorize=channel)
+    return _connect_with_token(request, channel)
 
 
 @require_POST
 @admin_required
 def amazon_authorize(request: HttpRequest) -> HttpResponse:
-    """Off to Seller Central's consent page, which comes back to ``amazon-callback``."""
+    """Off to Seller Central's consent page, which comes back to ``amazon-callback``. A
+    ``channel`` field re-authorizes that channel (named in the signed state)."""
+    reauthorize = None
+    channel_id = request.POST.get("channel", "")
+    if channel_id:
+        if not (channel_id.isascii() and channel_id.isdigit()) or len(channel_id) > 18:
+            return _render_connect(request, error="No such channel to re-authorize.", status=400)
+        reauthorize = get_object_or_404(SalesChannel, id=int(channel_id))
     try:
-        url = connect.consent_url(request, request.build_absolute_uri(reverse("amazon-callback")))
+        url = connect.consent_url(
+            request,
+            request.build_absolute_uri(reverse("amazon-callback")),
+            reauthorize=reauthorize,
+        )
     except ValidationError as error:
-        return _render_connect(request, error=" ".join(error.messages), status=400)
+        return _render_connect(
+            request, error=" ".join(error.messages), status=400, reauthorize=reauthorize
+        )
     return redirect(url)
 
 
@@ -167,6 +225,13 @@ def amazon_callback(request: HttpRequest) -> HttpResponse:
             state=request.GET.get("state", ""),
             code=request.GET.get("spapi_oauth_code", ""),
             selling_partner_id=request.GET.get("selling_partner_id", ""),
+        )
+    except connect.ChannelAlreadyConnected as error:
+        return _render_connect(
+            request,
+            error=" ".join(error.messages),
+            status=400,
+            already_connected=error.channel,
         )
     except ValidationError as error:
         return _render_connect(request, error=" ".join(error.messages), status=400)

@@ -163,6 +163,8 @@ class Supervisor:
 def child_environment() -> dict[str, str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.setdefault("AMAZON_RATE_SCALE", DEMO_TIME_SCALE)
+    # The demo's Amazon is the local simulator (http, 127.0.0.1), which production refuses.
+    env.setdefault("AMAZON_ALLOW_SIMULATOR_HOSTS", "true")
     return env
 
 

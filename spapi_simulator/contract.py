@@ -38,6 +38,7 @@ OPERATION_MODELS = {
     "getListingsItem": "listingsItems_2021-08-01.json",
     "searchListingsItems": "listingsItems_2021-08-01.json",
     "getInventorySummaries": "fbaInventory.json",
+    "getMarketplaceParticipations": "sellers.json",
 }
 
 

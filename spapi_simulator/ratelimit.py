@@ -33,6 +33,7 @@ USAGE_PLANS: dict[str, UsagePlan] = {
     "getListingsItem": UsagePlan(5.0, 10),
     "searchListingsItems": UsagePlan(5.0, 5),
     "getInventorySummaries": UsagePlan(2.0, 2),
+    "getMarketplaceParticipations": UsagePlan(0.016, 15),
 }
 
 

@@ -64,8 +64,12 @@ FAULT_KINDS = (
     "empty_body",
     "feed_fatal",
     "expired_document",
+    "gzip_bomb",
     "revoked_refresh_token",
 )
+# The marketplaces a seller's authorization covers and whether it sells in each (Sellers API
+# getMarketplaceParticipations); the control API changes them.
+DEFAULT_PARTICIPATIONS = {"A2EUQ1WTGCTBG2": True, "ATVPDKIKX0DER": True}
 
 
 @dataclass
@@ -290,6 +294,7 @@ class SimState:
             self.faults: list[Fault] = []
             self.fault_rng = random.Random(f"{seed}:faults")
             self.shipments: list[dict[str, Any]] = []
+            self.participations: dict[str, bool] = dict(DEFAULT_PARTICIPATIONS)
             self.buckets = TokenBuckets()
             self._report_seq = 0
             self._feed_seq = 0
@@ -778,7 +783,7 @@ class SimState:
     def take_fault(self, operation: str) -> Fault | None:
         """The first request fault matching ``operation`` that fires for this call."""
         for fault in list(self.faults):
-            if fault.kind in ("feed_fatal", "expired_document"):
+            if fault.kind in ("feed_fatal", "expired_document", "gzip_bomb"):
                 continue
             if fault.operation in ("*", operation) and self._fires(fault):
                 return fault

@@ -59,6 +59,14 @@ def _one_tls_context() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _simulator_hosts_allowed() -> Iterator[None]:
+    """The suite's Amazon is the simulator on http://127.0.0.1, which production refuses
+    (marketplaces/endpoints.py); a test of production's rules turns this off again."""
+    with override_settings(AMAZON_ALLOW_SIMULATOR_HOSTS=True):
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _fast_password_hashing() -> Iterator[list[str]]:
     """Django's PBKDF2 takes a quarter of a second per password by design; the suite creates
     and logs in users by the hundred. ``real_password_hashing`` restores it for a test."""

@@ -12,13 +12,13 @@ decide to retry transient failures later, never permanent ones.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+import zlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
-from sp_api.api import Feeds, ListingsItems, Orders, Reports
+from sp_api.api import Feeds, ListingsItems, Orders, Reports, Sellers
 from sp_api.auth import AccessTokenClient
 from sp_api.auth.access_token_response import AccessTokenResponse
 from sp_api.auth.exceptions import AuthorizationError
@@ -40,6 +40,7 @@ from marketplaces.amazon.errors import (
     AmazonRejected,
     AmazonThrottled,
     AmazonTransientError,
+    AmazonUnsafe,
 )
 from marketplaces.amazon.types import (
     ORDER_DATA,
@@ -48,11 +49,19 @@ from marketplaces.amazon.types import (
     FeedStatus,
     ListingDetails,
     ListingQuantity,
+    MarketplaceParticipation,
     OrdersPage,
     ReportStatus,
     parse_listing_details,
     parse_order,
     parse_orders_page,
+    parse_participations,
+)
+from marketplaces.endpoints import (
+    UntrustedUrl,
+    check_document_url,
+    check_lwa_endpoint,
+    check_spapi_endpoint,
 )
 
 logger = logging.getLogger(__name__)
@@ -133,7 +142,16 @@ class _LwaClient(AccessTokenClient):  # type: ignore[misc]
         return AccessTokenResponse(**data)
 
 
+def _trusted(check: Callable[[str], None], url: str) -> None:
+    """Refuse before anything is sent: credentials go to Amazon's hosts only."""
+    try:
+        check(url)
+    except UntrustedUrl as untrusted:
+        raise AmazonUnsafe(str(untrusted)) from None
+
+
 def _lwa_class(lwa_endpoint: str) -> type[AccessTokenClient]:
+    _trusted(check_lwa_endpoint, lwa_endpoint)
     parts = urlsplit(lwa_endpoint.rstrip("/"))
     # ``host`` may carry a path prefix: keep whatever path the endpoint has.
     return type(
@@ -229,6 +247,7 @@ class AmazonClient:
         key = f"{api.__name__}:{version}"
         if key not in self._clients:
             c = self.connection
+            _trusted(check_spapi_endpoint, c.spapi_endpoint)
             kwargs: dict[str, Any] = {
                 "marketplace": _Marketplace(c.spapi_endpoint.rstrip("/"), c.marketplace_id),
                 "refresh_token": c.refresh_token,
@@ -298,6 +317,21 @@ class AmazonClient:
         if not isinstance(payload, dict) or not payload:
             raise AmazonTransientError(f"{operation}: empty answer from Amazon")
         return payload
+
+    # -- sellers --------------------------------------------------------------------------
+
+    def get_marketplace_participations(self) -> list[MarketplaceParticipation]:
+        """The marketplaces this authorization covers and whether the seller sells in each.
+        Amazon's answer names no seller id (nothing in SP-API reads it back)."""
+        # Reference: https://developer-docs.amazon.com/sp-api/reference/getmarketplaceparticipations
+        sellers = self._sp(Sellers)
+        response = self._call(
+            "getMarketplaceParticipations", lambda: sellers.get_marketplace_participation()
+        )
+        payload = response.payload if isinstance(response, ApiResponse) else None
+        if not payload:  # an empty 429/503 body, as in _payload
+            raise AmazonTransientError("getMarketplaceParticipations: empty answer from Amazon")
+        return parse_participations(payload)
 
     # -- orders ---------------------------------------------------------------------------
 
@@ -434,6 +468,7 @@ class AmazonClient:
             ),
         )
         url = _required(created, "url", "createFeedDocument")
+        _trusted(check_document_url, url)
         body = json.dumps(document, ensure_ascii=False).encode("utf-8")
         try:
             upload = httpx.put(
@@ -563,25 +598,106 @@ class AmazonClient:
     # -- documents ------------------------------------------------------------------------
 
     def _download(self, document: dict[str, Any], operation: str) -> str:
+        """Stream the document from its pre-signed URL within the size limits, gunzip it a
+        bounded piece at a time, decode it. A document past a limit fails for good."""
         url = _required(document, "url", operation)
+        _trusted(check_document_url, url)
+        limits = _DocumentLimits.from_settings(operation)
         try:
-            answer = httpx.get(url, timeout=_http_timeout())
+            # Accept-Encoding identity: any gzip is ours to inflate, within the limits.
+            with httpx.stream(
+                "GET", url, headers={"Accept-Encoding": "identity"}, timeout=_http_timeout()
+            ) as answer:
+                if answer.status_code != 200:
+                    # Pre-signed document URLs expire after five minutes: ask again.
+                    raise AmazonTransientError(
+                        f"{operation} download answered {answer.status_code}"
+                    )
+                chunks: Iterable[bytes] = limits.downloaded(answer.iter_raw(_CHUNK))
+                encoding = answer.headers.get("content-encoding", "identity").strip().lower()
+                if encoding == "gzip":
+                    chunks = limits.gunzipped(chunks)
+                elif encoding not in ("", "identity"):
+                    raise AmazonPayloadError(f"{operation}: unexpected encoding {encoding!r}")
+                if document.get("compressionAlgorithm") == "GZIP":
+                    chunks = limits.gunzipped(chunks)
+                content = b"".join(chunks)
+                charset = answer.charset_encoding or "windows-1252"
         except httpx.HTTPError as error:
             raise AmazonTransientError(f"{operation} download: {type(error).__name__}") from None
-        if answer.status_code != 200:
-            # Pre-signed document URLs expire after five minutes: ask for the document again.
-            raise AmazonTransientError(f"{operation} download answered {answer.status_code}")
-        content = answer.content
-        if document.get("compressionAlgorithm") == "GZIP":
-            try:
-                content = gzip.decompress(content)
-            except (OSError, EOFError):
-                raise AmazonPayloadError(f"{operation}: document is not valid gzip") from None
-        charset = answer.charset_encoding or "windows-1252"
         try:
             return content.decode(charset)
         except (UnicodeDecodeError, LookupError):
             raise AmazonPayloadError(f"{operation}: document is not {charset}") from None
+
+
+_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class _DocumentLimits:
+    """The caps on one document (settings AMAZON_DOCUMENT_MAX_BYTES and
+    AMAZON_DOCUMENT_MAX_UNCOMPRESSED_BYTES): a huge or gzip-bomb document stops the run instead
+    of the worker's memory."""
+
+    operation: str
+    max_download: int
+    max_uncompressed: int
+
+    @classmethod
+    def from_settings(cls, operation: str) -> _DocumentLimits:
+        return cls(
+            operation,
+            int(settings.AMAZON_DOCUMENT_MAX_BYTES),
+            int(settings.AMAZON_DOCUMENT_MAX_UNCOMPRESSED_BYTES),
+        )
+
+    def downloaded(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        size = 0
+        for chunk in chunks:
+            size += len(chunk)
+            if size > self.max_download:
+                raise AmazonUnsafe(
+                    f"{self.operation}: the document is larger than {self.max_download} bytes "
+                    "(AMAZON_DOCUMENT_MAX_BYTES); not downloaded"
+                )
+            yield chunk
+
+    def gunzipped(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        """Inflate at most _CHUNK bytes per step, so a bomb never inflates past the cap."""
+        size = 0
+        inflater = zlib.decompressobj(_GZIP)
+        in_member = False  # a gzip member was begun and not finished yet
+        try:
+            for chunk in chunks:
+                data = chunk
+                while data or in_member:
+                    in_member = True
+                    piece = inflater.decompress(data, _CHUNK)
+                    size += len(piece)
+                    if size > self.max_uncompressed:
+                        raise AmazonUnsafe(
+                            f"{self.operation}: the document inflates to more than "
+                            f"{self.max_uncompressed} bytes "
+                            "(AMAZON_DOCUMENT_MAX_UNCOMPRESSED_BYTES); refused"
+                        )
+                    if piece:
+                        yield piece
+                    if inflater.eof:
+                        # gzip allows several members one after the other: inflate the next.
+                        data, in_member = inflater.unused_data, False
+                        inflater = zlib.decompressobj(_GZIP)
+                        continue
+                    data = inflater.unconsumed_tail
+                    if not data and len(piece) < _CHUNK:
+                        break  # all this chunk gave is out; wait for the next one
+        except zlib.error:
+            raise AmazonPayloadError(f"{self.operation}: document is not valid gzip") from None
+        if in_member:
+            raise AmazonPayloadError(f"{self.operation}: document is not valid gzip (truncated)")
+
+
+_GZIP = 16 + zlib.MAX_WBITS  # zlib's wbits for a gzip header and trailer
 
 
 def _required(payload: dict[str, Any], key: str, operation: str) -> str:

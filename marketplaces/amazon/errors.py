@@ -43,6 +43,12 @@ class AmazonRejected(AmazonError):
         super().__init__(f"Amazon rejected {operation} ({status} {code}): {message}")
 
 
+class AmazonUnsafe(AmazonError):
+    """What the product will not do, whatever Amazon (or a changed row) says: send credentials
+    to a host that is not Amazon's, fetch or put a document at a non-public address, take a
+    document past the size limits. Never retried: the same answer comes back."""
+
+
 class AmazonPayloadError(AmazonTransientError):
     """An answer that is not what Amazon's model promises (missing fields, bad JSON)."""
 

@@ -49,6 +49,7 @@ USAGE_PLANS: dict[str, UsagePlan] = {
     "getListingsItem": UsagePlan(5, 10),
     "searchListingsItems": UsagePlan(5, 5),
     "getInventorySummaries": UsagePlan(2, 2),
+    "getMarketplaceParticipations": UsagePlan(0.016, 15),
 }
 
 

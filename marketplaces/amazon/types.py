@@ -262,6 +262,40 @@ class FeedStatus:
 
 
 @dataclass(frozen=True)
+class MarketplaceParticipation:
+    """One marketplace a seller's authorization covers (Sellers API)."""
+
+    marketplace_id: str
+    country_code: str
+    is_participating: bool
+    has_suspended_listings: bool
+    store_name: str
+
+
+def parse_participations(payload: Any) -> list[MarketplaceParticipation]:
+    if not isinstance(payload, list):
+        raise AmazonPayloadError("getMarketplaceParticipations answered without a list")
+    parsed = []
+    for entry in payload:
+        marketplace = _dict(_dict(entry).get("marketplace"))
+        participation = _dict(_dict(entry).get("participation"))
+        if not isinstance(marketplace.get("id"), str) or not isinstance(
+            participation.get("isParticipating"), bool
+        ):
+            raise AmazonPayloadError("a marketplace participation has no id or isParticipating")
+        parsed.append(
+            MarketplaceParticipation(
+                marketplace_id=marketplace["id"],
+                country_code=str(marketplace.get("countryCode") or ""),
+                is_participating=participation["isParticipating"],
+                has_suspended_listings=participation.get("hasSuspendedListings") is True,
+                store_name=_text(_dict(entry).get("storeName")),
+            )
+        )
+    return parsed
+
+
+@dataclass(frozen=True)
 class ListingQuantity:
     seller_sku: str
     quantity: int | None

@@ -7,7 +7,7 @@ consent page), ``document_urls`` (the pre-signed S3 URLs) and ``control`` (``/_s
 
 from __future__ import annotations
 
-from . import feeds, inventory, listings, orders, reports
+from . import feeds, inventory, listings, orders, reports, sellers
 from .common import Operation
 
 OPERATIONS: list[Operation] = [
@@ -16,6 +16,7 @@ OPERATIONS: list[Operation] = [
     *feeds.OPERATIONS,
     *listings.OPERATIONS,
     *inventory.OPERATIONS,
+    *sellers.OPERATIONS,
 ]
 OPERATION_IDS = tuple(operation.operation_id for operation in OPERATIONS)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import gzip
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +51,9 @@ EDGE_ERROR_HTML = (
     "<body><h1>{status} {reason}</h1><p>The server encountered a temporary error and could not "
     "complete your request.</p><hr><center>Server</center></body></html>\n"
 )
+
+# What the ``gzip_bomb`` fault's document inflates to: far above any sane report.
+GZIP_BOMB_BYTES = 64 * 1024 * 1024
 
 Result = tuple[int, dict[str, Any] | None]
 Handler = Callable[..., Result]
@@ -171,14 +175,26 @@ def body_marketplaces(body: dict[str, Any]) -> list[str]:
 
 def document_download_body(id_field: str, document: Document, state: SimState) -> dict[str, Any]:
     """``getReportDocument``/``getFeedDocument``: the document's id, a fresh pre-signed GET URL
-    and its compression, if any."""
+    and its compression, if any. The ``gzip_bomb`` fault serves a few kilobytes that inflate to
+    ``GZIP_BOMB_BYTES`` instead of the document."""
+    served = document
+    if state.take_special_fault("gzip_bomb"):
+        served = gzip_bomb_document(state, document)
     body: dict[str, Any] = {
         id_field: document.document_id,
-        "url": state.document_url(document.document_id, "GET"),
+        "url": state.document_url(served.document_id, "GET"),
     }
-    if document.compression:
-        body["compressionAlgorithm"] = document.compression
+    if served.compression:
+        body["compressionAlgorithm"] = served.compression
     return body
+
+
+def gzip_bomb_document(state: SimState, original: Document) -> Document:
+    """A stand-in for ``original`` whose gzip inflates a thousandfold (zeros compress well)."""
+    bomb = state.new_document(original.kind, original.content_type)
+    bomb.content = gzip.compress(bytes(GZIP_BOMB_BYTES), compresslevel=9, mtime=0)
+    bomb.compression = "GZIP"
+    return bomb
 
 
 def marketplaces_in(request: Request) -> list[str]:

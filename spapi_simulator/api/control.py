@@ -21,6 +21,7 @@ from ..state import (
 )
 from . import OPERATION_IDS
 from .common import ControlRoute, Result, invalid, json_body, not_found
+from .sellers import NORTH_AMERICA
 
 
 def sim_info(state: SimState, request: Request) -> Result:
@@ -160,6 +161,24 @@ def sim_revoke(state: SimState, request: Request) -> Result:
     return 200, {"revoked": state.revoke(str(token) if token else None)}
 
 
+def sim_participations(state: SimState, request: Request) -> Result:
+    """The seller's marketplace participations (getMarketplaceParticipations). POST
+    ``{"marketplaceId", "isParticipating": true | false | null}``; null: not covered at all."""
+    if request.method == "POST":
+        body = json_body(request)
+        marketplace_id = body.get("marketplaceId")
+        participating = body.get("isParticipating")
+        if marketplace_id not in NORTH_AMERICA:
+            raise invalid(f"marketplaceId must be one of {', '.join(NORTH_AMERICA)}.")
+        if participating is None:
+            state.participations.pop(marketplace_id, None)
+        elif isinstance(participating, bool):
+            state.participations[marketplace_id] = participating
+        else:
+            raise invalid("isParticipating must be true, false or null.")
+    return 200, {"participations": dict(state.participations)}
+
+
 def sim_reset(state: SimState, request: Request) -> Result:
     body = json_body(request)
     seed = body.get("seed", state.config.seed)
@@ -195,6 +214,7 @@ ROUTES = [
     ControlRoute("/_sim/listings", ("GET",), "sim_listings", sim_listings),
     ControlRoute("/_sim/shipments", ("GET",), "sim_shipments", sim_shipments),
     ControlRoute("/_sim/faults", ("GET", "POST", "DELETE"), "sim_faults", sim_faults),
+    ControlRoute("/_sim/participations", ("GET", "POST"), "sim_participations", sim_participations),
     ControlRoute("/_sim/auth/revoke", ("POST",), "sim_revoke", sim_revoke),
     ControlRoute("/_sim/reset", ("POST",), "sim_reset", sim_reset),
     ControlRoute("/_sim/counters", ("GET",), "sim_counters", sim_counters),

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sp_api.api import Feeds, Inventories, ListingsItems, Orders, Reports
+from sp_api.api import Feeds, Inventories, ListingsItems, Orders, Reports, Sellers
 from sp_api.base.exceptions import SellingApiException
 
 from spapi_simulator import Simulator
@@ -177,6 +177,13 @@ def drive_every_operation(sim: Simulator) -> dict[str, Any]:
         includedData=["identifiers", "issues"],
     )
     listings.patch_listings_item(SELLER, "NOPE", body=patch)
+
+    sellers = Sellers(**kw)
+    sellers.get_marketplace_participation()
+    control.post(
+        "/_sim/participations", json={"marketplaceId": "A1AM78C64UM0Y8", "isParticipating": False}
+    )
+    sellers.get_marketplace_participation()
 
     inventories = Inventories(**kw)
     first = inventories.get_inventory_summary_marketplace(details=True)

@@ -276,3 +276,28 @@ def test_staff_see_an_order_with_masked_buyer(staff_page: Page) -> None:
     expect(staff_page.get_by_text("Tremblay")).to_have_count(0)
     expect(staff_page.locator("#tax-table")).to_contain_text("Marketplace facilitator")
     screenshot(staff_page, "sales-order-detail-staff")
+
+
+def test_authorizing_a_connected_seller_again_offers_its_reauthorization(
+    admin_page: Page, amazon_settings: Simulator
+) -> None:
+    organization(multi_warehouse=False)
+    page = admin_page
+    page.goto("/settings/integrations/amazon/connect/")
+    page.get_by_role("button", name="Authorize with Amazon").click()
+    page.get_by_role("button", name="Authorize").click()
+    expect(page.get_by_text("is connected. The initial sync has started.")).to_be_visible()
+    channel = SalesChannel.objects.get()
+
+    page.goto("/settings/integrations/amazon/connect/")
+    page.get_by_role("button", name="Authorize with Amazon").click()
+    page.get_by_role("button", name="Authorize").click()
+    expect(page.get_by_text("is already connected on Amazon.ca").first).to_be_visible()
+    screenshot(page, "amazon-connect-already-connected")
+    page.get_by_role("link", name="Re-authorize Amazon.ca").click()
+    expect(page.get_by_role("heading", name="Re-authorize Amazon.ca")).to_be_visible()
+    screenshot(page, "amazon-reauthorize")
+    page.get_by_role("button", name="Authorize with Amazon").click()
+    page.get_by_role("button", name="Authorize").click()
+    expect(page.get_by_text("is connected")).to_be_visible()
+    assert SalesChannel.objects.get().id == channel.id

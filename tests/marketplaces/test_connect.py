@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -134,6 +135,56 @@ def test_it_validates_the_look_back(admin_client: Client, ready_organization: Or
     assert not SalesChannel.objects.exists()
 
 
+def paste_token(admin_client: Client, path: str, seller_id: str) -> Any:
+    return admin_client.post(
+        path,
+        {
+            "name": "My shop",
+            "seller_id": seller_id,
+            "refresh_token": DEFAULT_REFRESH_TOKEN,
+            "lookback_days": "7",
+        },
+    )
+
+
+def test_connecting_a_connected_seller_again_offers_to_reauthorize_it(
+    admin_client: Client, amazon_settings: Simulator, ready_organization: Organization
+) -> None:
+    paste_token(admin_client, "/settings/integrations/amazon/connect/", DEFAULT_SELLER_ID)
+    channel = SalesChannel.objects.get()
+
+    response = paste_token(admin_client, "/settings/integrations/amazon/connect/", "a3simulatorca")
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "already connected" in html
+    assert f'href="/settings/integrations/amazon/{channel.id}/reauthorize/"' in html
+    assert SalesChannel.objects.count() == 1
+
+
+def test_the_reauthorize_page_gives_the_channel_a_new_token(
+    admin_client: Client, amazon_settings: Simulator, ready_organization: Organization
+) -> None:
+    paste_token(admin_client, "/settings/integrations/amazon/connect/", DEFAULT_SELLER_ID)
+    channel = SalesChannel.objects.get()
+    SalesChannel.objects.filter(id=channel.id).update(
+        status=SalesChannel.Status.NEEDS_REAUTHORIZATION, status_reason="invalid_grant"
+    )
+    path = f"/settings/integrations/amazon/{channel.id}/reauthorize/"
+    page = admin_client.get(f"/settings/integrations/marketplaces/{channel.id}/").content.decode()
+    assert f'href="{path}"' in page
+    html = admin_client.get(path).content.decode()
+    assert f"Re-authorize {channel.name}" in html
+    assert f'name="channel" value="{channel.id}"' in html  # the OAuth way, for this channel
+
+    response = paste_token(admin_client, path, DEFAULT_SELLER_ID)
+
+    assert response["Location"] == f"/settings/integrations/marketplaces/{channel.id}/"
+    channel.refresh_from_db()
+    assert channel.status == SalesChannel.Status.ACTIVE
+    assert SalesChannel.objects.count() == 1
+
+
 @pytest.mark.parametrize(
     ("method", "path"),
     [
@@ -141,6 +192,8 @@ def test_it_validates_the_look_back(admin_client: Client, ready_organization: Or
         ("post", "/settings/integrations/amazon/connect/"),
         ("post", "/settings/integrations/amazon/authorize/"),
         ("get", "/integrations/amazon/callback/"),
+        ("get", "/settings/integrations/amazon/1/reauthorize/"),
+        ("post", "/settings/integrations/amazon/1/reauthorize/"),
     ],
 )
 def test_it_forbids_staff_to_connect(staff_client: Client, method: str, path: str) -> None:

@@ -28,6 +28,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from marketplaces.endpoints import simulator_hosts_allowed
 from marketplaces.models import AMAZON_CA_MARKETPLACE_ID, SalesChannel
 from marketplaces.services import request_sync
 from synchistory.models import SyncRun
@@ -165,6 +166,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not simulator_hosts_allowed():
+            raise CommandError(
+                "The demo's channel talks to the local simulator, which this install refuses: "
+                "set AMAZON_ALLOW_SIMULATOR_HOSTS=true (never in production)."
+            )
         port = simulator_port()
         password = read_or_create_password(password_file())
         with transaction.atomic():
