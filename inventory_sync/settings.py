@@ -445,6 +445,8 @@ CELERY_BEAT_SCHEDULE = {
 AMAZON_RATE_SCALE: float = _typed("AMAZON_RATE_SCALE", env.float, 1.0)
 # Automatic item (listings) sync interval; orders follow each channel's own interval.
 AMAZON_ITEM_SYNC_HOURS: int = _typed("AMAZON_ITEM_SYNC_HOURS", env.int, 6)
+# Minutes between automatic FBA stock refreshes (only what changed since the last one).
+AMAZON_FBA_INVENTORY_MINUTES: int = _typed("AMAZON_FBA_INVENTORY_MINUTES", env.int, 30)
 # A stock change waits this long before its push starts, so a burst of changes is one push.
 STOCK_PUSH_DEBOUNCE_SECONDS: int = _typed("STOCK_PUSH_DEBOUNCE_SECONDS", env.int, 20)
 # How long a sync waits for its own rate limiter before deferring the work to a later retry.

@@ -105,6 +105,11 @@ def set_warehouse_mapping(
             )
         if not warehouse.is_active:
             raise ValidationError(f"{warehouse.name} is inactive.")
+        if warehouse.is_amazon:
+            raise ValidationError(
+                f"{warehouse.name} is Amazon's: mapping chooses where merchant-fulfilled orders "
+                "take stock from, and FBA orders always use Amazon's warehouse."
+            )
     locked = SalesChannel.objects.select_for_update().get(id=channel.id)
     if locked.mapped_warehouse_id != (warehouse.id if warehouse else None):
         locked.mapped_warehouse = warehouse

@@ -89,7 +89,7 @@ class StockLimitsForm(ModelForm[SalesChannel]):
 
 class WarehouseMappingForm(forms.Form):
     warehouse = forms.ModelChoiceField(
-        queryset=Warehouse.objects.filter(is_active=True),
+        queryset=Warehouse.objects.filter(is_active=True, amazon_pool=""),
         required=False,
         empty_label="No mapping (primary warehouse)",
         label="Warehouse",

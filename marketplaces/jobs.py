@@ -20,6 +20,7 @@ PUSH_STOCK = "marketplaces.tasks.push_stock_task"
 PUSH_STOCK_SOON = "marketplaces.tasks.push_stock_soon_task"
 PUSH_SHIPMENTS = "marketplaces.tasks.push_shipments_task"
 PUSH_SHIPMENTS_SOON = "marketplaces.tasks.push_shipments_soon_task"
+REFRESH_FBA_INVENTORY = "marketplaces.tasks.refresh_fba_inventory_task"
 CHECK_DRIFT = "marketplaces.tasks.check_drift_task"
 
 TASK_FOR_KIND = {
@@ -27,6 +28,7 @@ TASK_FOR_KIND = {
     SyncRun.Kind.ORDERS: SYNC_ORDERS,
     SyncRun.Kind.STOCK: PUSH_STOCK,
     SyncRun.Kind.SHIPMENTS: PUSH_SHIPMENTS,
+    SyncRun.Kind.FBA_INVENTORY: REFRESH_FBA_INVENTORY,
 }
 
 

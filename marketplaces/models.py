@@ -74,6 +74,8 @@ class SalesChannel(models.Model):
     # Checkpoints: taken from Amazon's data, moved only after the data they cover is committed.
     orders_checkpoint = models.DateTimeField(null=True, blank=True)
     items_checkpoint = models.DateTimeField(null=True, blank=True)
+    # FBA inventory read up to here: the next automatic refresh asks for what changed since.
+    fba_inventory_checkpoint = models.DateTimeField(null=True, blank=True)
 
     connected_at = models.DateTimeField(auto_now_add=True)
     connected_by = models.ForeignKey(
@@ -141,6 +143,10 @@ class Listing(models.Model):
     amazon_quantity_checked_at = models.DateTimeField(
         null=True, blank=True, help_text="When the drift check last read Amazon's quantity."
     )
+    # FBA listings: Amazon's units of this SKU in its network, as getInventorySummaries last
+    # said ({"fulfillable", "reserved", "inbound", "unfulfillable"}); its item's stock in the
+    # FBA warehouse is the sum over its SKUs.
+    fba_counts = models.JSONField(default=dict, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -17,7 +17,7 @@ from typing import Protocol
 from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
-from marketplaces.amazon import item_sync, order_sync, shipment_push, stock_push
+from marketplaces.amazon import fba_inventory, item_sync, order_sync, shipment_push, stock_push
 from marketplaces.amazon.client import AmazonClient
 from marketplaces.amazon.connection import client_for
 from marketplaces.amazon.errors import (
@@ -49,6 +49,7 @@ def work_for(kind: str) -> Work:
         SyncRun.Kind.ORDERS: order_sync.sync_orders,
         SyncRun.Kind.STOCK: stock_push.push_stock,
         SyncRun.Kind.SHIPMENTS: shipment_push.push_shipments,
+        SyncRun.Kind.FBA_INVENTORY: fba_inventory.refresh_fba_inventory,
     }[SyncRun.Kind(kind)]
 
 

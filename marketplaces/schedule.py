@@ -50,6 +50,12 @@ def start_due_syncs(now: datetime | None = None) -> int:
             SyncRun.Kind.ORDERS: timedelta(minutes=channel.sync_interval_minutes),
             SyncRun.Kind.ITEMS: item_interval,
         }
+        if Listing.objects.filter(
+            channel=channel, fulfillment_channel=FulfillmentChannel.AMAZON
+        ).exists():
+            intervals[SyncRun.Kind.FBA_INVENTORY] = timedelta(
+                minutes=settings.AMAZON_FBA_INVENTORY_MINUTES
+            )
         if _has_stock_work(channel):
             intervals[SyncRun.Kind.STOCK] = timedelta(0)
         if Shipment.objects.filter(

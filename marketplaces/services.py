@@ -17,6 +17,8 @@ MODULE_FOR_KIND = {
     SyncRun.Kind.ORDERS: "sync_orders",
     SyncRun.Kind.STOCK: "sync_stock",
     SyncRun.Kind.SHIPMENTS: "sync_shipments",
+    # The Items module brings in what Amazon knows of the listings, FBA stock included.
+    SyncRun.Kind.FBA_INVENTORY: "sync_items",
 }
 
 

@@ -1,9 +1,9 @@
 """The quantity a channel tells Amazon for a listing.
 
 Without a mapped warehouse a channel sees the organization-level available quantity (the sum
-over active warehouses); with one, that warehouse's available quantity. Then the channel's
-oversell protection applies: the safety buffer is held back, the maximum caps it, and Amazon is
-never told a negative number.
+over the seller's own active warehouses: Amazon's FBA stock is never part of it); with one,
+that warehouse's available quantity. Then the channel's oversell protection applies: the
+safety buffer is held back, the maximum caps it, and Amazon is never told a negative number.
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ def quantities_to_push(channel: SalesChannel, listings: Iterable[Listing]) -> di
 
 
 def _available_by_item(channel: SalesChannel, item_ids: set[int]) -> dict[int, int]:
-    stocks = Stock.objects.filter(item_id__in=item_ids)
+    # Amazon's FBA units are sold by Amazon, never by a merchant-fulfilled listing.
+    stocks = Stock.objects.filter(item_id__in=item_ids, warehouse__amazon_pool="")
     if channel.mapped_warehouse_id is None:
         stocks = stocks.filter(warehouse__is_active=True)
     else:

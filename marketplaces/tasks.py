@@ -37,6 +37,13 @@ def push_shipments_task(self: Task[Any, Any], run_id: int, transient_failures: i
     runs.run_in_worker(self, run_id, transient_failures)
 
 
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def refresh_fba_inventory_task(
+    self: Task[Any, Any], run_id: int, transient_failures: int = 0
+) -> None:
+    runs.run_in_worker(self, run_id, transient_failures)
+
+
 @shared_task
 def push_stock_soon_task(channel_id: int) -> None:
     """Debounced by its countdown: many stock changes in a burst make one push."""

@@ -16,6 +16,7 @@ class SyncRun(models.Model):
         ORDERS = "orders", "Sales orders"
         STOCK = "stock", "Stock"
         SHIPMENTS = "shipments", "Shipments"
+        FBA_INVENTORY = "fba_inventory", "FBA stock"
 
     class Trigger(models.TextChoices):
         AUTOMATIC = "automatic", "Automatic"

@@ -34,7 +34,7 @@ class OrganizationForm(ModelForm[Organization]):
         super().__init__(*args, **kwargs)
         primary = self.fields["primary_warehouse"]
         assert isinstance(primary, forms.ModelChoiceField)
-        primary.queryset = Warehouse.objects.filter(is_active=True)
+        primary.queryset = Warehouse.objects.filter(is_active=True, amazon_pool="")
         primary.required = True
 
     def clean_base_currency(self) -> str:
@@ -60,7 +60,7 @@ class WarehouseForm(ModelForm[Warehouse]):
 
 class StockAdjustmentForm(forms.Form):
     warehouse = forms.ModelChoiceField(
-        queryset=Warehouse.objects.filter(is_active=True), empty_label=None
+        queryset=Warehouse.objects.filter(is_active=True, amazon_pool=""), empty_label=None
     )
     quantity_change = forms.IntegerField(
         help_text="Positive adds units, negative removes them.",

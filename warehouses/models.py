@@ -45,16 +45,48 @@ class Organization(models.Model):
 
 
 class Warehouse(models.Model):
+    """A place stock is kept: one of the seller's own, or an Amazon FBA pool.
+
+    Amazon's warehouses (``amazon_pool`` set) mirror Amazon's counts: their stock changes only
+    with Amazon's inventory (``warehouses.stock.set_amazon_counts``), nothing local commits or
+    ships it, and it is never part of the quantity pushed for merchant-fulfilled listings.
+    """
+
+    class AmazonPool(models.TextChoices):
+        # FBA stock is pooled per fulfillment network: Amazon.ca's own, and the US network that
+        # serves Amazon.com and Amazon.com.mx.
+        CANADA = "CA", "Amazon.ca FBA"
+        UNITED_STATES = "US", "Amazon US FBA"
+
     name = models.CharField(max_length=120, unique=True)
     address = models.TextField(blank=True)
     is_active = models.BooleanField(default=True)
+    amazon_pool = models.CharField(
+        max_length=2,
+        choices=AmazonPool.choices,
+        blank=True,
+        default="",
+        editable=False,
+        help_text="Set for Amazon's FBA warehouses, which mirror Amazon's counts.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["amazon_pool"],
+                condition=~Q(amazon_pool=""),
+                name="warehouse_one_per_amazon_pool",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_amazon(self) -> bool:
+        return bool(self.amazon_pool)
 
 
 class Item(models.Model):
@@ -94,6 +126,11 @@ class Stock(models.Model):
     warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="stocks")
     on_hand = models.IntegerField(default=0)
     committed = models.IntegerField(default=0)
+    # Amazon's other counts, in its FBA warehouses only (on_hand is the fulfillable units there):
+    # shown beside available, never sold from.
+    amazon_reserved = models.IntegerField(default=0)
+    amazon_inbound = models.IntegerField(default=0)
+    amazon_unfulfillable = models.IntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -119,6 +156,7 @@ class StockMovement(models.Model):
         COMMIT = "commit", "Committed to an order"
         RELEASE = "release", "Released from an order"
         SHIP = "ship", "Shipped"
+        AMAZON_COUNT = "amazon_count", "Amazon's count"
 
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="movements")
     warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="movements")

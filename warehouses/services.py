@@ -33,6 +33,8 @@ def changed_fields(instance: models.Model) -> list[str]:
 def _make_primary(warehouse: Warehouse) -> Organization:
     if not warehouse.is_active:
         raise ValidationError(f"{warehouse.name} is inactive; activate it first.")
+    if warehouse.is_amazon:
+        raise ValidationError(f"{warehouse.name} is Amazon's: choose one of your own warehouses.")
     organization = Organization.objects.select_for_update().get(id=Organization.SINGLETON_ID)
     organization.primary_warehouse = warehouse
     organization.save(update_fields=["primary_warehouse", "updated_at"])

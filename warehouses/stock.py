@@ -46,6 +46,7 @@ def set_opening_stock(
     the second time."""
     if quantity < 0:
         raise ValidationError(f"Opening stock cannot be negative (got {quantity}).")
+    _refuse_amazon(warehouse)
     with transaction.atomic():
         stock = _locked_stock(item.pk, warehouse.pk)
         return _apply(
@@ -74,6 +75,7 @@ def adjust_stock(
         raise ValidationError("Enter a quantity change other than zero.")
     if not note.strip():
         raise ValidationError("Say why the stock is adjusted.")
+    _refuse_amazon(warehouse)
     with transaction.atomic():
         stock = _locked_stock(item.pk, warehouse.pk)
         new_on_hand = stock.on_hand + change
@@ -163,6 +165,11 @@ def apply_order_changes(
             raise ValidationError(f"{change.kind} is not an order stock change.")
     if not changes:
         return []
+    amazon = Warehouse.objects.filter(id__in={change.warehouse_id for change in changes}).exclude(
+        amazon_pool=""
+    )
+    for warehouse in amazon:
+        _refuse_amazon(warehouse)
     with transaction.atomic():
         rows = _locked_stocks({(change.item_id, change.warehouse_id) for change in changes})
         movements = []
@@ -213,6 +220,7 @@ def _change_one(
     from_committed: bool = True,
 ) -> StockMovement:
     _require_positive(quantity)
+    _refuse_amazon(warehouse)
     with transaction.atomic():
         stock = _locked_stock(item.pk, warehouse.pk)
         on_hand_change, committed_change, note = _order_change(
@@ -245,6 +253,76 @@ def _order_change(
     if from_committed and released < quantity:
         note = f"Shipped {quantity}; {released} were committed."
     return -quantity, -released, note
+
+
+@dataclass(frozen=True)
+class AmazonCount:
+    """What Amazon counts of one item in one of its FBA warehouses (all its SKUs together)."""
+
+    item_id: int
+    fulfillable: int
+    reserved: int = 0
+    inbound: int = 0
+    unfulfillable: int = 0
+
+
+def set_amazon_counts(
+    warehouse: Warehouse, counts: Sequence[AmazonCount], *, reference: str
+) -> list[StockMovement]:
+    """Make an Amazon warehouse hold what Amazon counts: fulfillable units as on hand, and the
+    reserved, inbound and unfulfillable units beside them. Absolute, so a repeat changes
+    nothing; one ``AMAZON_COUNT`` movement per item whose fulfillable units changed, the rows
+    locked in one query and written in one UPDATE. Amazon-fulfilled stock is never pushed to
+    Amazon, so no ``stock_changed`` is sent."""
+    if not warehouse.is_amazon:
+        raise ValidationError(f"{warehouse.name} is not one of Amazon's warehouses.")
+    if len({count.item_id for count in counts}) < len(counts):
+        raise ValueError("One count per item: add up the units of its SKUs first.")
+    for count in counts:
+        numbers = (count.fulfillable, count.reserved, count.inbound, count.unfulfillable)
+        if min(numbers) < 0:
+            raise ValidationError(f"Amazon's counts cannot be negative (got {numbers}).")
+    if not counts:
+        return []
+    with transaction.atomic():
+        rows = _locked_stocks({(count.item_id, warehouse.pk) for count in counts})
+        movements = []
+        now = timezone.now()
+        for count in counts:
+            row = rows[(count.item_id, warehouse.pk)]
+            change = count.fulfillable - row.on_hand
+            if change:
+                movements.append(
+                    StockMovement(
+                        item_id=count.item_id,
+                        warehouse_id=warehouse.pk,
+                        kind=StockMovement.Kind.AMAZON_COUNT,
+                        on_hand_change=change,
+                        committed_change=0,
+                        on_hand_after=count.fulfillable,
+                        committed_after=row.committed,
+                        reference=reference,
+                    )
+                )
+            row.on_hand = count.fulfillable
+            row.amazon_reserved = count.reserved
+            row.amazon_inbound = count.inbound
+            row.amazon_unfulfillable = count.unfulfillable
+            row.updated_at = now  # bulk_update does not apply auto_now
+        Stock.objects.bulk_update(
+            list(rows.values()),
+            ["on_hand", "amazon_reserved", "amazon_inbound", "amazon_unfulfillable", "updated_at"],
+        )
+        StockMovement.objects.bulk_create(movements)
+    return movements
+
+
+def _refuse_amazon(warehouse: Warehouse) -> None:
+    if warehouse.is_amazon:
+        raise ValidationError(
+            f"Amazon counts the stock in {warehouse.name}: it changes only with Amazon's "
+            "inventory, never by hand or by an order here."
+        )
 
 
 def _require_positive(quantity: int) -> None:

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
-from sp_api.api import Feeds, ListingsItems, Orders, Reports, Sellers
+from sp_api.api import Feeds, Inventories, ListingsItems, Orders, Reports, Sellers
 from sp_api.auth import AccessTokenClient
 from sp_api.auth.access_token_response import AccessTokenResponse
 from sp_api.auth.exceptions import AuthorizationError
@@ -46,12 +46,14 @@ from marketplaces.amazon.types import (
     ORDER_DATA,
     PERSONAL_DATA,
     AmazonOrder,
+    FbaInventory,
     FeedStatus,
     ListingDetails,
     ListingQuantity,
     MarketplaceParticipation,
     OrdersPage,
     ReportStatus,
+    parse_inventory_summaries,
     parse_listing_details,
     parse_order,
     parse_orders_page,
@@ -594,6 +596,37 @@ class AmazonClient:
         details = [d for d in map(parse_listing_details, payload["items"]) if d is not None]
         pagination = response.pagination or payload.get("pagination") or {}
         return details, (pagination.get("nextToken") if isinstance(pagination, dict) else None)
+
+    # -- FBA inventory --------------------------------------------------------------------
+
+    def get_fba_inventory(
+        self, *, changed_since: datetime | None = None, next_token: str | None = None
+    ) -> tuple[list[FbaInventory], list[tuple[str, str]], str | None]:
+        """One page (up to 50 SKUs) of the seller's FBA inventory in this marketplace's pool:
+        every SKU, or those changed since ``changed_since``; the unreadable summaries as
+        (SKU, reason); the next page's token."""
+        # Reference: https://developer-docs.amazon.com/sp-api/reference/getinventorysummaries
+        inventories = self._sp(Inventories)
+        params: dict[str, Any] = {
+            "details": "true",
+            "granularityType": "Marketplace",
+            "granularityId": self.connection.marketplace_id,
+            "marketplaceIds": [self.connection.marketplace_id],
+        }
+        # Amazon asks for startDateTime with every page of a "changed since" listing.
+        if changed_since is not None:
+            params["startDateTime"] = _iso(changed_since)
+        if next_token:
+            params["nextToken"] = next_token
+        response = self._call(
+            "getInventorySummaries",
+            lambda: inventories.get_inventory_summary_marketplace(**params),
+        )
+        payload = self._payload("getInventorySummaries", response)
+        read, unreadable = parse_inventory_summaries(payload)
+        pagination = response.pagination or payload.get("pagination") or {}
+        token = pagination.get("nextToken") if isinstance(pagination, dict) else None
+        return read, unreadable, token or None
 
     # -- documents ------------------------------------------------------------------------
 

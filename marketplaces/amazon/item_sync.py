@@ -16,6 +16,7 @@ import logging
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from marketplaces import fba
 from marketplaces.amazon.client import AmazonClient
 from marketplaces.amazon.errors import AmazonRejected, WaitForAmazon
 from marketplaces.amazon.types import ListingDetails, ListingRow, parse_listings_report
@@ -62,6 +63,8 @@ def sync_items(run: SyncRun, client: AmazonClient) -> None:
         rows = [row for row in rows if row.seller_sku in wanted]
         unreadable = [entry for entry in unreadable if entry[0] in wanted]
     details = _listing_details(client)
+    if any(row.fulfilled_by_amazon for row in rows):
+        fba.fba_warehouse(run.channel)  # where the FBA refresh puts their stock
     history.heartbeat(run, done=0, total=len(rows) + len(unreadable))
     for sku, reason in unreadable:
         history.record(run, SyncRecord.RecordType.ITEM, sku, "failed", reason=reason)

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
+from marketplaces import fba
 from marketplaces import orders as order_rules
 from marketplaces.amazon.client import AmazonClient
 from marketplaces.amazon.errors import AmazonError, AmazonRejected, WaitForAmazon
@@ -42,7 +43,7 @@ from marketplaces.models import (
 from synchistory import services as history
 from synchistory.models import SyncRecord, SyncRun
 from warehouses import stock
-from warehouses.models import Item, Organization
+from warehouses.models import Item, Organization, Warehouse
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,18 @@ class PageContext:
 
     existing: dict[str, SalesOrder]
     items: dict[str, Item]
+    _fba_warehouse: Warehouse | None = None
+
+    def warehouse_for(
+        self, channel: SalesChannel, organization: Organization, amazon_order: AmazonOrder
+    ) -> Warehouse:
+        """Merchant orders take stock from the channel's warehouse; Amazon's are recorded
+        against its FBA warehouse (looked up once per page)."""
+        if amazon_order.is_merchant_fulfilled:
+            return order_rules.warehouse_for(channel, organization)
+        if self._fba_warehouse is None:
+            self._fba_warehouse = fba.fba_warehouse(channel)
+        return self._fba_warehouse
 
     @classmethod
     def load(cls, channel: SalesChannel, orders: Sequence[AmazonOrder]) -> PageContext:
@@ -464,7 +477,7 @@ def _import_page(
             outcomes[index] = OrderOutcome(SyncRecord.Outcome.SKIPPED, None, skip)
             continue
         try:
-            order = _new_order(channel, organization, amazon_order)
+            order = _new_order(channel, organization, amazon_order, context)
         except Exception as error:  # noqa: BLE001 - recorded with its reason, the page goes on
             logger.exception("Order %s could not be imported", amazon_order.order_id)
             outcomes[index] = OrderOutcome(SyncRecord.Outcome.FAILED, None, _reason(error))
@@ -554,7 +567,10 @@ def _create_missing_items(orders: Sequence[AmazonOrder], context: PageContext) -
 
 
 def _new_order(
-    channel: SalesChannel, organization: Organization, amazon_order: AmazonOrder
+    channel: SalesChannel,
+    organization: Organization,
+    amazon_order: AmazonOrder,
+    context: PageContext,
 ) -> SalesOrder:
     """The sales order without its lines, in memory; a bad order (amounts out of range, no
     warehouse to take stock from) raises here, before anything of the page is written."""
@@ -564,7 +580,7 @@ def _new_order(
         amazon_order_id=amazon_order.order_id,
         amazon_status=amazon_order.status,
         fulfillment_channel=FulfillmentChannel.MERCHANT if merchant else FulfillmentChannel.AMAZON,
-        warehouse=order_rules.warehouse_for(channel, organization),
+        warehouse=context.warehouse_for(channel, organization, amazon_order),
         currency=amazon_order.currency,
         purchased_at=amazon_order.created,
         amazon_updated_at=amazon_order.last_updated,
@@ -688,7 +704,7 @@ def _create(
 ) -> SalesOrder:
     """A new sales order, its lines, taxes and comment in a handful of statements; stock is
     committed (or shipped) through the stock services as for any other change."""
-    order = _new_order(channel, organization, amazon_order)
+    order = _new_order(channel, organization, amazon_order, context)
     lines = [_new_line(amazon_line, context) for amazon_line in amazon_order.items]
     held = order_rules.hold_for_unconfirmed_items(order, lines)
     order.save()

@@ -490,3 +490,70 @@ def _order_from_report_rows(order_id: str, rows: list[dict[str, str]]) -> Amazon
         items=tuple(items),
         grand_total=None,
     )
+
+
+@dataclass(frozen=True)
+class FbaInventory:
+    """One SKU's units in Amazon's fulfillment network (getInventorySummaries with details)."""
+
+    seller_sku: str
+    fulfillable: int
+    reserved: int
+    inbound: int
+    unfulfillable: int
+    last_updated: datetime | None = None  # Amazon's clock; optional in Amazon's model
+
+
+def parse_inventory_summaries(payload: Any) -> tuple[list[FbaInventory], list[tuple[str, str]]]:
+    """The page's summaries, and (SKU, reason) for each one that cannot be read: one bad
+    summary does not hold up the others."""
+    summaries = _dict(payload).get("inventorySummaries")
+    if not isinstance(summaries, list):
+        raise AmazonPayloadError("getInventorySummaries answered without inventorySummaries")
+    read: list[FbaInventory] = []
+    unreadable: list[tuple[str, str]] = []
+    for raw in summaries:
+        raw = _dict(raw)
+        sku = raw.get("sellerSku")
+        try:
+            read.append(_inventory(raw))
+        except AmazonPayloadError as error:
+            unreadable.append((sku if isinstance(sku, str) and sku else "?", str(error)))
+    return read, unreadable
+
+
+def _inventory(raw: dict[str, Any]) -> FbaInventory:
+    sku = _identifier(raw.get("sellerSku"), "sellerSku")
+    details = raw.get("inventoryDetails")
+    if not isinstance(details, dict):
+        raise AmazonPayloadError(f"{sku}: inventoryDetails is missing (ask with details=true)")
+
+    def units(value: Any, what: str) -> int:
+        if value is None:
+            return 0
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise AmazonPayloadError(f"{sku}: {what} is not a count of units: {value!r}")
+        return value
+
+    updated = raw.get("lastUpdatedTime")
+    return FbaInventory(
+        last_updated=parse_time(updated, f"{sku}: lastUpdatedTime") if updated else None,
+        seller_sku=sku,
+        fulfillable=units(details.get("fulfillableQuantity"), "fulfillableQuantity"),
+        reserved=units(
+            _dict(details.get("reservedQuantity")).get("totalReservedQuantity"),
+            "totalReservedQuantity",
+        ),
+        inbound=sum(
+            units(details.get(name), name)
+            for name in (
+                "inboundWorkingQuantity",
+                "inboundShippedQuantity",
+                "inboundReceivingQuantity",
+            )
+        ),
+        unfulfillable=units(
+            _dict(details.get("unfulfillableQuantity")).get("totalUnfulfillableQuantity"),
+            "totalUnfulfillableQuantity",
+        ),
+    )

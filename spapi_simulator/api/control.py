@@ -100,6 +100,33 @@ def sim_listings(state: SimState, request: Request) -> Result:
     return 200, {"listings": state.listings_view()}
 
 
+FBA_COUNTS = {
+    "fulfillable": "quantity",
+    "reserved": "reserved",
+    "inbound": "inbound",
+    "unfulfillable": "unfulfillable",
+}
+
+
+def sim_fba_inventory(state: SimState, request: Request) -> Result:
+    """Move an FBA SKU's units as Amazon's network would (a receipt, a sale, damage): POST
+    ``{"sku", "fulfillable"?, "reserved"?, "inbound"?, "unfulfillable"?}``; its
+    lastUpdatedTime becomes now, so an incremental getInventorySummaries sees it."""
+    body = json_body(request)
+    listing = state.listings.get(str(body.get("sku")))
+    if listing is None or listing.fulfillment_channel != FBA_CHANNEL:
+        raise invalid("sku must be one of the seller's FBA SKUs.")
+    for name, attribute in FBA_COUNTS.items():
+        if name not in body:
+            continue
+        units = body[name]
+        if isinstance(units, bool) or not isinstance(units, int) or units < 0:
+            raise invalid(f"{name} must be a non-negative whole number.")
+        setattr(listing, attribute, units)
+    listing.last_updated = state.now().replace(microsecond=0)
+    return 200, {"sku": listing.sku, **{n: getattr(listing, a) for n, a in FBA_COUNTS.items()}}
+
+
 def sim_shipments(state: SimState, request: Request) -> Result:
     return 200, {"shipments": list(state.shipments)}
 
@@ -213,6 +240,7 @@ ROUTES = [
     ControlRoute("/_sim/orders/<order_id>/status", ("POST",), "sim_order_status", sim_order_status),
     ControlRoute("/_sim/listings", ("GET",), "sim_listings", sim_listings),
     ControlRoute("/_sim/shipments", ("GET",), "sim_shipments", sim_shipments),
+    ControlRoute("/_sim/fba-inventory", ("POST",), "sim_fba_inventory", sim_fba_inventory),
     ControlRoute("/_sim/faults", ("GET", "POST", "DELETE"), "sim_faults", sim_faults),
     ControlRoute("/_sim/participations", ("GET", "POST"), "sim_participations", sim_participations),
     ControlRoute("/_sim/auth/revoke", ("POST",), "sim_revoke", sim_revoke),
