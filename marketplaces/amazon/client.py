@@ -610,7 +610,11 @@ class AmazonClient:
         self, *, page_token: str | None = None, with_quantities: bool = False
     ) -> tuple[list[ListingDetails], str | None]:
         """One page (20 SKUs) of the seller's listings with product type and variation (and,
-        when asked, the quantity Amazon lists)."""
+        when asked, the quantity Amazon lists), in SKU order.
+
+        Amazon's default order is last updated, newest first: a listing edited while the pages
+        are read jumps to a page already read and is never seen. A SKU never changes, so in
+        SKU order an edit moves nothing."""
         # Reference: https://developer-docs.amazon.com/sp-api/reference/searchlistingsitems
         listings = self._sp(ListingsItems)
         params: dict[str, Any] = {
@@ -618,6 +622,8 @@ class AmazonClient:
             "includedData": ["summaries", "relationships"]
             + (["fulfillmentAvailability"] if with_quantities else []),
             "pageSize": 20,
+            "sortBy": "sku",
+            "sortOrder": "ASC",
         }
         if page_token:
             params["pageToken"] = page_token
