@@ -66,6 +66,7 @@ FAULT_KINDS = (
     "expired_document",
     "gzip_bomb",
     "revoked_refresh_token",
+    "listing_edit",
 )
 # The marketplaces a seller's authorization covers and whether it sells in each (Sellers API
 # getMarketplaceParticipations); the control API changes them.
@@ -781,13 +782,28 @@ class SimState:
         return True
 
     def take_fault(self, operation: str) -> Fault | None:
-        """The first request fault matching ``operation`` that fires for this call."""
+        """The first request fault matching ``operation`` that fires for this call. A
+        ``listing_edit`` that fires is carried out here, before the call is answered, and the
+        call goes on to the next fault (if any)."""
         for fault in list(self.faults):
             if fault.kind in ("feed_fatal", "expired_document", "gzip_bomb"):
                 continue
             if fault.operation in ("*", operation) and self._fires(fault):
+                if fault.kind == "listing_edit":
+                    self.edit_least_recent_listing()
+                    continue
                 return fault
         return None
+
+    def edit_least_recent_listing(self) -> None:
+        """A seller edits a listing in Seller Central while the product reads: the buyable
+        merchant listing Amazon updated longest ago gets one more unit. Being the last a
+        newest-first read would reach, it jumps to the front of that order."""
+        listing = min(
+            (item for item in self.listings.values() if not item.is_parent and not item.is_fba),
+            key=lambda item: (item.last_updated, item.sku),
+        )
+        self.set_listing_quantity(listing.sku, listing.quantity + 1, self.now())
 
     def take_special_fault(self, kind: str) -> bool:
         return any(fault.kind == kind and self._fires(fault) for fault in list(self.faults))

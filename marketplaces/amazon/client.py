@@ -8,6 +8,11 @@ python-amazon-sp-api is configured only through its constructor (``marketplace=`
 Every call first takes a token from our shared rate limiter. The library has no retry of its
 own; this module does not retry either: it classifies. Callers (sync services, Celery tasks)
 decide to retry transient failures later, never permanent ones.
+
+Every request this module sends (SP-API operations, Login with Amazon, document uploads and
+downloads) goes through an httpx client built by ``_checked_http_client``, whose response hook
+is the one check of the HTTP status: the library hands a 5xx with an HTML body back as an
+empty success, so the status cannot be left to it or to each call.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import threading
 import time
 import zlib
@@ -31,6 +37,7 @@ from sp_api.auth import AccessTokenClient
 from sp_api.auth.access_token_response import AccessTokenResponse
 from sp_api.auth.exceptions import AuthorizationError
 from sp_api.base import ApiResponse, SellingApiException
+from sp_api.base._transport_httpx import HttpxTransport
 
 from marketplaces.amazon import ratelimit
 from marketplaces.amazon.errors import (
@@ -121,6 +128,62 @@ def forget_access_tokens() -> None:
         _tokens.clear()
 
 
+class _HttpFailure(Exception):
+    """A non-2xx answer, with the code and message its body gives (SP-API's ``errors``, Login
+    with Amazon's ``error``, S3's XML), or the status's reason phrase."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{status} {code or message}")
+        self.status, self.code, self.message = status, code, message
+
+
+_S3_ERROR = re.compile(r"<Code>([^<]*)</Code>\s*<Message>([^<]*)</Message>")
+
+
+def _answer_reason(response: httpx.Response) -> tuple[str, str]:
+    """(code, message) of a failed answer, from whichever of Amazon's error shapes it has."""
+    fallback = response.reason_phrase or f"HTTP {response.status_code}"
+    try:
+        body = response.json()
+    except ValueError:  # HTML from Amazon's edge, S3's XML, nothing
+        found = _S3_ERROR.search(response.text)
+        return (found.group(1), found.group(2)) if found else ("", fallback)
+    if isinstance(body, dict):
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            return str(errors[0].get("code") or ""), str(errors[0].get("message") or fallback)
+        if body.get("error"):
+            return str(body["error"]), str(body.get("error_description") or fallback)
+    return "", fallback
+
+
+def _check_status(response: httpx.Response) -> None:
+    """The response hook: any answer outside 2xx raises ``_HttpFailure`` before anyone reads
+    it as data."""
+    if response.is_success:
+        return
+    response.read()
+    raise _HttpFailure(response.status_code, *_answer_reason(response))
+
+
+def _checked_http_client() -> httpx.Client:
+    """The only way this module makes an httpx client: every answer's status is checked."""
+    return httpx.Client(timeout=_http_timeout(), event_hooks={"response": [_check_status]})
+
+
+def _lwa_failure(
+    error: AuthorizationError, message: str, *, with_description: bool = False
+) -> AmazonError:
+    """Login with Amazon refused: busy or down (5xx, 429) is transient, anything else means
+    it does not accept these credentials (its error code, or its description when asked)."""
+    status = int(getattr(error, "status_code", 0) or 0)
+    if status >= 500 or status == 429:
+        return AmazonTransientError(f"Login with Amazon is unavailable ({status}); try again")
+    code, description = getattr(error, "error_code", ""), getattr(error, "message", "")
+    reason = (description if with_description else code) or "invalid_grant"
+    return AmazonAuthError(f"{message} ({reason})")
+
+
 # python-amazon-sp-api ships no type information, so its base class is Any.
 class _LwaClient(AccessTokenClient):  # type: ignore[misc]
     """Login with Amazon at the channel's token endpoint, with a cache that honours expiry."""
@@ -128,6 +191,16 @@ class _LwaClient(AccessTokenClient):  # type: ignore[misc]
     scheme = "https://"
     host = "api.amazon.com"
     path = "/auth/o2/token"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._transport = HttpxTransport(client=_checked_http_client())
+
+    def _request(self, url: str, data: dict[str, Any], headers: dict[str, str]) -> Any:
+        try:
+            return super()._request(url, data, headers)
+        except _HttpFailure as failure:
+            raise AuthorizationError(failure.code, failure.message, failure.status) from None
 
     def get_auth(self) -> AccessTokenResponse:
         url = self.scheme + self.host + self.path
@@ -192,10 +265,9 @@ def exchange_authorization_code(
     try:
         answer = lwa.authorize_auth_code(code)
     except AuthorizationError as error:
-        if int(getattr(error, "status_code", 0) or 0) >= 500:
-            raise AmazonTransientError("Login with Amazon is unavailable; try again") from None
-        reason = getattr(error, "message", "") or "invalid_grant"
-        raise AmazonAuthError(f"Amazon refused the authorization code ({reason})") from None
+        raise _lwa_failure(
+            error, "Amazon refused the authorization code", with_description=True
+        ) from None
     except (httpx.HTTPError, ValueError) as error:
         raise AmazonTransientError(
             f"Login with Amazon did not answer: {type(error).__name__}"
@@ -219,12 +291,7 @@ def verify_refresh_token(connection: Connection) -> None:
     try:
         lwa.get_auth()
     except AuthorizationError as error:
-        if int(getattr(error, "status_code", 0) or 0) >= 500:
-            raise AmazonTransientError("Login with Amazon is unavailable; try again") from None
-        raise AmazonAuthError(
-            "Amazon does not accept this refresh token "
-            f"({getattr(error, 'error_code', '') or 'invalid_grant'})"
-        ) from None
+        raise _lwa_failure(error, "Amazon does not accept this refresh token") from None
     except (httpx.HTTPError, ValueError) as error:
         raise AmazonTransientError(
             f"Login with Amazon did not answer: {type(error).__name__}"
@@ -242,6 +309,7 @@ class AmazonClient:
         self.connection = connection
         self.max_wait = settings.AMAZON_MAX_PACING_WAIT if max_wait is None else max_wait
         self._clients: dict[str, Any] = {}
+        self._http = _checked_http_client()
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -263,7 +331,9 @@ class AmazonClient:
             }
             if version:
                 kwargs["version"] = version
-            self._clients[key] = api(**kwargs)
+            client = api(**kwargs)
+            client._transport = HttpxTransport(client=self._http)
+            self._clients[key] = client
         return self._clients[key]
 
     def _call(self, operation: str, call: Callable[[], T]) -> T:
@@ -288,28 +358,32 @@ class AmazonClient:
         try:
             return call()
         except AuthorizationError as error:
-            status = int(getattr(error, "status_code", 0) or 0)
-            if status >= 500 or status == 429:
-                raise AmazonTransientError(f"{operation}: Login with Amazon unavailable") from None
-            raise AmazonAuthError(
-                f"{operation}: Amazon no longer accepts this seller's authorization "
-                f"({getattr(error, 'error_code', '') or 'invalid_grant'})"
+            raise _lwa_failure(
+                error, f"{operation}: Amazon no longer accepts this seller's authorization"
             ) from None
-        except SellingApiException as error:
+        except _HttpFailure as failure:
+            raise self._failure(operation, failure.status, failure.code, failure.message) from None
+        except SellingApiException as error:  # a 2xx whose body still carries ``errors``
             code, message = _error_parts(error)
             status = int(getattr(error, "code", 0) or 0)
-            if status == 429:
-                retry_after = ratelimit.record_throttle(self.connection.seller_id, operation)
-                raise AmazonThrottled(operation, retry_after) from None
-            if status >= 500 or status == 999:
-                raise AmazonTransientError(f"{operation}: Amazon error {status} {code}") from None
-            if status == 403 and code in {"Unauthorized", "InvalidToken", "AccessDenied", ""}:
-                raise _AccessTokenRejected(code or str(status)) from None
-            raise AmazonRejected(operation, status, code, message) from None
+            raise self._failure(operation, status, code, message) from None
         except (httpx.TimeoutException, httpx.TransportError) as error:
             raise AmazonTransientError(f"{operation}: {type(error).__name__}") from None
         except (ValueError, KeyError) as error:  # JSON the library could not make sense of
             raise AmazonPayloadError(f"{operation}: unreadable answer ({error})") from None
+
+    def _failure(self, operation: str, status: int, code: str, message: str) -> Exception:
+        """What Amazon's answer to an operation means: 429 throttled, 5xx transient (999 is
+        sp_api's "unknown status"), 403 a refused access token, any other a rejection with
+        Amazon's reason."""
+        if status == 429:
+            retry_after = ratelimit.record_throttle(self.connection.seller_id, operation)
+            return AmazonThrottled(operation, retry_after)
+        if status >= 500 or status == 999:
+            return AmazonTransientError(f"{operation}: Amazon error {status} {code or message}")
+        if status == 403 and code in {"Unauthorized", "InvalidToken", "AccessDenied", ""}:
+            return _AccessTokenRejected(code or str(status))
+        return AmazonRejected(operation, status, code, message)
 
     @staticmethod
     def _payload(operation: str, response: ApiResponse) -> dict[str, Any]:
@@ -473,13 +547,11 @@ class AmazonClient:
         _trusted(check_document_url, url)
         body = json.dumps(document, ensure_ascii=False).encode("utf-8")
         try:
-            upload = httpx.put(
-                url, content=body, headers={"Content-Type": content_type}, timeout=_http_timeout()
-            )
+            self._http.put(url, content=body, headers={"Content-Type": content_type})
+        except _HttpFailure as failure:
+            raise _document_failure("feed upload", failure) from None
         except httpx.HTTPError as error:
             raise AmazonTransientError(f"feed upload: {type(error).__name__}") from None
-        if not 200 <= upload.status_code < 300:
-            raise AmazonTransientError(f"feed upload answered {upload.status_code}")
         document_id = _required(created, "feedDocumentId", "createFeedDocument")
         # Reference: https://developer-docs.amazon.com/sp-api/reference/createfeed
         response = self._call(
@@ -575,7 +647,11 @@ class AmazonClient:
         self, *, page_token: str | None = None, with_quantities: bool = False
     ) -> tuple[list[ListingDetails], str | None]:
         """One page (20 SKUs) of the seller's listings with product type and variation (and,
-        when asked, the quantity Amazon lists)."""
+        when asked, the quantity Amazon lists), in SKU order.
+
+        Amazon's default order is last updated, newest first: a listing edited while the pages
+        are read jumps to a page already read and is never seen. A SKU never changes, so in
+        SKU order an edit moves nothing."""
         # Reference: https://developer-docs.amazon.com/sp-api/reference/searchlistingsitems
         listings = self._sp(ListingsItems)
         params: dict[str, Any] = {
@@ -583,6 +659,8 @@ class AmazonClient:
             "includedData": ["summaries", "relationships"]
             + (["fulfillmentAvailability"] if with_quantities else []),
             "pageSize": 20,
+            "sortBy": "sku",
+            "sortOrder": "ASC",
         }
         if page_token:
             params["pageToken"] = page_token
@@ -638,14 +716,7 @@ class AmazonClient:
         limits = _DocumentLimits.from_settings(operation)
         try:
             # Accept-Encoding identity: any gzip is ours to inflate, within the limits.
-            with httpx.stream(
-                "GET", url, headers={"Accept-Encoding": "identity"}, timeout=_http_timeout()
-            ) as answer:
-                if answer.status_code != 200:
-                    # Pre-signed document URLs expire after five minutes: ask again.
-                    raise AmazonTransientError(
-                        f"{operation} download answered {answer.status_code}"
-                    )
+            with self._http.stream("GET", url, headers={"Accept-Encoding": "identity"}) as answer:
                 chunks: Iterable[bytes] = limits.downloaded(answer.iter_raw(_CHUNK))
                 encoding = answer.headers.get("content-encoding", "identity").strip().lower()
                 if encoding == "gzip":
@@ -656,6 +727,8 @@ class AmazonClient:
                     chunks = limits.gunzipped(chunks)
                 content = b"".join(chunks)
                 charset = answer.charset_encoding or "windows-1252"
+        except _HttpFailure as failure:
+            raise _document_failure(f"{operation} download", failure) from None
         except httpx.HTTPError as error:
             raise AmazonTransientError(f"{operation} download: {type(error).__name__}") from None
         try:
@@ -731,6 +804,15 @@ class _DocumentLimits:
 
 
 _GZIP = 16 + zlib.MAX_WBITS  # zlib's wbits for a gzip header and trailer
+
+
+def _document_failure(what: str, failure: _HttpFailure) -> AmazonError:
+    """A pre-signed document URL's answer: 5xx and 429 are transient, and so is an expired URL
+    (they last five minutes; asking for the document again gives a new one). Any other 4xx is
+    S3 refusing the request, with its reason."""
+    if failure.status >= 500 or failure.status == 429 or "expired" in failure.message.lower():
+        return AmazonTransientError(f"{what} answered {failure.status} {failure.code}".rstrip())
+    return AmazonRejected(what, failure.status, failure.code, failure.message)
 
 
 def _required(payload: dict[str, Any], key: str, operation: str) -> str:

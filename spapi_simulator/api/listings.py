@@ -39,6 +39,19 @@ LISTING_INCLUDED_DATA = (
 )
 
 
+SORT_BY = ("sku", "createdDate", "lastUpdatedDate")
+SORT_ORDER = ("ASC", "DESC")
+
+
+def _one_of(request: Request, name: str, allowed: tuple[str, ...], default: str) -> str:
+    """An enum query parameter: absent means ``default``; given, it must be one of ``allowed``
+    exactly (Amazon's values are case-sensitive)."""
+    value = request.args.get(name, default)
+    if value not in allowed:
+        raise invalid(f"Invalid {name} value '{value}'. Allowed values: {', '.join(allowed)}.")
+    return value
+
+
 def _check_listing_request(
     state: SimState, request: Request, access: AccessToken, seller_id: str
 ) -> None:
@@ -78,13 +91,9 @@ def search_listings_items(
         raise invalid("identifiersType (SKU, ASIN or FNSKU) is required with identifiers.")
     if len(identifiers) > 20:
         raise invalid("At most 20 identifiers are allowed.")
-    sort_by = request.args.get("sortBy", "lastUpdatedDate")
-    sort_order = request.args.get("sortOrder", "DESC")
-    if sort_by not in ("sku", "createdDate", "lastUpdatedDate") or sort_order not in (
-        "ASC",
-        "DESC",
-    ):
-        raise invalid("Invalid sortBy or sortOrder.")
+    # Amazon's defaults: the most recently updated listing first.
+    sort_by = _one_of(request, "sortBy", SORT_BY, "lastUpdatedDate")
+    sort_order = _one_of(request, "sortOrder", SORT_ORDER, "DESC")
     statuses = enum_list(request, "withStatus", ("BUYABLE", "DISCOVERABLE"))
     created_after, created_before = (
         date_param(request, "createdAfter"),

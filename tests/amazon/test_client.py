@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -10,21 +12,26 @@ import time_machine
 from django.utils import timezone
 
 from marketplaces.amazon import ratelimit
-from marketplaces.amazon.client import AmazonClient
+from marketplaces.amazon.client import (
+    AmazonClient,
+    exchange_authorization_code,
+    verify_refresh_token,
+)
 from marketplaces.amazon.errors import (
     AmazonAuthError,
     AmazonRejected,
     AmazonThrottled,
     AmazonTransientError,
 )
+from marketplaces.amazon.types import AmazonOrder
 from marketplaces.models import ApiQuota
 from spapi_simulator import Simulator
 from tests.helpers.amazon import SIM_START, connection_to
 from tests.helpers.fake_clock import FakeClock
 
 
-def control(sim: Simulator, path: str, body: dict | None = None) -> dict:
-    answer = httpx.post(f"{sim.base_url}{path}", json=body or {}, timeout=10)
+def control(sim: Simulator, path: str, body: dict | None = None, method: str = "POST") -> dict:
+    answer = httpx.request(method, f"{sim.base_url}{path}", json=body or {}, timeout=10)
     answer.raise_for_status()
     return answer.json() if answer.content else {}
 
@@ -146,3 +153,210 @@ def test_an_order_amazon_holds_wrongly_is_rejected_not_retried(
         amazon.get_order(order_id)
 
     assert "bad quantityOrdered" in rejected.value.reason
+
+
+# -- every call's HTTP status ---------------------------------------------------------------
+#
+# python-amazon-sp-api turns a 5xx with an HTML body into an empty success. Each method of the
+# client, and each Amazon request it makes, is walked here against an injected 5xx and a 429:
+# none may return as if Amazon had answered. A new method fails the completeness check below
+# until it is added to WALK.
+
+
+def _merchant_sku(sim: Simulator) -> str:
+    return next(
+        listing.sku
+        for listing in sim.state.listings.values()
+        if not listing.is_parent and not listing.is_fba
+    )
+
+
+def _unshipped_order(client: AmazonClient) -> AmazonOrder:
+    return client.search_orders(
+        last_updated_after=SIM_START - timedelta(days=30),
+        statuses=["UNSHIPPED"],
+        fulfilled_by=["MERCHANT"],
+        page_size=1,
+    ).orders[0]
+
+
+def _confirm(sim: Simulator, client: AmazonClient) -> Callable[[], object]:
+    order = _unshipped_order(client)
+    detail = {
+        "packageReferenceId": "1",
+        "carrierCode": "Canada Post",
+        "trackingNumber": "TRACK1",
+        "shipDate": "2026-03-02T12:00:00Z",
+        "orderItems": [
+            {"orderItemId": item.order_item_id, "quantity": item.quantity} for item in order.items
+        ],
+    }
+    return lambda: client.confirm_shipment(order.order_id, detail)
+
+
+def _report_document(sim: Simulator, client: AmazonClient) -> str:
+    report_id = client.create_report("GET_MERCHANT_LISTINGS_ALL_DATA")
+    control(sim, "/_sim/clock/advance", {"seconds": 120})
+    document_id = client.get_report(report_id).document_id
+    assert document_id
+    return document_id
+
+
+FEED = {"header": {"sellerId": "A3SIMULATORCA", "version": "2.0"}, "messages": []}
+
+
+def _feed_result(sim: Simulator, client: AmazonClient) -> str:
+    feed_id = client.submit_json_feed("JSON_LISTINGS_FEED", FEED)
+    control(sim, "/_sim/clock/advance", {"seconds": 120})
+    document_id = client.get_feed(feed_id).result_document_id
+    assert document_id
+    return document_id
+
+
+Prepare = Callable[[Simulator, AmazonClient], Callable[[], object]]
+
+# method -> (what its call needs first, done without faults; the Amazon requests it makes)
+WALK: dict[str, tuple[Prepare, tuple[str, ...]]] = {
+    "search_orders": (
+        lambda sim, c: lambda: c.search_orders(last_updated_after=SIM_START - timedelta(days=1)),
+        ("searchOrders",),
+    ),
+    "get_order": (
+        lambda sim, c: (lambda order_id: lambda: c.get_order(order_id))(
+            _unshipped_order(c).order_id
+        ),
+        ("getOrder",),
+    ),
+    "confirm_shipment": (_confirm, ("confirmShipment",)),
+    "package_confirmed": (
+        lambda sim, c: (lambda order_id: lambda: c.package_confirmed(order_id, "1"))(
+            _unshipped_order(c).order_id
+        ),
+        ("getOrder",),
+    ),
+    "create_report": (
+        lambda sim, c: lambda: c.create_report("GET_MERCHANT_LISTINGS_ALL_DATA"),
+        ("createReport",),
+    ),
+    "get_report": (
+        lambda sim, c: (lambda report_id: lambda: c.get_report(report_id))(
+            c.create_report("GET_MERCHANT_LISTINGS_ALL_DATA")
+        ),
+        ("getReport",),
+    ),
+    "download_report": (
+        lambda sim, c: (lambda document_id: lambda: c.download_report(document_id))(
+            _report_document(sim, c)
+        ),
+        ("getReportDocument", "documentDownload"),
+    ),
+    "submit_json_feed": (
+        lambda sim, c: lambda: c.submit_json_feed("JSON_LISTINGS_FEED", FEED),
+        ("createFeedDocument", "documentUpload", "createFeed"),
+    ),
+    "get_feed": (
+        lambda sim, c: (lambda feed_id: lambda: c.get_feed(feed_id))(
+            c.submit_json_feed("JSON_LISTINGS_FEED", FEED)
+        ),
+        ("getFeed",),
+    ),
+    "download_feed_result": (
+        lambda sim, c: (lambda document_id: lambda: c.download_feed_result(document_id))(
+            _feed_result(sim, c)
+        ),
+        ("getFeedDocument", "documentDownload"),
+    ),
+    "patch_listing_quantity": (
+        lambda sim, c: lambda: c.patch_listing_quantity(_merchant_sku(sim), "PRODUCT", 3),
+        ("patchListingsItem",),
+    ),
+    "get_listing_quantity": (
+        lambda sim, c: lambda: c.get_listing_quantity(_merchant_sku(sim)),
+        ("getListingsItem",),
+    ),
+    "search_listings": (
+        lambda sim, c: lambda: c.search_listings(with_quantities=True),
+        ("searchListingsItems",),
+    ),
+    "get_marketplace_participations": (
+        lambda sim, c: lambda: c.get_marketplace_participations(),
+        ("getMarketplaceParticipations",),
+    ),
+    "get_fba_inventory": (
+        lambda sim, c: lambda: c.get_fba_inventory(),
+        ("getInventorySummaries",),
+    ),
+}
+
+FAULTS = {
+    "503 HTML": {"kind": "server_error", "status": 503},
+    "500 HTML": {"kind": "server_error", "status": 500},
+    "503 empty": {"kind": "empty_body", "status": 503},
+    "429": {"kind": "throttle"},
+}
+
+
+def test_the_walk_covers_every_method_of_the_client() -> None:
+    public = {
+        name
+        for name, member in vars(AmazonClient).items()
+        if callable(member) and not name.startswith("_")
+    }
+    assert public == set(WALK)
+
+
+@pytest.mark.parametrize("fault", FAULTS.values(), ids=FAULTS.keys())
+@pytest.mark.parametrize(
+    ("method", "operation"),
+    [(method, operation) for method, (_, operations) in WALK.items() for operation in operations],
+)
+def test_every_call_fails_transiently_when_amazon_answers_5xx_or_429(
+    sim: Simulator, amazon: AmazonClient, method: str, operation: str, fault: dict[str, Any]
+) -> None:
+    prepare, _ = WALK[method]
+    call = prepare(sim, amazon)
+    control(sim, "/_sim/faults", {"operation": operation, "count": 1, **fault})
+
+    with pytest.raises(AmazonTransientError):
+        call()
+
+    assert control(sim, "/_sim/faults", None, method="GET")["faults"] == []  # it was hit
+
+
+@pytest.mark.parametrize("fault", FAULTS.values(), ids=FAULTS.keys())
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda sim: AmazonClient(connection_to(sim), max_wait=0).search_orders(
+            last_updated_after=SIM_START - timedelta(days=1)
+        ),
+        lambda sim: verify_refresh_token(connection_to(sim)),
+        lambda sim: exchange_authorization_code(
+            "a-code",
+            lwa_endpoint=sim.base_url,
+            client_id="amzn1.application-oa2-client.simulator",
+            client_secret="simulator-secret",
+        ),
+    ],
+    ids=["an operation's access token", "verify_refresh_token", "exchange_authorization_code"],
+)
+def test_login_with_amazon_failing_5xx_or_429_is_transient(
+    sim: Simulator, db: None, call: Callable[[Simulator], object], fault: dict[str, Any]
+) -> None:
+    control(sim, "/_sim/faults", {"operation": "lwaToken", "count": 1, **fault})
+
+    with pytest.raises(AmazonTransientError):
+        call(sim)
+
+
+def test_an_expired_document_url_is_transient_so_the_document_is_asked_for_again(
+    sim: Simulator, amazon: AmazonClient
+) -> None:
+    """S3 answers an expired pre-signed URL 403: not a rejection, a new URL will do."""
+    document_id = _report_document(sim, amazon)
+    control(sim, "/_sim/faults", {"kind": "expired_document", "count": 1})
+
+    with pytest.raises(AmazonTransientError, match="403 AccessDenied"):
+        amazon.download_report(document_id)
+
+    assert "item-name" in amazon.download_report(document_id)

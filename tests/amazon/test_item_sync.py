@@ -145,3 +145,28 @@ def test_a_linked_listing_is_pushed_the_items_quantity(
 
     assert push.status == SyncRun.Status.SUCCEEDED, push.error
     assert listed_quantities(live_sim)[listing.seller_sku] == 87
+
+
+def test_no_listing_is_missed_when_listings_change_while_the_sync_pages(
+    live_sim: Simulator, channel: SalesChannel, warehouse: Any
+) -> None:
+    """A listing edited between two searchListingsItems pages jumps to a page already read in
+    Amazon's default newest-first order; the sync must still bring its product type, which
+    the stock push needs."""
+    # Before each of the first six page requests, a seller edits a listing in Seller Central.
+    sim_post(
+        live_sim,
+        "/_sim/faults",
+        {"operation": "searchListingsItems", "kind": "listing_edit", "count": 6},
+    )
+
+    run = run_item_sync(live_sim, channel)
+
+    assert run.status in {SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL}, run.error
+    assert sim_get(live_sim, "/_sim/faults")["faults"] == []  # all six edits happened
+    product_types = {
+        e["sku"]: e["productType"] for e in sim_get(live_sim, "/_sim/listings")["listings"]
+    }
+    imported = dict(Listing.objects.values_list("seller_sku", "product_type"))
+    assert imported
+    assert imported == {sku: product_types[sku] for sku in imported}

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.test import Client
 from django.utils import timezone
 
-from marketplaces import shipments
+from marketplaces import runs, shipments
 from marketplaces.amazon import shipment_push
 from marketplaces.amazon.connection import client_for
 from marketplaces.models import SalesChannel, SalesOrder, Shipment
 from spapi_simulator import Simulator
 from spapi_simulator.testing import sim_get, sim_post
+from synchistory import services as history
 from synchistory.models import SyncRun
 from tests.helpers.amazon import place_merchant_order, placed_order, push, run_order_sync
 from warehouses.models import Item, Stock
@@ -124,6 +126,51 @@ def test_a_confirmation_whose_answer_was_lost_is_not_sent_again(
     shipment.refresh_from_db()
     assert shipment.amazon_status == Shipment.AmazonStatus.ACCEPTED
     assert len(sim_get(live_sim, "/_sim/shipments")["shipments"]) == 1
+
+
+def test_a_confirmation_amazon_answers_503_is_not_accepted_and_is_sent_again(
+    live_sim: Simulator,
+    channel: SalesChannel,
+    stocked_items: dict[str, Item],
+    admin_client: Client,
+) -> None:
+    """Amazon's edge answers confirmShipment 503 with an HTML page: the shipment is not
+    "Accepted by Amazon", the run tries again, and the next answer confirms it."""
+    order = placed_order(live_sim, channel, stocked_items)
+    shipment = shipments.create_shipment(order, request(order, order.lines.get().quantity))
+    sim_post(
+        live_sim,
+        "/_sim/faults",
+        {"operation": "confirmShipment", "kind": "server_error", "status": 503, "count": 1},
+    )
+    run = history.start_run(channel.id, SyncRun.Kind.SHIPMENTS, SyncRun.Trigger.AUTOMATIC)
+    assert history.claim_run(run.id)
+    run.refresh_from_db()
+
+    again = runs.attempt(run)
+
+    assert again is not None, "the run ended as if Amazon had confirmed the shipment"
+    assert "503" in again.reason
+    shipment.refresh_from_db()
+    assert shipment.amazon_status != Shipment.AmazonStatus.ACCEPTED
+    assert shipment.confirmed_at is None
+    assert sim_get(live_sim, "/_sim/shipments")["shipments"] == []
+    page = admin_client.get(f"/sales-orders/{order.id}/").content.decode()
+    assert "Accepted by Amazon" not in page
+    assert shipment.get_amazon_status_display() in page
+
+    runs.requeue(run)  # what the worker does before Celery's retry
+    assert history.claim_run(run.id)
+    run.refresh_from_db()
+    assert runs.attempt(run, again.failures) is None
+
+    run.refresh_from_db()
+    shipment.refresh_from_db()
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert shipment.amazon_status == Shipment.AmazonStatus.ACCEPTED
+    received = sim_get(live_sim, "/_sim/shipments")["shipments"]
+    assert [s["orderId"] for s in received] == [order.amazon_order_id]
+    assert "Accepted by Amazon" in admin_client.get(f"/sales-orders/{order.id}/").content.decode()
 
 
 def test_bad_input_is_refused_with_field_errors(

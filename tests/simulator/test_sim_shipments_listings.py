@@ -315,6 +315,84 @@ def test_it_searches_listings_page_by_page(simulator: Simulator, sp_kwargs: dict
     assert sorted(item["sku"] for item in by_sku.payload["items"]) == ["MUG-0001", "SOCK-0002"]
 
 
+def all_skus(http: httpx.Client, **params: str) -> list[str]:
+    """Every SKU searchListingsItems returns, page after page, with these parameters."""
+    skus: list[str] = []
+    token = None
+    while True:
+        query = {"marketplaceIds": "A2EUQ1WTGCTBG2", "pageSize": "20", **params}
+        if token:
+            query["pageToken"] = token
+        page = http.get("/listings/2021-08-01/items/A3SIMULATORCA", params=query).json()
+        skus += [item["sku"] for item in page["items"]]
+        token = page.get("pagination", {}).get("nextToken")
+        if not token:
+            return skus
+
+
+def test_listings_come_newest_first_unless_a_sort_is_asked_for(
+    simulator: Simulator, http: httpx.Client
+) -> None:
+    everything = httpx.get(f"{simulator.base_url}/_sim/listings").json()["listings"]
+    newest_first = sorted(everything, key=lambda e: (e["lastUpdatedTime"], e["sku"]), reverse=True)
+
+    assert all_skus(http) == [e["sku"] for e in newest_first]
+    assert all_skus(http, sortBy="lastUpdatedDate", sortOrder="DESC") == all_skus(http)
+    assert all_skus(http, sortBy="sku", sortOrder="ASC") == sorted(e["sku"] for e in everything)
+    assert all_skus(http, sortBy="sku") == sorted((e["sku"] for e in everything), reverse=True)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (
+            {"sortBy": "SKU"},
+            "Invalid sortBy value 'SKU'. Allowed values: sku, createdDate, lastUpdatedDate.",
+        ),
+        ({"sortOrder": "asc"}, "Invalid sortOrder value 'asc'. Allowed values: ASC, DESC."),
+    ],
+)
+def test_it_refuses_a_sort_amazon_does_not_know(
+    http: httpx.Client, params: dict[str, str], message: str
+) -> None:
+    answer = http.get(
+        "/listings/2021-08-01/items/A3SIMULATORCA",
+        params={"marketplaceIds": "A2EUQ1WTGCTBG2", **params},
+    )
+
+    assert answer.status_code == 400
+    assert answer.json()["errors"][0] == {"code": "InvalidInput", "message": message, "details": ""}
+
+
+def test_a_listing_edit_fault_edits_the_least_recently_updated_listing_before_answering(
+    simulator: Simulator, http: httpx.Client
+) -> None:
+    before = {
+        e["sku"]: e for e in httpx.get(f"{simulator.base_url}/_sim/listings").json()["listings"]
+    }
+    oldest = min(
+        (
+            e
+            for e in before.values()
+            if e["fulfillmentChannelCode"] == "DEFAULT" and not e["isParent"]
+        ),
+        key=lambda e: (e["lastUpdatedTime"], e["sku"]),
+    )
+    httpx.post(
+        f"{simulator.base_url}/_sim/faults",
+        json={"operation": "searchListingsItems", "kind": "listing_edit", "count": 1},
+    ).raise_for_status()
+
+    first = all_skus(http)[0]
+
+    after = {
+        e["sku"]: e for e in httpx.get(f"{simulator.base_url}/_sim/listings").json()["listings"]
+    }
+    assert first == oldest["sku"]  # the edit came before the answer, which lists it first
+    assert after[first]["quantity"] == oldest["quantity"] + 1
+    assert [sku for sku in after if after[sku] != before[sku]] == [first]
+
+
 def test_it_reports_fba_inventory_through_sp_api(
     simulator: Simulator, sp_kwargs: dict[str, Any]
 ) -> None:
