@@ -79,17 +79,38 @@ def attempt(
     backoff: Callable[[int], float] = worker_backoff,
 ) -> TryAgain | None:
     """Do the run's work once. ``None``: the run is finished (succeeded or failed, recorded on
-    the run). ``TryAgain``: it is still running and should be attempted again later.
+    the run), or it is no longer this worker's. ``TryAgain``: it is still running and should be
+    attempted again later.
 
     ``failures`` counts the real failures so far: waiting for Amazon and our own pacing do not
     count, so a long feed never uses up the retries a flaky Amazon needs.
     """
+    try:
+        return _attempt(run, failures, backoff)
+    except history.RunTakenOver:
+        # Found by the work or by the write that ends the run: whoever has the run now (or the
+        # reaper, which failed it) decides its outcome, so nothing is recorded on it here.
+        log_taken_over(run)
+        return None
+
+
+def log_taken_over(run: SyncRun) -> None:
+    logger.warning(
+        "Sync run %s was taken over by another worker (or reaped) while this one was stalled; "
+        "it stops without writing anything more.",
+        run.id,
+    )
+
+
+def _attempt(run: SyncRun, failures: int, backoff: Callable[[int], float]) -> TryAgain | None:
     channel = run.channel
     if not channel.is_active:
         history.finish_run(run, error=f"{channel.name} is {channel.get_status_display()}.")
         return None
     try:
         work_for(run.kind)(run, client_for(channel))
+    except history.RunTakenOver:
+        raise
     except WaitForAmazon as waiting:
         if run.created_at < timezone.now() - MAX_RUN_AGE:
             history.finish_run(run, error=f"Gave up waiting for Amazon: {waiting}")
@@ -154,20 +175,21 @@ def run_in_worker(task: RetryingTask, run_id: int, failures: int = 0) -> None:
     the run queued with no task). ``failures`` travels in the retried task's arguments
     (``task.request.retries`` counts every wait too).
     """
-    if not history.claim_run(run_id):
+    run = history.claim_run(run_id)
+    if run is None:
         return  # another worker has it, or it already finished: running twice is a no-op
-    run = SyncRun.objects.select_related("channel").get(id=run_id)
     again = attempt(run, failures)
     if again is None:
         return
-    requeue(run)
+    if not requeue(run):
+        log_taken_over(run)  # its new owner retries it, or the reaper failed it
+        return
     raise task.retry(
         countdown=max(1, int(again.seconds)), kwargs={"transient_failures": again.failures}
     ) from None
 
 
-def requeue(run: SyncRun) -> None:
-    """Back to queued: it stays the channel's active run, so nothing else starts meanwhile."""
-    SyncRun.objects.filter(id=run.id, status=SyncRun.Status.RUNNING).update(
-        status=SyncRun.Status.QUEUED
-    )
+def requeue(run: SyncRun) -> bool:
+    """Back to queued: it stays the channel's active run, so nothing else starts meanwhile.
+    False when the run is no longer this worker's (then it is left as it is)."""
+    return bool(history.held(run).update(status=SyncRun.Status.QUEUED))

@@ -63,6 +63,13 @@ class SyncRun(models.Model):
     heartbeat_at = models.DateTimeField(
         null=True, blank=True, help_text="Refreshed while a worker runs it; a stale one is dead."
     )
+    claim = models.UUIDField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Set by the worker that claimed the run; each of its writes checks it is "
+        "still there, so a worker whose run was taken over writes nothing more.",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

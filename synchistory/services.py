@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, models, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from synchistory.models import SyncRecord, SyncRun
@@ -140,31 +141,73 @@ def start_run(
 ACTIVE_STATUSES = (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING)
 
 
-def claim_run(run_id: int) -> bool:
-    """Take a queued run, or a running one whose worker died, for this worker.
+class RunTakenOver(Exception):
+    """This worker no longer holds the run: it stalled past STALE_AFTER (frozen, swapped out,
+    paused) and meanwhile the reaper failed the run or another worker claimed it again. The
+    worker stops without writing anything more; the run is left to whoever has it now."""
+
+    def __init__(self, run: SyncRun) -> None:
+        self.run = run
+        super().__init__(f"Sync run {run.pk} is no longer held by this worker.")
+
+
+def claim_run(run_id: int) -> SyncRun | None:
+    """Take a queued run, or a running one whose worker died, for this worker; ``None`` when
+    it is not to be had.
 
     A conditional UPDATE decides: of two workers handed the same task (a redelivery, a double
-    beat), exactly one gets row count 1 and runs it.
+    beat), exactly one gets row count 1 and runs it. The run comes back with the claim this
+    worker wrote, which every later write of its work checks (``heartbeat``, ``record``,
+    ``finish_run``): a worker taken for dead and replaced then writes nothing more.
     """
     now = timezone.now()
+    claim = uuid.uuid4()
     claimable = Q(status=SyncRun.Status.QUEUED) | Q(
         status=SyncRun.Status.RUNNING, heartbeat_at__lt=now - stale_after()
     )
-    return (
-        SyncRun.objects.filter(claimable, id=run_id).update(
-            status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now
-        )
-        == 1
+    claimed = SyncRun.objects.filter(claimable, id=run_id).update(
+        status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now, claim=claim
     )
+    if claimed != 1:
+        return None
+    run = SyncRun.objects.select_related("channel").get(id=run_id)
+    run.claim = claim  # this worker's, even if another one has taken the run since the UPDATE
+    return run
 
 
-def heartbeat(run: SyncRun, *, done: int | None = None, total: int | None = None) -> None:
+def held(run: SyncRun) -> QuerySet[SyncRun]:
+    """The run's row, as long as this worker holds it: running, with this worker's claim. Every
+    UPDATE a run's worker makes to its run goes through this filter."""
+    return SyncRun.objects.filter(id=run.id, claim=run.claim, status=SyncRun.Status.RUNNING)
+
+
+def heartbeat(
+    run: SyncRun,
+    *,
+    done: int | None = None,
+    total: int | None = None,
+    cursor: str | None = None,
+    window_start: datetime | None = None,
+) -> None:
+    """Report that the run's worker is alive (and its progress, where it resumes), and check
+    that the run is still its own: raises ``RunTakenOver`` otherwise.
+
+    The one ownership check of a run's work: called before each write to Amazon and first in
+    each transaction that writes the run's results, so a worker taken over writes nothing. In a
+    transaction the UPDATE holds the run's row until commit, so no claim or reaping slips in
+    between the check and the writes.
+    """
     fields: dict[str, object] = {"heartbeat_at": timezone.now()}
     if done is not None:
         fields["progress_done"] = done
     if total is not None:
         fields["progress_total"] = total
-    SyncRun.objects.filter(id=run.id).update(**fields)
+    if cursor is not None:
+        fields["cursor"] = cursor
+    if window_start is not None:
+        fields["window_start"] = window_start
+    if not held(run).update(**fields):
+        raise RunTakenOver(run)
 
 
 def record(
@@ -176,19 +219,23 @@ def record(
     reason: str = "",
     local_object: models.Model | None = None,
 ) -> SyncRecord:
-    """Write one record and bump the run's counters in the same statement set (F(), no race)."""
-    sync_record = SyncRecord.objects.create(
-        run=run,
-        record_type=record_type,
-        external_id=external_id[:200],
-        outcome=outcome,
-        reason=reason[:2000],
-        local_type=ContentType.objects.get_for_model(local_object) if local_object else None,
-        local_id=local_object.pk if local_object else None,
-    )
+    """Write one record and bump the run's counters (F(), no race), if the run is still this
+    worker's (``RunTakenOver`` otherwise, and nothing is written)."""
     counter = _COUNTERS.get((record_type, outcome))
-    if counter:
-        SyncRun.objects.filter(id=run.id).update(**{counter: F(counter) + 1})
+    with transaction.atomic():
+        sync_record = SyncRecord.objects.create(
+            run=run,
+            record_type=record_type,
+            external_id=external_id[:200],
+            outcome=outcome,
+            reason=reason[:2000],
+            local_type=ContentType.objects.get_for_model(local_object) if local_object else None,
+            local_id=local_object.pk if local_object else None,
+        )
+        if not held(run).update(
+            heartbeat_at=timezone.now(), **({counter: F(counter) + 1} if counter else {})
+        ):
+            raise RunTakenOver(run)  # rolls the record back
     return sync_record
 
 
@@ -204,7 +251,9 @@ class Entry:
 
 
 def record_many(run: SyncRun, entries: list[Entry]) -> None:
-    """A page's records in one INSERT and the run's counters in one UPDATE."""
+    """A page's records in one INSERT and the run's counters in one UPDATE, if the run is still
+    this worker's (``RunTakenOver`` otherwise, and nothing is written). Called in the page's
+    transaction: a run taken over meanwhile writes none of the page."""
     if not entries:
         return
     counts: dict[str, int] = {}
@@ -225,11 +274,13 @@ def record_many(run: SyncRun, entries: list[Entry]) -> None:
         counter = _COUNTERS.get((entry.record_type, entry.outcome))
         if counter:
             counts[counter] = counts.get(counter, 0) + 1
-    SyncRecord.objects.bulk_create(rows)
-    if counts:
-        SyncRun.objects.filter(id=run.id).update(
-            **{counter: F(counter) + number for counter, number in counts.items()}
-        )
+    with transaction.atomic():
+        SyncRecord.objects.bulk_create(rows)
+        if not held(run).update(
+            heartbeat_at=timezone.now(),
+            **{counter: F(counter) + number for counter, number in counts.items()},
+        ):
+            raise RunTakenOver(run)  # rolls the records back
 
 
 _COUNTERS: dict[tuple[str, str], str] = {
@@ -245,8 +296,14 @@ _COUNTERS: dict[tuple[str, str], str] = {
 
 
 def finish_run(run: SyncRun, *, error: str = "") -> SyncRun:
-    """Final status from what happened: failed as a whole, with failed records, or clean."""
+    """Final status from what happened: failed as a whole, with failed records, or clean.
+
+    Only by the worker that holds the run: a reaped run stays failed, one another worker claimed
+    stays that worker's (``RunTakenOver``).
+    """
+    claim = run.claim
     run.refresh_from_db()
+    run.claim = claim
     if error:
         status = SyncRun.Status.FAILED
     elif run.items_failed or run.orders_failed:
@@ -254,9 +311,8 @@ def finish_run(run: SyncRun, *, error: str = "") -> SyncRun:
     else:
         status = SyncRun.Status.SUCCEEDED
     now = timezone.now()
-    SyncRun.objects.filter(id=run.id).update(
-        status=status, error=error[:2000], finished_at=now, heartbeat_at=now
-    )
+    if not held(run).update(status=status, error=error[:2000], finished_at=now, heartbeat_at=now):
+        raise RunTakenOver(run)
     run.refresh_from_db()
     return run
 

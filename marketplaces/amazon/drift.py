@@ -24,6 +24,9 @@ class DriftReport:
 
 
 def check_drift(channel: SalesChannel, client: AmazonClient) -> DriftReport:
+    # A reading is as old as its start. A worker stalled past the task's redelivery wakes up
+    # holding an older reading than the check that ran meanwhile: it must not overwrite it.
+    now = timezone.now()
     seen: dict[str, int | None] = {}
     token: str | None = None
     while True:
@@ -31,7 +34,6 @@ def check_drift(channel: SalesChannel, client: AmazonClient) -> DriftReport:
         seen.update((details.seller_sku, details.quantity) for details in page)
         if not token:
             break
-    now = timezone.now()
     drifted: list[str] = []
     listings = Listing.objects.filter(
         channel=channel, fulfillment_channel=FulfillmentChannel.MERCHANT
@@ -40,6 +42,9 @@ def check_drift(channel: SalesChannel, client: AmazonClient) -> DriftReport:
         for listing in listings.select_for_update():
             if listing.seller_sku not in seen:
                 continue
+            checked = listing.amazon_quantity_checked_at
+            if checked is not None and checked > now:
+                continue  # a newer check has read it already
             quantity = seen[listing.seller_sku]
             # QuerySet.update leaves updated_at alone: a push in flight still sees its version.
             Listing.objects.filter(id=listing.id).update(

@@ -40,15 +40,16 @@ def report_poll_seconds() -> float:
 def sync_items(run: SyncRun, client: AmazonClient) -> None:
     report_id = run.cursor.removeprefix(REPORT_PREFIX) if run.cursor else ""
     if not report_id:
+        history.heartbeat(run)  # no report is asked for by a worker taken over meanwhile
         report_id = client.create_report(LISTINGS_REPORT)
-        SyncRun.objects.filter(id=run.id).update(cursor=REPORT_PREFIX + report_id)
+        history.heartbeat(run, cursor=REPORT_PREFIX + report_id)
     status = client.get_report(report_id)
     if status.status in {"IN_QUEUE", "IN_PROGRESS"}:
         raise WaitForAmazon(
             f"Amazon is preparing listings report {report_id}", report_poll_seconds()
         )
     if status.status != "DONE" or not status.document_id:
-        SyncRun.objects.filter(id=run.id).update(cursor="")
+        history.heartbeat(run, cursor="")
         raise AmazonRejected(
             "getReport", 200, status.status, f"the listings report ended {status.status}"
         )
@@ -69,19 +70,19 @@ def sync_items(run: SyncRun, client: AmazonClient) -> None:
     for sku, reason in unreadable:
         history.record(run, SyncRecord.RecordType.ITEM, sku, "failed", reason=reason)
     for done, row in enumerate(rows, start=1):
-        outcome, item, reason = import_listing(run.channel, row, details.get(row.seller_sku))
-        history.record(
-            run,
-            SyncRecord.RecordType.ITEM,
-            row.seller_sku,
-            outcome,
-            reason=reason,
-            local_object=item,
-        )
+        with transaction.atomic():  # the record checks the run is still ours, or neither is kept
+            outcome, item, reason = import_listing(run.channel, row, details.get(row.seller_sku))
+            history.record(
+                run,
+                SyncRecord.RecordType.ITEM,
+                row.seller_sku,
+                outcome,
+                reason=reason,
+                local_object=item,
+            )
         if done % 100 == 0:
             history.heartbeat(run, done=done)
-    SyncRun.objects.filter(id=run.id).update(cursor="")
-    history.heartbeat(run, done=len(rows) + len(unreadable))
+    history.heartbeat(run, done=len(rows) + len(unreadable), cursor="")
 
 
 def _listing_details(client: AmazonClient) -> dict[str, ListingDetails]:

@@ -143,7 +143,7 @@ def sync_orders(run: SyncRun, client: AmazonClient) -> None:
     now = timezone.now()
     if run.window_start is None:
         run.window_start = order_window(channel, now)
-        SyncRun.objects.filter(id=run.id).update(window_start=run.window_start)
+        history.heartbeat(run, window_start=run.window_start)
     end = run.window_end
     if end is not None and end > now - SEARCH_LAG:
         end = None  # Amazon wants the upper bound in the past; without one it uses its own
@@ -169,8 +169,7 @@ def sync_orders(run: SyncRun, client: AmazonClient) -> None:
         upper_bound = upper_bound or page.last_updated_before
         done += len(page.orders) + len(page.invalid)
         next_token = page.next_token
-        SyncRun.objects.filter(id=run.id).update(cursor=next_token or "")
-        history.heartbeat(run, done=done)
+        history.heartbeat(run, done=done, cursor=next_token or "")
         if not next_token:
             break
     if run.trigger in (SyncRun.Trigger.AUTOMATIC, SyncRun.Trigger.INITIAL) and end is None:
@@ -201,13 +200,14 @@ def _sync_from_orders_report(
         end = run.window_end
         if end is not None and end > timezone.now() - SEARCH_LAG:
             end = None
+        history.heartbeat(run)  # no report is asked for by a worker taken over meanwhile
         report_id = client.create_report(ORDERS_REPORT, start=run.window_start, end=end)
-        SyncRun.objects.filter(id=run.id).update(cursor=REPORT_CURSOR + report_id)
+        history.heartbeat(run, cursor=REPORT_CURSOR + report_id)
     status = client.get_report(report_id)
     if status.status in {"IN_QUEUE", "IN_PROGRESS"}:
         raise WaitForAmazon(f"Amazon is preparing orders report {report_id}", _report_poll())
     if status.status != "DONE" or not status.document_id:
-        SyncRun.objects.filter(id=run.id).update(cursor="")
+        history.heartbeat(run, cursor="")
         raise AmazonRejected(
             "getReport", 200, status.status, f"the orders report ended {status.status}"
         )
@@ -251,10 +251,8 @@ def _sync_from_orders_report(
                 newest = amazon_order.last_updated
         import_orders(run.channel, organization, batch, client, run=run, records=failed)
         done = min(start + REPORT_BATCH, len(orders))
-        SyncRun.objects.filter(id=run.id).update(cursor=f"{REPORT_CURSOR}{report_id}:{done}")
-        history.heartbeat(run, done=done)
-    SyncRun.objects.filter(id=run.id).update(cursor="")
-    history.heartbeat(run, done=len(orders) + len(unreadable))
+        history.heartbeat(run, done=done, cursor=f"{REPORT_CURSOR}{report_id}:{done}")
+    history.heartbeat(run, done=len(orders) + len(unreadable), cursor="")
     if run.trigger == SyncRun.Trigger.INITIAL and run.window_end is None:
         advance_checkpoint(run.channel, newest, page_upper_bound=None)
 
@@ -288,6 +286,7 @@ def _refetch_recorded_orders(
                 run, SyncRecord.RecordType.ORDER, order_id, "failed", reason=str(rejected)
             )
         else:
+            history.heartbeat(run)  # a worker taken over meanwhile imports nothing more
             outcome = import_order(run.channel, organization, amazon_order, client)
             history.record(
                 run,
@@ -297,8 +296,7 @@ def _refetch_recorded_orders(
                 reason=outcome.reason,
                 local_object=outcome.order,
             )
-        SyncRun.objects.filter(id=run.id).update(cursor=str(index + 1))
-        history.heartbeat(run, done=index + 1)
+        history.heartbeat(run, done=index + 1, cursor=str(index + 1))
 
 
 @dataclass(frozen=True)
@@ -450,6 +448,7 @@ def _record(
     for amazon_order, outcome in zip(orders, outcomes, strict=True):
         if amazon_order.order_id not in recorded:
             entries.extend(outcome.entries(amazon_order.order_id))
+    # In the page's transaction: a run taken over meanwhile (RunTakenOver) writes none of it.
     history.record_many(run, entries)
 
 

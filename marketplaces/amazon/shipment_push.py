@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import UTC
 
+from django.db import transaction
 from django.utils import timezone
 
 from marketplaces.amazon.client import AmazonClient
@@ -29,9 +30,11 @@ def push_shipments(run: SyncRun, client: AmazonClient) -> None:
         if client.package_confirmed(shipment.order.amazon_order_id, shipment.package_reference_id):
             _accepted(run, shipment)
         else:
-            Shipment.objects.filter(
-                id=shipment.id, amazon_status=Shipment.AmazonStatus.SENDING
-            ).update(amazon_status=Shipment.AmazonStatus.PENDING)
+            with transaction.atomic():
+                history.heartbeat(run)
+                Shipment.objects.filter(
+                    id=shipment.id, amazon_status=Shipment.AmazonStatus.SENDING
+                ).update(amazon_status=Shipment.AmazonStatus.PENDING)
     pending = list(
         Shipment.objects.filter(
             order__channel=channel, amazon_status=Shipment.AmazonStatus.PENDING
@@ -39,42 +42,52 @@ def push_shipments(run: SyncRun, client: AmazonClient) -> None:
     )
     history.heartbeat(run, done=0, total=len(pending))
     for done, shipment in enumerate(pending, start=1):
-        claimed = Shipment.objects.filter(
-            id=shipment.id, amazon_status=Shipment.AmazonStatus.PENDING
-        ).update(amazon_status=Shipment.AmazonStatus.SENDING, amazon_attempted_at=timezone.now())
+        with transaction.atomic():
+            history.heartbeat(run)  # nothing is confirmed for a run taken over meanwhile
+            claimed = Shipment.objects.filter(
+                id=shipment.id, amazon_status=Shipment.AmazonStatus.PENDING
+            ).update(
+                amazon_status=Shipment.AmazonStatus.SENDING, amazon_attempted_at=timezone.now()
+            )
         if not claimed:
             continue
         try:
             client.confirm_shipment(shipment.order.amazon_order_id, package_detail(shipment))
         except AmazonRejected as rejected:
-            Shipment.objects.filter(id=shipment.id).update(
-                amazon_status=Shipment.AmazonStatus.REJECTED, amazon_error=rejected.reason
-            )
-            history.record(
-                run,
-                SyncRecord.RecordType.SHIPMENT,
-                shipment.order.amazon_order_id,
-                "failed",
-                reason=f"Amazon rejected the shipment ({shipment.tracking_number}): "
-                f"{rejected.reason}",
-                local_object=shipment,
-            )
+            with transaction.atomic():
+                history.heartbeat(run)
+                Shipment.objects.filter(id=shipment.id).update(
+                    amazon_status=Shipment.AmazonStatus.REJECTED, amazon_error=rejected.reason
+                )
+                history.record(
+                    run,
+                    SyncRecord.RecordType.SHIPMENT,
+                    shipment.order.amazon_order_id,
+                    "failed",
+                    reason=f"Amazon rejected the shipment ({shipment.tracking_number}): "
+                    f"{rejected.reason}",
+                    local_object=shipment,
+                )
         else:
             _accepted(run, shipment)
         history.heartbeat(run, done=done)
 
 
 def _accepted(run: SyncRun, shipment: Shipment) -> None:
-    Shipment.objects.filter(id=shipment.id).update(
-        amazon_status=Shipment.AmazonStatus.ACCEPTED, amazon_error="", confirmed_at=timezone.now()
-    )
-    history.record(
-        run,
-        SyncRecord.RecordType.SHIPMENT,
-        shipment.order.amazon_order_id,
-        "synced",
-        local_object=shipment,
-    )
+    with transaction.atomic():
+        history.heartbeat(run)  # a run taken over leaves the shipment to its new owner
+        Shipment.objects.filter(id=shipment.id).update(
+            amazon_status=Shipment.AmazonStatus.ACCEPTED,
+            amazon_error="",
+            confirmed_at=timezone.now(),
+        )
+        history.record(
+            run,
+            SyncRecord.RecordType.SHIPMENT,
+            shipment.order.amazon_order_id,
+            "synced",
+            local_object=shipment,
+        )
 
 
 def package_detail(shipment: Shipment) -> dict[str, object]:

@@ -56,18 +56,20 @@ def push_stock(run: SyncRun, client: AmazonClient) -> None:
     # Only one stock run per channel is active, so a push still "prepared" now was never sent
     # whole (the worker stopped, or Amazon failed before taking the feed). Its SKUs are still
     # pending and go out in the push prepared next.
-    StockPush.objects.filter(channel=channel, status=StockPush.Status.PREPARED).update(
-        status=StockPush.Status.FAILED,
-        error="Not sent: the push stopped before Amazon took it; its SKUs were sent again.",
-        finished_at=timezone.now(),
-    )
+    with transaction.atomic():
+        history.heartbeat(run)  # a worker taken over leaves its successor's push alone
+        StockPush.objects.filter(channel=channel, status=StockPush.Status.PREPARED).update(
+            status=StockPush.Status.FAILED,
+            error="Not sent: the push stopped before Amazon took it; its SKUs were sent again.",
+            finished_at=timezone.now(),
+        )
     push = prepare_push(channel, run)
     if push is None:
         return
     if push.method == StockPush.Method.PATCH:
         _send_patches(run, push, client)
     else:
-        _submit_feed(push, client, channel)
+        _submit_feed(run, push, client, channel)
         _follow_feed(run, push, client)
 
 
@@ -86,6 +88,8 @@ def prepare_push(channel: SalesChannel, run: SyncRun | None) -> StockPush | None
         )
         if not pending:
             return None
+        if run is not None:
+            history.heartbeat(run)  # still this worker's run, or it prepares nothing
         quantities = quantities_to_push(channel, pending)
         to_send = [
             listing for listing in pending if quantities[listing.pk] != listing.pushed_quantity
@@ -144,6 +148,7 @@ def feed_document(channel: SalesChannel, lines: list[StockPushLine]) -> dict[str
 def _send_patches(run: SyncRun, push: StockPush, client: AmazonClient) -> None:
     lines = list(push.lines.select_related("listing").filter(outcome=StockPushLine.Outcome.PENDING))
     for done, line in enumerate(lines, start=1):
+        history.heartbeat(run)  # no patch goes out for a run taken over meanwhile
         try:
             client.patch_listing_quantity(
                 line.listing.seller_sku, line.listing.product_type, line.quantity
@@ -153,13 +158,20 @@ def _send_patches(run: SyncRun, push: StockPush, client: AmazonClient) -> None:
         else:
             _apply_outcome(run, line, accepted=True)
         history.heartbeat(run, done=done)
-    _finish(push)
+    _finish(run, push)
 
 
-def _submit_feed(push: StockPush, client: AmazonClient, channel: SalesChannel) -> None:
+def _submit_feed(
+    run: SyncRun, push: StockPush, client: AmazonClient, channel: SalesChannel
+) -> None:
     lines = list(push.lines.select_related("listing"))
+    history.heartbeat(run)  # no feed goes out for a run taken over meanwhile
     feed_id = client.submit_json_feed(FEED_TYPE, feed_document(channel, lines))
-    StockPush.objects.filter(id=push.id).update(status=StockPush.Status.SUBMITTED, feed_id=feed_id)
+    with transaction.atomic():
+        history.heartbeat(run)
+        StockPush.objects.filter(id=push.id).update(
+            status=StockPush.Status.SUBMITTED, feed_id=feed_id
+        )
     push.status, push.feed_id = StockPush.Status.SUBMITTED, feed_id
 
 
@@ -187,9 +199,11 @@ def _follow_feed(run: SyncRun, push: StockPush, client: AmazonClient) -> None:
                 break
         for line in lines.values():
             _apply_outcome(run, line, accepted=False, reason=reason)
-        StockPush.objects.filter(id=push.id).update(
-            status=StockPush.Status.FAILED, error=reason, finished_at=timezone.now()
-        )
+        with transaction.atomic():
+            history.heartbeat(run)
+            StockPush.objects.filter(id=push.id).update(
+                status=StockPush.Status.FAILED, error=reason, finished_at=timezone.now()
+            )
         return
     report = client.download_feed_result(status.result_document_id)
     errors: dict[int, list[str]] = {}
@@ -207,12 +221,13 @@ def _follow_feed(run: SyncRun, push: StockPush, client: AmazonClient) -> None:
             _apply_outcome(run, line, accepted=True)
         if done % 200 == 0:
             history.heartbeat(run, done=done)
-    _finish(push)
+    _finish(run, push)
 
 
 def _apply_outcome(run: SyncRun, line: StockPushLine, *, accepted: bool, reason: str = "") -> None:
     listing = line.listing
     with transaction.atomic():
+        history.heartbeat(run)  # still this worker's run, or no outcome is written
         StockPushLine.objects.filter(id=line.id).update(
             outcome=StockPushLine.Outcome.ACCEPTED if accepted else StockPushLine.Outcome.REJECTED,
             reason=reason[:2000],
@@ -240,7 +255,9 @@ def _mark_clean(listing: Listing, version: int) -> None:
     Listing.objects.filter(id=listing.id, push_version=version).update(push_pending=False)
 
 
-def _finish(push: StockPush) -> None:
-    StockPush.objects.filter(id=push.id).update(
-        status=StockPush.Status.DONE, finished_at=timezone.now()
-    )
+def _finish(run: SyncRun, push: StockPush) -> None:
+    with transaction.atomic():
+        history.heartbeat(run)
+        StockPush.objects.filter(id=push.id).update(
+            status=StockPush.Status.DONE, finished_at=timezone.now()
+        )

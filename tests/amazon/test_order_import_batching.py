@@ -313,6 +313,8 @@ def test_a_batch_refuses_what_is_not_an_order_change() -> None:
 
 def test_a_sync_run_records_every_order_of_a_page_once(shop: SalesChannel) -> None:
     run = history.start_run(shop.id, SyncRun.Kind.ORDERS, SyncRun.Trigger.MANUAL)
+    assert history.claim_run(run.id)  # a run's records are written by the worker holding it
+    run.refresh_from_db()
     invalid = [history.Entry(SyncRecord.RecordType.ORDER, "?", "failed", "no orderId")]
     order_sync.import_orders(
         shop, Organization.load(), mixed_page(0, 6), None, run=run, records=invalid

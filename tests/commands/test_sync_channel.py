@@ -315,7 +315,9 @@ def test_it_reinitiates_a_run(live_sim: Simulator, channel: SalesChannel) -> Non
 
 def test_it_refuses_to_reinitiate_a_stock_push(live_sim: Simulator, channel: SalesChannel) -> None:
     run = history.start_run(channel.id, SyncRun.Kind.STOCK, SyncRun.Trigger.AUTOMATIC)
-    history.finish_run(run)
+    claimed = history.claim_run(run.id)
+    assert claimed is not None
+    history.finish_run(claimed)
     SyncRecord.objects.create(run=run, record_type="stock", external_id="X", outcome="synced")
 
     with pytest.raises(CommandError, match="Only item and order syncs can be re-initiated."):

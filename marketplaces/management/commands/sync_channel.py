@@ -197,9 +197,10 @@ class Command(BaseCommand):
 
     def run_here(self, run: SyncRun, refresh: float) -> SyncRun:
         """Claim a queued run and carry it out in the foreground, showing its progress."""
-        if not history.claim_run(run.id):
+        claimed = history.claim_run(run.id)
+        if claimed is None:
             raise CommandError(f"Run #{run.id} was taken by another worker.")
-        run = SyncRun.objects.select_related("channel").get(id=run.id)
+        run = claimed
         self.stdout.write(
             f"Run #{run.id}: {run.get_kind_display().lower()} sync of {run.channel.name} "
             f"({run.get_trigger_display().lower()})"
@@ -221,8 +222,10 @@ class Command(BaseCommand):
 
     def execute_foreground(self, run: SyncRun, printer: ProgressPrinter) -> SyncRun:
         failures = 0
+        claim = run.claim  # this process's, whatever another worker may write in the row
         while True:
             run.refresh_from_db()  # the work keeps its place (report id, page token) in the row
+            run.claim = claim
             try:
                 again = runs.attempt(run, failures, backoff=runs.foreground_backoff)
             except KeyboardInterrupt:
@@ -233,10 +236,22 @@ class Command(BaseCommand):
                 raise
             if again is None:
                 run.refresh_from_db()
+                if not run.is_final:
+                    raise CommandError(self.taken_over(run))
                 return run
             printer.note(again.reason)
             failures = again.failures
-            self.sleep(run, again.seconds, printer)
+            try:
+                self.sleep(run, again.seconds, printer)
+            except history.RunTakenOver:
+                raise CommandError(self.taken_over(run)) from None
+
+    @staticmethod
+    def taken_over(run: SyncRun) -> str:
+        return (
+            f"Run #{run.id} was taken over by a worker while this command was stalled; "
+            "it carries on there (see Sync History)."
+        )
 
     @staticmethod
     def sleep(run: SyncRun, seconds: float, printer: ProgressPrinter) -> None:
