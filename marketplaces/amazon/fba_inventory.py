@@ -41,8 +41,8 @@ def refresh_fba_inventory(run: SyncRun, client: AmazonClient) -> None:
         token = None
         incremental = run.trigger in INCREMENTAL_TRIGGERS
         changed_since = channel.fba_inventory_checkpoint if incremental else None
-        # The moment the read starts: what changes after it is read by the next refresh.
-        SyncRun.objects.filter(id=run.id).update(window_start=changed_since)
+        if changed_since is not None:  # kept for a retry of this run to ask the same
+            history.heartbeat(run, window_start=changed_since)
     newest = channel.fba_inventory_checkpoint
     warehouse = fba.fba_warehouse(channel)
     done = run.progress_done or 0
@@ -54,23 +54,22 @@ def refresh_fba_inventory(run: SyncRun, client: AmazonClient) -> None:
             history.Entry(SyncRecord.RecordType.STOCK, sku, SyncRecord.Outcome.FAILED, reason)
             for sku, reason in unreadable
         ]
-        with transaction.atomic():
+        done += len(page) + len(unreadable)
+        with transaction.atomic():  # the run's own still (fencing), or nothing is written
+            history.heartbeat(run, done=done, cursor=f"{CURSOR_PREFIX}{token}" if token else "")
             entries += _apply_page(channel, warehouse, page)
-            SyncRun.objects.filter(id=run.id).update(
-                cursor=f"{CURSOR_PREFIX}{token}" if token else ""
-            )
-        history.record_many(run, entries)
+            history.record_many(run, entries)
         for summary in page:
             if summary.last_updated and (newest is None or summary.last_updated > newest):
                 newest = summary.last_updated
-        done += len(page) + len(unreadable)
-        history.heartbeat(run, done=done)
         if not token:
             break
     if newest is not None:
         # Amazon's clock, not ours (they may disagree by minutes): the newest change it showed.
         checkpoint = newest - CHECKPOINT_OVERLAP
-        SalesChannel.objects.filter(id=channel.id).update(fba_inventory_checkpoint=checkpoint)
+        with transaction.atomic():
+            history.heartbeat(run)
+            SalesChannel.objects.filter(id=channel.id).update(fba_inventory_checkpoint=checkpoint)
 
 
 def _apply_page(

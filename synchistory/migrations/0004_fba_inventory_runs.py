@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('synchistory', '0002_run_cursor'),
+        ('synchistory', '0003_run_claim'),
     ]
 
     operations = [
