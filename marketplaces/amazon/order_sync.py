@@ -139,12 +139,24 @@ def sync_orders(run: SyncRun, client: AmazonClient) -> None:
     # A retried run (throttled, worker restarted) resumes at the page it had reached.
     next_token: str | None = run.cursor or None
     done = run.progress_done if next_token else 0
+    listed_again = False
     while True:
-        page = client.search_orders(
-            last_updated_after=None if next_token else run.window_start,
-            last_updated_before=None if next_token else end,
-            next_token=next_token,
-        )
+        try:
+            page = client.search_orders(
+                last_updated_after=None if next_token else run.window_start,
+                last_updated_before=None if next_token else end,
+                next_token=next_token,
+            )
+        except AmazonRejected as rejected:
+            if next_token is None or listed_again or not _token_refused(rejected):
+                raise
+            # Amazon's pagination tokens expire after 24 hours (a run re-queued that long, a
+            # worker down overnight). The window is listed again from its start: the orders
+            # already imported are seen unchanged and recorded once.
+            logger.info("Run %s lists its window again: %s", run.id, rejected)
+            next_token, upper_bound, listed_again = None, None, True
+            SyncRun.objects.filter(id=run.id).update(cursor="")
+            continue
         invalid = [
             history.Entry(SyncRecord.RecordType.ORDER, order_id, "failed", reason)
             for order_id, reason in page.invalid
@@ -162,6 +174,16 @@ def sync_orders(run: SyncRun, client: AmazonClient) -> None:
             break
     if run.trigger in (SyncRun.Trigger.AUTOMATIC, SyncRun.Trigger.INITIAL) and end is None:
         advance_checkpoint(channel, newest_seen, page_upper_bound=upper_bound)
+
+
+def _token_refused(rejected: AmazonRejected) -> bool:
+    """Amazon refused the paginationToken: a request that carries one has nothing else to
+    refuse. Expired or not, the answer is the same 400 InvalidInput, whose message names no
+    reason, so it is never parsed."""
+    return rejected.operation == "searchOrders" and (rejected.status, rejected.code) == (
+        400,
+        "InvalidInput",
+    )
 
 
 def _wants_report(run: SyncRun, client: AmazonClient) -> bool:
@@ -418,25 +440,32 @@ def _record(
 ) -> None:
     if run is None:
         return
-    # A retried page (interrupted, or its worker died before the cursor moved) meets the orders
-    # its first attempt imported again, unchanged: they are recorded in this run once.
-    recorded = set(
-        SyncRecord.objects.filter(
-            run=run,
-            record_type=SyncRecord.RecordType.ORDER,
-            external_id__in=[
-                amazon_order.order_id
-                for amazon_order, outcome in zip(orders, outcomes, strict=True)
-                if outcome.unchanged
-            ],
-        ).values_list("external_id", flat=True)
-        if any(outcome.unchanged for outcome in outcomes)
-        else ()
+    # A page read again (a retried page, or a window listed again after its pagination token
+    # expired) meets orders this run already recorded: one seen unchanged, or skipped again for
+    # the same reason, is recorded in this run once.
+    seen_before = [
+        amazon_order.order_id
+        for amazon_order, outcome in zip(orders, outcomes, strict=True)
+        if outcome.unchanged or outcome.outcome == SyncRecord.Outcome.SKIPPED
+    ]
+    recorded = (
+        set(
+            SyncRecord.objects.filter(
+                run=run, record_type=SyncRecord.RecordType.ORDER, external_id__in=seen_before
+            ).values_list("external_id", "outcome", "reason")
+        )
+        if seen_before
+        else set()
     )
+    recorded_ids = {order_id for order_id, _, _ in recorded}
     entries = list(records)
     for amazon_order, outcome in zip(orders, outcomes, strict=True):
-        if amazon_order.order_id not in recorded:
-            entries.extend(outcome.entries(amazon_order.order_id))
+        order_id = amazon_order.order_id
+        if outcome.unchanged and order_id in recorded_ids:
+            continue
+        if (order_id, outcome.outcome, outcome.reason) in recorded:
+            continue
+        entries.extend(outcome.entries(order_id))
     history.record_many(run, entries)
 
 
