@@ -82,12 +82,6 @@ def withheld_codes(
     return ",".join(missing)
 
 
-def parse(codes: str) -> list[Withheld]:
-    """The stored codes as descriptions, in a fixed order; unknown codes are left out."""
-    present = set(codes.split(",")) if codes else set()
-    return [WITHHELD[code] for code in ORDER if code in present]
-
-
 def missing_roles(withheld: Iterable[Withheld]) -> tuple[str, ...]:
     """The roles to request: Direct-to-Consumer Delivery brings all three for merchant
     orders; the tax roles only the name."""
@@ -97,6 +91,33 @@ def missing_roles(withheld: Iterable[Withheld]) -> tuple[str, ...]:
     if any(DELIVERY_ROLE in part.roles and len(part.roles) == 1 for part in parts):
         return (DELIVERY_ROLE,)
     return NAME_ROLES
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What the pages say of withheld data: which parts, and the role that brings them."""
+
+    parts: tuple[Withheld, ...]
+
+    @property
+    def what(self) -> str:
+        return join_words(part.what for part in self.parts)
+
+    @property
+    def roles(self) -> str:
+        return join_words(missing_roles(self.parts), "or")
+
+    @property
+    def address(self) -> bool:
+        """The address is among them: the order cannot be shipped from here."""
+        return any(part.code == ADDRESS for part in self.parts)
+
+
+def notice(codes: Iterable[str]) -> Notice | None:
+    """``codes``: stored values of one order or of several; ``None`` when nothing was withheld."""
+    present = {code for value in codes for code in value.split(",") if code}
+    parts = tuple(WITHHELD[code] for code in ORDER if code in present)
+    return Notice(parts) if parts else None
 
 
 def join_words(words: Iterable[str], last: str = "and") -> str:

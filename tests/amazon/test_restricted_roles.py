@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from marketplaces import shipments
 from marketplaces.amazon import order_sync
 from marketplaces.amazon.connection import client_for
 from marketplaces.amazon.errors import WaitForAmazon
@@ -16,7 +17,7 @@ from spapi_simulator import Simulator
 from spapi_simulator.testing import sim_get, sim_post
 from synchistory import services as history
 from synchistory.models import SyncRun
-from tests.helpers.amazon import place_merchant_order, run_order_sync
+from tests.helpers.amazon import place_merchant_order, placed_order, push, run_order_sync
 from warehouses.models import Item, Organization
 
 pytestmark = pytest.mark.django_db
@@ -130,3 +131,31 @@ def test_the_orders_report_asks_each_order_once_and_known_ones_never_again(
     again = run_backfill(live_sim, channel, days=29)
     assert again.status == SyncRun.Status.SUCCEEDED, again.error
     assert calls(live_sim, "getOrder") == len(to_ship)
+
+
+def test_an_order_without_its_address_still_ships(
+    live_sim: Simulator, channel: SalesChannel, stocked_items: dict[str, Item]
+) -> None:
+    """confirmShipment needs Amazon's order item ids, which come without any role."""
+    sim_post(live_sim, "/_sim/roles", {"roles": []})
+    order = placed_order(live_sim, channel, stocked_items)
+    assert order.personal_data_withheld == "address,email,name"
+    line = order.lines.get()
+
+    shipments.create_shipment(
+        order,
+        shipments.ShipmentRequest(
+            carrier_code="Canada Post",
+            tracking_number="7023 1234",
+            ship_date=timezone.now(),
+            quantities={line.id: line.quantity},
+        ),
+    )
+    run = push(channel)
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    (received,) = sim_get(live_sim, "/_sim/shipments")["shipments"]
+    assert received["orderId"] == order.amazon_order_id
+    assert received["packageDetail"]["orderItems"] == [
+        {"orderItemId": line.amazon_order_item_id, "quantity": line.quantity}
+    ]
