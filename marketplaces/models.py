@@ -221,6 +221,14 @@ class SalesOrder(models.Model):
     buyer_phone = EncryptedTextField(blank=True)
     shipping_address = EncryptedJSONField(null=True, blank=True)
     personal_data_erased_at = models.DateTimeField(null=True, blank=True)
+    personal_data_withheld = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text=(
+            "What Amazon withheld of the buyer's data for lack of a restricted role "
+            '(marketplaces/buyer_data.py), e.g. "address,email,name"; empty when nothing was.'
+        ),
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import F, Max, Q, QuerySet
+from django.db.models import Count, F, Max, Q, QuerySet
 from django.utils import timezone
 
 from inventory_sync.paging import keyset_page
@@ -142,4 +142,34 @@ def order_page(
     )
     return OrderPage(
         orders=page.rows, newer_cursor=page.newer_cursor, older_cursor=page.older_cursor
+    )
+
+
+# Show Details warns of withheld buyer data when orders of this recent a purchase lack it.
+WITHHELD_LOOKBACK = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class WithheldSummary:
+    """Recent orders Amazon sent without some of the buyer's data (no restricted role)."""
+
+    orders: int
+    codes: tuple[str, ...]  # the distinct stored values, e.g. ("address,email,name",)
+    since: datetime
+
+
+def withheld_personal_data(channel: SalesChannel, now: datetime) -> WithheldSummary | None:
+    since = now - WITHHELD_LOOKBACK
+    groups = (
+        SalesOrder.objects.filter(channel=channel, purchased_at__gte=since)
+        .exclude(personal_data_withheld="")
+        .values("personal_data_withheld")
+        .annotate(orders=Count("id"))
+        .order_by("personal_data_withheld")
+    )
+    rows = [(row["personal_data_withheld"], row["orders"]) for row in groups]
+    if not rows:
+        return None
+    return WithheldSummary(
+        orders=sum(count for _, count in rows), codes=tuple(code for code, _ in rows), since=since
     )

@@ -25,6 +25,7 @@ from accounts.permissions import admin_required, is_org_admin
 from inventory_sync.paging import int_param
 from inventory_sync.settings_forms import save_settings_form
 from marketplaces import (
+    buyer_data,
     channel_settings,
     connect,
     items,
@@ -262,6 +263,10 @@ def _detail_context(channel: SalesChannel, **forms: Any) -> dict[str, Any]:
         "mapping_form": WarehouseMappingForm(initial={"warehouse": channel.mapped_warehouse_id}),
         "now": timezone.now(),
     }
+    withheld = queries.withheld_personal_data(channel, context["now"])
+    if withheld is not None:
+        context["withheld"] = withheld
+        context["withheld_notice"] = buyer_data.notice(withheld.codes)
     context.update(forms)
     return context
 
@@ -637,6 +642,8 @@ def sales_order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
             ],
             # Masked for staff without the permission; an unmasked view is audited.
             "buyer": privacy.buyer_details(order, request.user, request),
+            # What Amazon withheld for lack of a restricted role (not personal data itself).
+            "withheld": buyer_data.notice([order.personal_data_withheld]),
             "shipments": order.shipments.prefetch_related("lines__order_line"),
             "comments": order.comments.select_related("author"),
         },

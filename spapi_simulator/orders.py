@@ -24,6 +24,33 @@ INCLUDED_DATA = (
 )
 ALL_INCLUDED = frozenset(INCLUDED_DATA)
 
+# Amazon's restricted roles that gate the buyer's personal data in Orders 2026-01-01
+# (https://developer-docs.amazon.com/sp-api/docs/access-orders-pii). No Restricted Data Token
+# is involved: an application without the role simply gets the order without those fields.
+DIRECT_TO_CONSUMER_DELIVERY = "directToConsumerDelivery"
+TAX_INVOICING = "taxInvoicing"
+TAX_REMITTANCE = "taxRemittance"
+RESTRICTED_ROLES = (DIRECT_TO_CONSUMER_DELIVERY, TAX_INVOICING, TAX_REMITTANCE)
+ALL_ROLES = frozenset(RESTRICTED_ROLES)
+TAX_ROLES = frozenset({TAX_INVOICING, TAX_REMITTANCE})
+# Amazon gives the buyer's e-mail and name only for orders in these statuses.
+BUYER_DATA_STATUSES = frozenset({"UNSHIPPED", "PARTIALLY_SHIPPED", "SHIPPED"})
+# US, Japan, Singapore: the tax roles do not give the buyer's name there.
+NO_NAME_FOR_TAX_ROLES = frozenset({"ATVPDKIKX0DER", "A1VC38T7YXB528", "A19VAU5U5O7RUS"})
+# The parts of deliveryAddress that are personal data; city, stateOrRegion, countryCode and
+# the others come without any role.
+ADDRESS_PII = frozenset(
+    {
+        "name",
+        "addressLine1",
+        "addressLine2",
+        "addressLine3",
+        "postalCode",
+        "phone",
+        "extendedFields",
+    }
+)
+
 SortKey = tuple[float, str]
 
 
@@ -114,8 +141,36 @@ def _line_total(line: OrderLine) -> int:
     return line.item_cents + line.shipping_cents + _line_tax(line) - _line_discount(line)
 
 
-def order_json(order: Order, included: frozenset[str]) -> dict[str, Any]:
-    """An Order as Orders 2026-01-01 returns it; optional datasets only when asked."""
+def buyer_json(order: Order, roles: frozenset[str]) -> dict[str, str]:
+    """What Amazon tells an application with ``roles`` of the buyer (BUYER dataset)."""
+    buyer: dict[str, str] = {}
+    if order.status not in BUYER_DATA_STATUSES:
+        return buyer
+    merchant = order.fulfilled_by == "MERCHANT"
+    delivery_role = DIRECT_TO_CONSUMER_DELIVERY in roles
+    tax_role = bool(roles & TAX_ROLES) and order.marketplace_id not in NO_NAME_FOR_TAX_ROLES
+    if tax_role or (merchant and delivery_role):
+        buyer["buyerName"] = order.buyer_name
+    if merchant and delivery_role:
+        buyer["buyerEmail"] = order.buyer_email
+    return buyer
+
+
+def delivery_address_json(order: Order, roles: frozenset[str]) -> dict[str, str]:
+    """The delivery address (RECIPIENT dataset): its personal parts need Direct-to-Consumer
+    Delivery; without the role only the city, province, country and the like remain."""
+    if DIRECT_TO_CONSUMER_DELIVERY in roles:
+        return dict(order.address)
+    return {key: value for key, value in order.address.items() if key not in ADDRESS_PII}
+
+
+def order_json(
+    order: Order, included: frozenset[str], *, roles: frozenset[str] | None
+) -> dict[str, Any]:
+    """An Order as Orders 2026-01-01 returns it; optional datasets only when asked.
+
+    ``roles``: the application's restricted roles, which decide the personal data it gets;
+    ``None`` is the control API's own view (everything the buyer gave, no rule applied)."""
     body: dict[str, Any] = {
         "orderId": order.order_id,
         "createdTime": isoformat(order.created),
@@ -130,9 +185,16 @@ def order_json(order: Order, included: frozenset[str]) -> dict[str, Any]:
     if order.seller_order_id:
         body["orderAliases"] = [{"aliasId": order.seller_order_id, "aliasType": "SELLER_ORDER_ID"}]
     if "BUYER" in included:
-        body["buyer"] = {"buyerName": order.buyer_name, "buyerEmail": order.buyer_email}
+        buyer = (
+            {"buyerName": order.buyer_name, "buyerEmail": order.buyer_email}
+            if roles is None
+            else buyer_json(order, roles)
+        )
+        if buyer:
+            body["buyer"] = buyer
     if "RECIPIENT" in included:
-        body["recipient"] = {"deliveryAddress": dict(order.address)}
+        address = dict(order.address) if roles is None else delivery_address_json(order, roles)
+        body["recipient"] = {"deliveryAddress": address}
     if "PROCEEDS" in included:
         totals = {"ITEM": 0, "SHIPPING": 0, "TAX": 0, "DISCOUNT": 0}
         for line in order.lines:

@@ -40,7 +40,7 @@ from .documents import (
     process_listings_feed,
     report_window_orders,
 )
-from .orders import ALL_INCLUDED, OrderBook, order_json
+from .orders import ALL_INCLUDED, ALL_ROLES, OrderBook, order_json
 from .ratelimit import TokenBuckets
 
 # Default credentials, printed at start-up and documented in docs/SIMULATOR.md.
@@ -97,6 +97,9 @@ class SimConfig:
     feed_queue_seconds: float = 15.0
     feed_processing_seconds: float = 60.0
     models_dir: Path | None = None
+    # The restricted roles the application holds (``orders.RESTRICTED_ROLES``): they decide
+    # which personal data orders carry. All of them by default; ``POST /_sim/roles`` changes it.
+    restricted_roles: frozenset[str] = ALL_ROLES
     # Keep every SP-API response (operation, status, body) in ``SimState.recorded``: the
     # contract tests validate what the server sent, whichever client made the call.
     record_responses: bool = False
@@ -262,6 +265,9 @@ class SimState:
         self.access_tokens: dict[str, AccessToken] = {}
         self.auth_codes: dict[str, AuthCode] = {}
         self.recorded: list[tuple[str, int, bytes]] = []
+        # The application's restricted roles: its registration, not the seller's data, so a
+        # reset keeps them.
+        self.roles: frozenset[str] = frozenset(config.restricted_roles)
         self._install_default_refresh_token()
         self.reset(config.seed)
 
@@ -585,7 +591,7 @@ class SimState:
         )
 
     def order_view(self, order: Order) -> dict[str, Any]:
-        return order_json(order, ALL_INCLUDED)
+        return order_json(order, ALL_INCLUDED, roles=None)
 
     # -- reports -----------------------------------------------------------------------
 

@@ -450,7 +450,7 @@ class AmazonClient:
         payload = self._payload("searchOrders", response)
         if response.pagination is not None:
             payload = {**payload, "pagination": response.pagination}
-        return parse_orders_page(payload)
+        return parse_orders_page(payload, personal_data_requested=personal_data)
 
     def get_order(self, order_id: str, *, personal_data: bool = False) -> AmazonOrder:
         # Reference: https://developer-docs.amazon.com/sp-api/reference/getorder
@@ -459,7 +459,7 @@ class AmazonClient:
         response = self._call("getOrder", lambda: orders.get_order(order_id, includedData=included))
         payload = self._payload("getOrder", response)
         try:
-            return parse_order(payload.get("order", payload))
+            return parse_order(payload.get("order", payload), personal_data_requested=personal_data)
         except AmazonPayloadError as error:
             # A readable answer about an order Amazon holds wrongly: asking again gives the
             # same, so it is this order's failure, never one to retry (it would block the page).

@@ -11,17 +11,19 @@ the order-by-order path, a savepoint per order. Amazon is never called inside a 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
-from marketplaces import fba
+from marketplaces import buyer_data, fba
 from marketplaces import orders as order_rules
 from marketplaces.amazon.client import AmazonClient
 from marketplaces.amazon.errors import AmazonError, AmazonRejected, WaitForAmazon
@@ -152,12 +154,24 @@ def sync_orders(run: SyncRun, client: AmazonClient) -> None:
     # A retried run (throttled, worker restarted) resumes at the page it had reached.
     next_token: str | None = run.cursor or None
     done = run.progress_done if next_token else 0
+    listed_again = False
     while True:
-        page = client.search_orders(
-            last_updated_after=None if next_token else run.window_start,
-            last_updated_before=None if next_token else end,
-            next_token=next_token,
-        )
+        try:
+            page = client.search_orders(
+                last_updated_after=None if next_token else run.window_start,
+                last_updated_before=None if next_token else end,
+                next_token=next_token,
+            )
+        except AmazonRejected as rejected:
+            if next_token is None or listed_again or not _token_refused(rejected):
+                raise
+            # Amazon's pagination tokens expire after 24 hours (a run re-queued that long, a
+            # worker down overnight). The window is listed again from its start: the orders
+            # already imported are seen unchanged and recorded once.
+            logger.info("Run %s lists its window again: %s", run.id, rejected)
+            next_token, upper_bound, listed_again = None, None, True
+            history.heartbeat(run, cursor="")
+            continue
         invalid = [
             history.Entry(SyncRecord.RecordType.ORDER, order_id, "failed", reason)
             for order_id, reason in page.invalid
@@ -174,6 +188,16 @@ def sync_orders(run: SyncRun, client: AmazonClient) -> None:
             break
     if run.trigger in (SyncRun.Trigger.AUTOMATIC, SyncRun.Trigger.INITIAL) and end is None:
         advance_checkpoint(channel, newest_seen, page_upper_bound=upper_bound)
+
+
+def _token_refused(rejected: AmazonRejected) -> bool:
+    """Amazon refused the paginationToken: a request that carries one has nothing else to
+    refuse. Expired or not, the answer is the same 400 InvalidInput, whose message names no
+    reason, so it is never parsed."""
+    return rejected.operation == "searchOrders" and (rejected.status, rejected.code) == (
+        400,
+        "InvalidInput",
+    )
 
 
 def _wants_report(run: SyncRun, client: AmazonClient) -> bool:
@@ -227,10 +251,12 @@ def _sync_from_orders_report(
     for start in range(resume_at, len(orders), REPORT_BATCH):
         failed: list[history.Entry] = []
         batch: list[AmazonOrder] = []
+        settled = _buyer_data_settled(run.channel, orders[start : start + REPORT_BATCH])
         for amazon_order in orders[start : start + REPORT_BATCH]:
             if (
                 amazon_order.is_merchant_fulfilled
                 and amazon_order.status in order_rules.CONFIRMED_STATUSES
+                and amazon_order.order_id not in settled
             ):
                 # To ship: the report lacks the order item ids confirmShipment needs (and the
                 # address); ask for this order itself, before the batch's transaction opens.
@@ -255,6 +281,25 @@ def _sync_from_orders_report(
     history.heartbeat(run, done=len(orders) + len(unreadable), cursor="")
     if run.trigger == SyncRun.Trigger.INITIAL and run.window_end is None:
         advance_checkpoint(run.channel, newest, page_upper_bound=None)
+
+
+def _buyer_data_settled(channel: SalesChannel, orders: Sequence[AmazonOrder]) -> set[str]:
+    """Orders of a report batch already imported with their address, or with what Amazon
+    withheld of it recorded: they have Amazon's order item ids, and asking Amazon for them again
+    would bring nothing new."""
+    return {
+        order.amazon_order_id
+        for order in SalesOrder.objects.filter(
+            channel=channel, amazon_order_id__in=[o.order_id for o in orders]
+        ).only("amazon_order_id", "shipping_address", "personal_data_withheld")
+        if order.personal_data_withheld or _has_address(order.shipping_address)
+    }
+
+
+def _has_address(address: Any) -> bool:
+    return isinstance(address, dict) and bool(
+        address.get("addressLine1") or address.get("postalCode")
+    )
 
 
 def _report_poll() -> float:
@@ -398,27 +443,90 @@ def _with_buyer_data(
     refusing the token: such a failure stops here and is returned with the orders before it
     (only those are imported). Imported without an address, the order would never be asked
     for again (only new orders are) and could not be shipped. Only Amazon refusing this one
-    order lets it in without buyer data."""
+    order lets it in without buyer data.
+
+    Amazon withholds the buyer's data from an application without its restricted roles (the
+    fields are simply absent, see ``marketplaces.buyer_data``): once an answer came with none
+    of it, the page's other orders are not asked for, and are recorded as withheld too."""
     orders: list[AmazonOrder] = []
+    withheld_from_app = False
     for amazon_order in amazon_orders:
         if (
             client is not None
             and amazon_order.order_id not in context.existing
             and amazon_order.is_merchant_fulfilled
             and amazon_order.status in order_rules.CONFIRMED_STATUSES
-            and not amazon_order.buyer_name
+            and not amazon_order.personal_data_requested
             and order_rules.skip_reason(organization, amazon_order.status) is None
         ):
-            try:
-                amazon_order = client.get_order(amazon_order.order_id, personal_data=True)
-            except AmazonRejected as error:
-                logger.warning(
-                    "Order %s imported without buyer data: %s", amazon_order.order_id, error
-                )
-            except AmazonError as error:
-                return orders, error
+            if withheld_from_app:
+                # The same application and roles a moment later: Amazon's answer would be the
+                # same, so the order is taken as asked for and answered without buyer data.
+                amazon_order = dataclasses.replace(amazon_order, personal_data_requested=True)
+            else:
+                try:
+                    amazon_order = client.get_order(amazon_order.order_id, personal_data=True)
+                except AmazonRejected as error:
+                    logger.warning(
+                        "Order %s imported without buyer data: %s", amazon_order.order_id, error
+                    )
+                except AmazonError as error:
+                    return orders, error
+                else:
+                    withheld_from_app = not (
+                        amazon_order.buyer_name
+                        or amazon_order.buyer_email
+                        or amazon_order.has_address
+                    )
         orders.append(amazon_order)
     return orders, None
+
+
+def _withheld(amazon_order: AmazonOrder) -> str:
+    """What Amazon withheld of the buyer's data from this answer (nothing when not asked)."""
+    if not amazon_order.personal_data_requested:
+        return ""
+    return buyer_data.withheld_codes(
+        merchant=amazon_order.is_merchant_fulfilled,
+        status=amazon_order.status,
+        has_name=bool(amazon_order.buyer_name),
+        has_email=bool(amazon_order.buyer_email),
+        has_address=amazon_order.has_address,
+    )
+
+
+def _buyer_data_changes(order: SalesOrder, amazon_order: AmazonOrder) -> dict[str, Any]:
+    """The buyer fields Amazon's answer brings that the order lacks or holds otherwise, and
+    what Amazon still withholds. What Amazon leaves out never blanks what the order holds
+    (erasure 30 days after delivery does that)."""
+    if not amazon_order.personal_data_requested:
+        return {}
+    changes: dict[str, Any] = {
+        name: value
+        for name, value in (
+            ("buyer_name", amazon_order.buyer_name),
+            ("buyer_email", amazon_order.buyer_email),
+            ("buyer_phone", amazon_order.buyer_phone),
+        )
+        if value and value != getattr(order, name)
+    }
+    address = amazon_order.delivery_address
+    if (
+        address
+        and address != order.shipping_address
+        and (amazon_order.has_address or not _has_address(order.shipping_address))
+    ):
+        changes["shipping_address"] = address
+    withheld = buyer_data.withheld_codes(
+        merchant=amazon_order.is_merchant_fulfilled,
+        status=amazon_order.status,
+        has_name=bool(amazon_order.buyer_name or order.buyer_name),
+        has_email=bool(amazon_order.buyer_email or order.buyer_email),
+        has_address=amazon_order.has_address or _has_address(order.shipping_address),
+    )
+    if withheld != order.personal_data_withheld:
+        changes["personal_data_withheld"] = withheld
+    return changes
 
 
 def _record(
@@ -429,25 +537,32 @@ def _record(
 ) -> None:
     if run is None:
         return
-    # A retried page (interrupted, or its worker died before the cursor moved) meets the orders
-    # its first attempt imported again, unchanged: they are recorded in this run once.
-    recorded = set(
-        SyncRecord.objects.filter(
-            run=run,
-            record_type=SyncRecord.RecordType.ORDER,
-            external_id__in=[
-                amazon_order.order_id
-                for amazon_order, outcome in zip(orders, outcomes, strict=True)
-                if outcome.unchanged
-            ],
-        ).values_list("external_id", flat=True)
-        if any(outcome.unchanged for outcome in outcomes)
-        else ()
+    # A page read again (a retried page, or a window listed again after its pagination token
+    # expired) meets orders this run already recorded: one seen unchanged, or skipped again for
+    # the same reason, is recorded in this run once.
+    seen_before = [
+        amazon_order.order_id
+        for amazon_order, outcome in zip(orders, outcomes, strict=True)
+        if outcome.unchanged or outcome.outcome == SyncRecord.Outcome.SKIPPED
+    ]
+    recorded = (
+        set(
+            SyncRecord.objects.filter(
+                run=run, record_type=SyncRecord.RecordType.ORDER, external_id__in=seen_before
+            ).values_list("external_id", "outcome", "reason")
+        )
+        if seen_before
+        else set()
     )
+    recorded_ids = {order_id for order_id, _, _ in recorded}
     entries = list(records)
     for amazon_order, outcome in zip(orders, outcomes, strict=True):
-        if amazon_order.order_id not in recorded:
-            entries.extend(outcome.entries(amazon_order.order_id))
+        order_id = amazon_order.order_id
+        if outcome.unchanged and order_id in recorded_ids:
+            continue
+        if (order_id, outcome.outcome, outcome.reason) in recorded:
+            continue
+        entries.extend(outcome.entries(order_id))
     # In the page's transaction: a run taken over meanwhile (RunTakenOver) writes none of it.
     history.record_many(run, entries)
 
@@ -532,9 +647,8 @@ def _unchanged(order: SalesOrder, amazon_order: AmazonOrder) -> bool:
         amazon_order.last_updated == order.amazon_updated_at
         and amazon_order.status == order.amazon_status
         and (
-            not amazon_order.buyer_name
-            or order.personal_data_erased_at is not None
-            or amazon_order.buyer_name == order.buyer_name
+            order.personal_data_erased_at is not None
+            or not _buyer_data_changes(order, amazon_order)
         )
     )
 
@@ -587,6 +701,7 @@ def _new_order(
         buyer_email=amazon_order.buyer_email,
         buyer_phone=amazon_order.buyer_phone,
         shipping_address=amazon_order.delivery_address,
+        personal_data_withheld=_withheld(amazon_order),
     )
     _compute_totals(order, amazon_order)
     return order
@@ -764,11 +879,9 @@ def _compute_totals(order: SalesOrder, amazon_order: AmazonOrder) -> None:
 def _update(order: SalesOrder, amazon_order: AmazonOrder) -> None:
     order.amazon_status = amazon_order.status
     order.amazon_updated_at = amazon_order.last_updated
-    if amazon_order.buyer_name and not order.personal_data_erased_at:
-        order.buyer_name = amazon_order.buyer_name
-        order.buyer_email = amazon_order.buyer_email
-        order.buyer_phone = amazon_order.buyer_phone
-        order.shipping_address = amazon_order.delivery_address
+    if not order.personal_data_erased_at:
+        for name, value in _buyer_data_changes(order, amazon_order).items():
+            setattr(order, name, value)
     order.save()
     if order.status == SalesOrder.Status.ON_HOLD:
         if amazon_order.status == order_rules.CANCELLED:

@@ -106,10 +106,18 @@ class AmazonOrder:
     delivery_address: dict[str, Any] | None = None
     delivered: datetime | None = None
     shipped: datetime | None = None
+    # The answer was asked for BUYER and RECIPIENT: what it lacks of them, Amazon withheld.
+    personal_data_requested: bool = False
 
     @property
     def is_merchant_fulfilled(self) -> bool:
         return self.fulfilled_by == "MERCHANT"
+
+    @property
+    def has_address(self) -> bool:
+        """The street and postal code, not only the city and province Amazon gives any app."""
+        address = self.delivery_address or {}
+        return bool(address.get("addressLine1") or address.get("postalCode"))
 
 
 def _breakdown(breakdowns: Any) -> dict[str, dict[str, Any]]:
@@ -169,7 +177,7 @@ def parse_order_item(raw: Any, order_id: str) -> AmazonOrderItem:
     )
 
 
-def parse_order(raw: Any) -> AmazonOrder:
+def parse_order(raw: Any, *, personal_data_requested: bool = False) -> AmazonOrder:
     if not isinstance(raw, dict):
         raise AmazonPayloadError("an order is not an object")
     order_id = _identifier(raw.get("orderId"), "an order's orderId")
@@ -212,6 +220,7 @@ def parse_order(raw: Any) -> AmazonOrder:
             else None
         ),
         shipped=max(shipped_times) if shipped_times else None,
+        personal_data_requested=personal_data_requested,
     )
 
 
@@ -226,14 +235,14 @@ class OrdersPage:
     invalid: tuple[tuple[str, str], ...] = field(default=())
 
 
-def parse_orders_page(payload: Any) -> OrdersPage:
+def parse_orders_page(payload: Any, *, personal_data_requested: bool = False) -> OrdersPage:
     if not isinstance(payload, dict) or not isinstance(payload.get("orders"), list):
         raise AmazonPayloadError("searchOrders answered without an orders list")
     orders: list[AmazonOrder] = []
     invalid: list[tuple[str, str]] = []
     for raw in payload["orders"]:
         try:
-            orders.append(parse_order(raw))
+            orders.append(parse_order(raw, personal_data_requested=personal_data_requested))
         except AmazonPayloadError as error:
             order_id = raw.get("orderId") if isinstance(raw, dict) else None
             invalid.append((str(order_id or "?"), str(error)))

@@ -11,6 +11,7 @@ from werkzeug.wrappers import Request
 
 from ..clock import isoformat, parse_iso
 from ..data import FBA_CHANNEL, FULFILLED_BY, FULFILLMENT_STATUSES, MARKETPLACE_ID
+from ..orders import RESTRICTED_ROLES
 from ..state import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -182,6 +183,22 @@ def sim_faults(state: SimState, request: Request) -> Result:
     return 201, {"fault": fault.as_json(), "faults": [f.as_json() for f in state.faults]}
 
 
+def sim_roles(state: SimState, request: Request) -> Result:
+    """The application's restricted roles (which personal data Amazon gives it)."""
+    if request.method == "POST":
+        roles = json_body(request).get("roles")
+        if (
+            not isinstance(roles, list)
+            or any(not isinstance(role, str) for role in roles)
+            or not set(roles) <= set(RESTRICTED_ROLES)
+        ):
+            raise invalid(
+                f"roles must be a list of restricted roles among {', '.join(RESTRICTED_ROLES)}."
+            )
+        state.roles = frozenset(roles)
+    return 200, {"roles": [role for role in RESTRICTED_ROLES if role in state.roles]}
+
+
 def sim_revoke(state: SimState, request: Request) -> Result:
     body = json_body(request)
     token = body.get("refreshToken")
@@ -243,6 +260,7 @@ ROUTES = [
     ControlRoute("/_sim/fba-inventory", ("POST",), "sim_fba_inventory", sim_fba_inventory),
     ControlRoute("/_sim/faults", ("GET", "POST", "DELETE"), "sim_faults", sim_faults),
     ControlRoute("/_sim/participations", ("GET", "POST"), "sim_participations", sim_participations),
+    ControlRoute("/_sim/roles", ("GET", "POST"), "sim_roles", sim_roles),
     ControlRoute("/_sim/auth/revoke", ("POST",), "sim_revoke", sim_revoke),
     ControlRoute("/_sim/reset", ("POST",), "sim_reset", sim_reset),
     ControlRoute("/_sim/counters", ("GET",), "sim_counters", sim_counters),

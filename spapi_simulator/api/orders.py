@@ -12,6 +12,7 @@ from ..data import FULFILLED_BY, FULFILLMENT_STATUSES
 from ..orders import INCLUDED_DATA, order_json
 from ..state import PAGINATION_TOKEN_SECONDS, AccessToken, SimState
 from .common import (
+    ApiError,
     Operation,
     Result,
     b64decode,
@@ -25,12 +26,21 @@ from .common import (
     not_found,
 )
 
+# What Amazon answers (400 InvalidInput) to a searchOrders paginationToken it refuses.
+REFUSED_PAGINATION = (
+    "The paginationToken you have submitted is not valid. All parameters must match the "
+    "original request except maxResultsPerPage."
+)
+
 
 def search_orders(state: SimState, request: Request, access: AccessToken) -> Result:
     now = state.now()
     token = request.args.get("paginationToken")
     if token:
-        query = b64decode(token)
+        try:
+            query = b64decode(token)
+        except ApiError:
+            raise invalid(REFUSED_PAGINATION) from None
         try:
             issued = float(query["t"])
             key = (float(query["k"][0]), str(query["k"][1]))
@@ -38,9 +48,11 @@ def search_orders(state: SimState, request: Request, access: AccessToken) -> Res
             statuses, fulfilled, markets = list(query["s"]), list(query["f"]), list(query["m"])
             limit, included = int(query["n"]), frozenset(query["i"])
         except (KeyError, TypeError, ValueError, IndexError) as exc:
-            raise invalid("Invalid pagination token.") from exc
+            raise invalid(REFUSED_PAGINATION) from exc
         if now.timestamp() - issued > PAGINATION_TOKEN_SECONDS:
-            raise invalid("The pagination token has expired.")
+            # Amazon answers an expired token as any other token it refuses: 400 InvalidInput
+            # with a message that names no reason.
+            raise invalid(REFUSED_PAGINATION)
         start_after: tuple[float, str] | None = key
     else:
         created_after, created_before = (
@@ -106,7 +118,9 @@ def search_orders(state: SimState, request: Request, access: AccessToken) -> Res
             break
         page.append(order)
         last_key = sort_key
-    body: dict[str, Any] = {"orders": [order_json(order, included) for order in page]}
+    body: dict[str, Any] = {
+        "orders": [order_json(order, included, roles=state.roles) for order in page]
+    }
     if more and last_key is not None:
         body["pagination"] = {
             "nextToken": b64encode(
@@ -134,7 +148,7 @@ def get_order(state: SimState, request: Request, access: AccessToken, order_id: 
     order = state.orders.by_id.get(order_id)
     if order is None:
         raise not_found(f"Order {order_id} was not found.")
-    return 200, {"order": order_json(order, included)}
+    return 200, {"order": order_json(order, included, roles=state.roles)}
 
 
 def confirm_shipment(

@@ -6,12 +6,19 @@ from typing import Any
 
 import pytest
 from django.db.models import Sum
+from django.utils import timezone
 
 from marketplaces import orders
 from marketplaces.amazon import order_sync, ratelimit
 from marketplaces.amazon.connection import client_for
-from marketplaces.amazon.errors import AmazonTransientError
-from marketplaces.models import SalesChannel, SalesOrder, SalesOrderLine, SalesOrderTax
+from marketplaces.amazon.errors import AmazonThrottled, AmazonTransientError
+from marketplaces.models import (
+    ApiQuota,
+    SalesChannel,
+    SalesOrder,
+    SalesOrderLine,
+    SalesOrderTax,
+)
 from spapi_simulator import Simulator
 from spapi_simulator.testing import sim_get, sim_post
 from synchistory import services as history
@@ -251,3 +258,53 @@ def test_an_order_whose_address_amazon_withholds_for_now_waits_for_it(
     if kind == "throttle":
         # Amazon's 429 emptied our getOrder bucket: the retry waited for a token to come back.
         assert fake_clock.total_slept >= 1 / ratelimit.USAGE_PLANS["getOrder"].rate
+
+
+def test_a_run_resumed_after_its_pagination_token_expired_lists_its_window_again(
+    live_sim: Simulator, channel: SalesChannel, stocked_items: dict[str, Item]
+) -> None:
+    """Amazon's paginationToken lives 24 hours: a run re-queued (here: paced out of
+    searchOrders' quota) and resumed a day later starts its window over, and imports carry on
+    where they are idempotent."""
+    Organization.objects.filter(id=1).update(order_sync_preference="confirmed_and_fulfilled")
+    created = sim_post(
+        live_sim,
+        "/_sim/orders",
+        {"count": 150, "fulfillmentStatus": "SHIPPED", "fulfilledBy": "AMAZON"},
+    )
+    placed = {order["orderId"] for order in created["orders"]}
+    sim_post(live_sim, "/_sim/clock/advance", {"seconds": 300})
+    run = history.start_run(channel.id, SyncRun.Kind.ORDERS, SyncRun.Trigger.AUTOMATIC)
+    assert history.claim_run(run.id)
+    run.refresh_from_db()
+    # One searchOrders call left in our bucket: the second page has to wait three minutes,
+    # longer than a worker may pace, so the run is re-queued with the page's token.
+    ApiQuota.objects.create(
+        seller_id=channel.seller_id,
+        operation="searchOrders",
+        tokens=1.0,
+        refilled_at=timezone.now(),
+    )
+    with pytest.raises(AmazonThrottled):
+        order_sync.sync_orders(run, client_for(channel))
+    run.refresh_from_db()
+    assert run.cursor  # Amazon's pagination token, kept for the retry
+    first_attempt = set(run.records.values_list("external_id", flat=True))
+
+    ApiQuota.objects.filter(operation="searchOrders").delete()
+    sim_post(live_sim, "/_sim/clock/advance", {"seconds": 25 * 3600})
+    order_sync.sync_orders(run, client_for(channel))
+    run = history.finish_run(run)
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert run.cursor == ""
+    recorded = list(run.records.values_list("external_id", flat=True))
+    # Orders seen again unchanged are recorded once; only those Amazon changed during the day
+    # (their update is news) are recorded again.
+    twice = {order_id for order_id in recorded if recorded.count(order_id) > 1}
+    changed_since = SalesOrder.objects.filter(amazon_updated_at__gt=timezone.now())
+    assert twice <= set(changed_since.values_list("amazon_order_id", flat=True))
+    assert len(twice) < 10
+    assert first_attempt < set(recorded)
+    assert placed <= set(recorded)
+    assert placed <= set(SalesOrder.objects.values_list("amazon_order_id", flat=True))

@@ -44,6 +44,13 @@ def drive_every_operation(sim: Simulator) -> dict[str, Any]:
     orders.search_orders(createdAfter="2025-01-01T00:00:00Z")
     for order in control.get("/_sim/orders").json()["orders"][:25]:
         orders.get_order(order["orderId"], includedData=everything)
+    # An application without Amazon's restricted roles: the same orders, their personal data
+    # left out, still within the contract.
+    control.post("/_sim/roles", json={"roles": []})
+    orders.search_orders(lastUpdatedAfter="2025-01-01T00:00:00Z", includedData=everything)
+    for order in control.get("/_sim/orders").json()["orders"][25:28]:  # getOrder's burst: 30
+        orders.get_order(order["orderId"], includedData=everything)
+    control.post("/_sim/roles", json={"roles": ["directToConsumerDelivery", "taxInvoicing"]})
 
     merchant = [
         e["sku"]

@@ -301,3 +301,40 @@ def test_authorizing_a_connected_seller_again_offers_its_reauthorization(
     page.get_by_role("button", name="Authorize").click()
     expect(page.get_by_text("is connected")).to_be_visible()
     assert SalesChannel.objects.get().id == channel.id
+
+
+def test_an_order_amazon_sent_without_its_address_says_why_and_what_to_do(
+    admin_page: Page,
+) -> None:
+    from django.utils import timezone
+
+    order = SalesOrderFactory.create(
+        personal_data_withheld="address,email,name",
+        shipping_address={"city": "Montréal", "stateOrRegion": "QC", "countryCode": "CA"},
+        purchased_at=timezone.now() - timedelta(hours=3),
+    )
+    SalesOrderLine.objects.create(
+        order=order,
+        amazon_order_item_id="1",
+        item=ItemFactory.create(sku="MAPLE-1"),
+        seller_sku="MAPLE-1",
+        title="Sirop d'érable 1 L",
+        quantity=1,
+        unit_price=Decimal("20.00"),
+    )
+    admin_page.goto(f"/sales-orders/{order.id}/")
+    notice = admin_page.locator("#withheld-notice")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text(
+        "Amazon withheld the delivery address, the buyer's e-mail and the buyer's name: "
+        "this app lacks Amazon's Direct-to-Consumer Delivery (Restricted) role."
+    )
+    expect(notice).to_contain_text("Ship it from Seller Central")
+    expect(admin_page.get_by_role("link", name="Create shipment")).to_be_visible()
+    screenshot(admin_page, "sales-order-withheld-data")
+
+    admin_page.get_by_role("link", name=order.channel.name).click()
+    channel_notice = admin_page.locator("#withheld-notice")
+    expect(channel_notice).to_contain_text("from 1 order purchased since")
+    expect(channel_notice).to_contain_text("Direct-to-Consumer Delivery (Restricted)")
+    screenshot(admin_page, "channel-detail-withheld-data")

@@ -7,6 +7,7 @@ import pytest
 from sp_api.api import Orders
 
 from spapi_simulator import Simulator
+from spapi_simulator.testing import authorized_client
 
 SEARCH = "/orders/2026-01-01/orders"
 
@@ -133,7 +134,11 @@ def test_it_requires_exactly_one_of_created_after_and_last_updated_after(
             {"createdAfter": "2026-02-02T00:00:00Z", "createdBefore": "2026-02-01T00:00:00Z"},
             "The Before date must be equal to or after the After date.",
         ),
-        ({"paginationToken": "not-a-token"}, "Invalid pagination token."),
+        (
+            {"paginationToken": "not-a-token"},
+            "The paginationToken you have submitted is not valid. All parameters must match "
+            "the original request except maxResultsPerPage.",
+        ),
     ],
 )
 def test_it_rejects_bad_search_input(
@@ -179,18 +184,108 @@ def test_it_filters_by_status_and_fulfilment(simulator: Simulator, http: httpx.C
     assert {o["fulfillment"]["fulfilledBy"] for o in found} == {"MERCHANT"}
 
 
-def test_it_returns_buyer_and_recipient_only_when_asked(http: httpx.Client) -> None:
-    plain = http.get(SEARCH, params={"createdAfter": "2026-02-01T00:00:00Z"}).json()["orders"][0]
-    full = http.get(
-        SEARCH, params={"createdAfter": "2026-02-01T00:00:00Z", "includedData": "BUYER,RECIPIENT"}
-    ).json()["orders"][0]
+def test_it_returns_buyer_and_recipient_only_when_asked(
+    simulator: Simulator, http: httpx.Client
+) -> None:
+    # Amazon gives the e-mail only for merchant orders that are unshipped or shipped.
+    (merchant,) = control_orders_created(simulator, fulfillmentStatus="UNSHIPPED")
+    plain = http.get(f"{SEARCH}/{merchant}").json()["order"]
+    full = http.get(f"{SEARCH}/{merchant}", params={"includedData": "BUYER,RECIPIENT"}).json()[
+        "order"
+    ]
 
     assert "buyer" not in plain
     assert "recipient" not in plain
     assert set(full["buyer"]) == {"buyerName", "buyerEmail"}
     assert full["buyer"]["buyerEmail"].endswith("@marketplace.amazon.ca")
     assert full["recipient"]["deliveryAddress"]["countryCode"] == "CA"
+    assert {"name", "addressLine1", "postalCode"} <= set(full["recipient"]["deliveryAddress"])
     assert full["orderItems"] == plain["orderItems"]
+
+
+def control_orders_created(sim: Simulator, **body: Any) -> list[str]:
+    created = httpx.post(f"{sim.base_url}/_sim/orders", json={"count": 1, **body}).json()
+    return [order["orderId"] for order in created["orders"]]
+
+
+def set_roles(sim: Simulator, roles: list[str]) -> list[str]:
+    answer = httpx.post(f"{sim.base_url}/_sim/roles", json={"roles": roles})
+    assert answer.status_code == 200, answer.text
+    return list(answer.json()["roles"])
+
+
+def test_it_grants_every_restricted_role_until_told_otherwise(simulator: Simulator) -> None:
+    assert httpx.get(f"{simulator.base_url}/_sim/roles").json() == {
+        "roles": ["directToConsumerDelivery", "taxInvoicing", "taxRemittance"]
+    }
+    assert set_roles(simulator, ["taxRemittance"]) == ["taxRemittance"]
+    refused = httpx.post(f"{simulator.base_url}/_sim/roles", json={"roles": ["godMode"]})
+    assert refused.status_code == 400
+    assert "directToConsumerDelivery" in refused.json()["errors"][0]["message"]
+    assert set_roles(simulator, []) == []
+
+
+def test_it_withholds_personal_data_without_the_restricted_roles(
+    simulator: Simulator, http: httpx.Client
+) -> None:
+    """Amazon's Orders 2026-01-01 answers without the PII fields, no error, no token needed."""
+    (merchant,) = control_orders_created(simulator, fulfillmentStatus="UNSHIPPED")
+    (fba,) = control_orders_created(simulator, fulfillmentStatus="SHIPPED", fulfilledBy="AMAZON")
+    set_roles(simulator, [])
+
+    def personal(order_id: str) -> dict[str, Any]:
+        got = http.get(f"{SEARCH}/{order_id}", params={"includedData": "BUYER,RECIPIENT"})
+        assert got.status_code == 200
+        return dict(got.json()["order"])
+
+    bare = personal(merchant)
+    assert "buyer" not in bare
+    assert set(bare["recipient"]["deliveryAddress"]) <= {
+        "city",
+        "stateOrRegion",
+        "countryCode",
+        "addressType",
+    }
+    assert bare["recipient"]["deliveryAddress"]["countryCode"] == "CA"
+
+    # A tax role gives the buyer's name on Amazon.ca, never the address or the e-mail.
+    set_roles(simulator, ["taxInvoicing"])
+    assert set(personal(merchant)["buyer"]) == {"buyerName"}
+    assert set(personal(fba)["buyer"]) == {"buyerName"}
+    assert "postalCode" not in personal(merchant)["recipient"]["deliveryAddress"]
+
+    # Direct-to-Consumer Delivery: the address, e-mail and name of merchant orders only.
+    set_roles(simulator, ["directToConsumerDelivery"])
+    assert set(personal(merchant)["buyer"]) == {"buyerName", "buyerEmail"}
+    assert "postalCode" in personal(merchant)["recipient"]["deliveryAddress"]
+    assert "buyer" not in personal(fba)
+
+    # searchOrders follows the same rules.
+    set_roles(simulator, [])
+    listed = http.get(
+        SEARCH,
+        params={"createdAfter": "2026-02-01T00:00:00Z", "includedData": "BUYER,RECIPIENT"},
+    ).json()["orders"]
+    assert listed
+    assert not [order for order in listed if "buyer" in order]
+    assert not [order for order in listed if "postalCode" in order["recipient"]["deliveryAddress"]]
+
+
+def test_it_refuses_a_pagination_token_older_than_24_hours(
+    simulator: Simulator, http: httpx.Client
+) -> None:
+    first = http.get(
+        SEARCH, params={"lastUpdatedAfter": "2026-02-01T00:00:00Z", "maxResultsPerPage": 10}
+    ).json()
+    token = first["pagination"]["nextToken"]
+    simulator.clock.advance(24 * 3600 + 1)
+
+    with authorized_client(simulator) as later:  # the access token expired too
+        refused = later.get(SEARCH, params={"paginationToken": token})
+    assert invalid_input(refused) == (
+        "The paginationToken you have submitted is not valid. All parameters must match "
+        "the original request except maxResultsPerPage."
+    )
 
 
 def test_it_gets_one_order_and_404s_unknown_ones(
