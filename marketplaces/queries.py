@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, F, Max, Q, QuerySet
+from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.utils import timezone
 
 from inventory_sync.paging import keyset_page
+from marketplaces import fba
 from marketplaces.models import ApiQuota, FulfillmentChannel, Listing, SalesChannel, SalesOrder
 from synchistory.models import SyncRun
+from warehouses.models import Stock, Warehouse
 
 
 def channels_with_last_sync() -> QuerySet[SalesChannel]:
@@ -30,7 +32,12 @@ class LastSync:
 def last_syncs(channel: SalesChannel) -> list[LastSync]:
     """The latest finished run of each kind (one small indexed query per kind)."""
     rows = []
+    has_fba = Listing.objects.filter(
+        channel=channel, fulfillment_channel=FulfillmentChannel.AMAZON
+    ).exists()
     for kind, label in SyncRun.Kind.choices:
+        if kind == SyncRun.Kind.FBA_INVENTORY and not has_fba:
+            continue  # a seller who ships everything himself has no FBA stock to refresh
         run = (
             SyncRun.objects.filter(channel=channel, kind=kind, status__in=SyncRun.FINAL_STATUSES)
             .order_by("-created_at", "-id")
@@ -91,6 +98,41 @@ def drift_summary(channel: SalesChannel) -> DriftSummary:
         checked_at=checked_at,
         listings=rows[:DRIFT_ROWS_SHOWN],
         more=len(rows) > DRIFT_ROWS_SHOWN,
+    )
+
+
+@dataclass(frozen=True)
+class FbaSummary:
+    warehouse: Warehouse | None
+    skus: int
+    fulfillable: int
+    inbound: int
+    last_refresh: SyncRun | None
+
+
+def fba_summary(channel: SalesChannel) -> FbaSummary | None:
+    """The channel's FBA stock at a glance, or None when it has no FBA listing."""
+    skus = Listing.objects.filter(
+        channel=channel, fulfillment_channel=FulfillmentChannel.AMAZON
+    ).count()
+    if not skus:
+        return None
+    warehouse = Warehouse.objects.filter(amazon_pool=fba.pool_of(channel)).first()
+    totals = Stock.objects.filter(warehouse=warehouse).aggregate(
+        fulfillable=Sum("on_hand"), inbound=Sum("amazon_inbound")
+    )
+    return FbaSummary(
+        warehouse=warehouse,
+        skus=skus,
+        fulfillable=totals["fulfillable"] or 0,
+        inbound=totals["inbound"] or 0,
+        last_refresh=SyncRun.objects.filter(
+            channel=channel,
+            kind=SyncRun.Kind.FBA_INVENTORY,
+            status__in=SyncRun.FINAL_STATUSES,
+        )
+        .order_by("-created_at", "-id")
+        .first(),
     )
 
 

@@ -255,6 +255,8 @@ def _detail_context(channel: SalesChannel, **forms: Any) -> dict[str, Any]:
         "active_runs": queries.active_runs(channel),
         "quotas": queries.api_quotas(channel),
         "drift": queries.drift_summary(channel),
+        "fba": queries.fba_summary(channel),
+        "fba_minutes": settings.AMAZON_FBA_INVENTORY_MINUTES,
         "warehouses": Warehouse.objects.filter(is_active=True),
         "interval_form": IntervalForm(instance=channel),
         "modules_form": ModulesForm(instance=channel),
@@ -457,6 +459,22 @@ def channel_drift_repush(request: HttpRequest, channel_id: int) -> HttpResponse:
     else:
         messages.info(request, "No SKU disagrees with Amazon: nothing to send again.")
     return redirect(reverse("channel-detail", args=[channel.id]) + "#stock-on-amazon")
+
+
+@require_POST
+@admin_required
+def channel_fba_refresh(request: HttpRequest, channel_id: int) -> HttpResponse:
+    """Read every FBA SKU's units from Amazon now (the automatic refresh reads what changed)."""
+    channel = _get_channel(channel_id)
+    try:
+        run = services.request_sync(
+            channel, SyncRun.Kind.FBA_INVENTORY, SyncRun.Trigger.MANUAL, actor=request
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"Reading Amazon's FBA stock (sync #{run.id})…")
+    return redirect(reverse("channel-detail", args=[channel.id]) + "#fba-stock")
 
 
 # -- Sync Manually, estimate, re-initiate ---------------------------------------------------

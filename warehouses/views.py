@@ -131,12 +131,15 @@ def item_list(request: HttpRequest) -> HttpResponse:
         item_id__in=[item.id for item in page], warehouse__is_active=True
     ):
         stocks_by_item.setdefault(row.item_id, {})[row.warehouse_id] = row
+    amazon_ids = {warehouse.id for warehouse in warehouses if warehouse.is_amazon}
     rows = []
     for item in page:
         stocks = stocks_by_item.get(item.id, {})
-        # Totals over active warehouses, as the item page and the stock pushed to Amazon.
-        item.on_hand = sum(row.on_hand for row in stocks.values())  # type: ignore[attr-defined]
-        item.committed = sum(row.committed for row in stocks.values())  # type: ignore[attr-defined]
+        # Totals over the seller's own active warehouses, as the item page and the stock pushed
+        # to Amazon; Amazon's FBA stock has its column, and Amazon sells it.
+        own = [row for warehouse_id, row in stocks.items() if warehouse_id not in amazon_ids]
+        item.on_hand = sum(row.on_hand for row in own)  # type: ignore[attr-defined]
+        item.committed = sum(row.committed for row in own)  # type: ignore[attr-defined]
         item.available = item.on_hand - item.committed  # type: ignore[attr-defined]
         rows.append(
             {
@@ -198,8 +201,9 @@ def _render_item_detail(
     request: HttpRequest, item: Item, form: StockAdjustmentForm
 ) -> HttpResponse:
     stocks = list(item.stocks.select_related("warehouse").order_by("warehouse__name"))
-    # Inactive warehouses' units are neither sold nor pushed to Amazon: not in the totals.
-    counted = [row for row in stocks if row.warehouse.is_active]
+    # Inactive warehouses' units are neither sold nor pushed to Amazon: not in the totals; nor
+    # are Amazon's FBA units, which Amazon sells (their rows show Amazon's counts).
+    counted = [row for row in stocks if row.warehouse.is_active and not row.warehouse.is_amazon]
     movements = item.movements.select_related("warehouse", "created_by")
     return render(
         request,
@@ -212,7 +216,8 @@ def _render_item_detail(
                 "committed": sum(row.committed for row in counted),
                 "available": sum(row.available for row in counted),
             },
-            "has_inactive_stock": len(counted) < len(stocks),
+            "has_inactive_stock": any(not row.warehouse.is_active for row in stocks),
+            "has_amazon_stock": any(row.warehouse.is_amazon for row in stocks),
             # Listings belong to marketplaces; reached through the reverse relation so the
             # inventory imports nothing of the marketplaces app.
             "listings": item.listings.select_related("channel").order_by(

@@ -70,3 +70,61 @@ def test_staff_see_the_item_page_without_the_adjust_form(staff_page: Page) -> No
     page.goto(f"/items/{mug.id}/")
     expect(page.get_by_role("row", name=re.compile(r"Toronto 4 0 4"))).to_be_visible()
     expect(page.get_by_role("button", name="Adjust stock")).to_have_count(0)
+
+
+def test_fba_stock_shows_as_amazons_warehouse(admin_page: Page) -> None:
+    """Amazon's FBA warehouse on Items, on the item, on Warehouses and on Show Details; its
+    units never in the seller's own totals."""
+    from marketplaces import fba
+    from marketplaces.models import FulfillmentChannel
+
+    page = admin_page
+    toronto = WarehouseFactory.create(name="Toronto")
+    Organization.objects.filter(id=Organization.SINGLETON_ID).update(primary_warehouse=toronto)
+    channel = SalesChannelFactory.create(name="Amazon.ca")
+    mug = ItemFactory.create(sku="MUG-RED", name="Red maple mug")
+    stock.set_opening_stock(mug, toronto, 10)
+    ListingFactory.create(
+        channel=channel,
+        item=mug,
+        seller_sku="MUG-RED-FBA",
+        fulfillment_channel=FulfillmentChannel.AMAZON,
+    )
+    amazon = fba.fba_warehouse(channel)
+    stock.set_amazon_counts(
+        amazon,
+        [stock.AmazonCount(item_id=mug.id, fulfillable=42, reserved=3, inbound=24)],
+        reference="Amazon FBA inventory",
+    )
+
+    page.goto("/items/")
+    table = page.locator("#item-table")
+    expect(table.get_by_role("columnheader", name="Amazon.ca FBA")).to_be_visible()
+    # Amazon 42 (+24 inbound), Toronto 10; the totals are Toronto's alone.
+    expect(
+        table.get_by_role("row", name=re.compile(r"MUG-RED .* 42 \+24 inbound 10 10 0 10"))
+    ).to_be_visible()
+    screenshot(page, "items-with-fba")
+
+    page.get_by_role("link", name="MUG-RED").click()
+    stock_table = page.locator("#stock-table")
+    expect(
+        stock_table.get_by_role("row", name=re.compile(r"Amazon.ca FBA Amazon's 42 0 42"))
+    ).to_contain_text("reserved 3 · inbound 24 · unfulfillable 0")
+    expect(stock_table.locator("tfoot").get_by_role("row")).to_have_accessible_name(
+        re.compile(r"Total your own warehouses 10 0 10")
+    )
+    expect(page.get_by_role("combobox", name="Warehouse").locator("option")).to_have_text(
+        ["Toronto"]
+    )
+
+    page.goto("/warehouses/")
+    expect(page.get_by_role("row", name=re.compile("Amazon.ca FBA Amazon's"))).to_be_visible()
+
+    page.goto(f"/settings/integrations/marketplaces/{channel.id}/")
+    panel = page.locator("#fba-stock")
+    expect(panel).to_contain_text("Amazon.ca FBA mirrors Amazon's counts")
+    expect(panel.locator("#fba-figures")).to_contain_text("42")
+    screenshot(page, "channel-detail-fba")
+    panel.get_by_role("button", name="Refresh now").click()
+    expect(page.get_by_text("Reading Amazon's FBA stock")).to_be_visible()
