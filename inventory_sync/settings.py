@@ -195,6 +195,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# The absolute lifetime: accounts.middleware logs a session out this long after its login,
+# however active (Django's own expiry restarts at every save of the session).
 SESSION_COOKIE_AGE = _typed("SESSION_COOKIE_AGE", env.int, 60 * 60 * 8)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
