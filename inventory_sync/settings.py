@@ -368,6 +368,8 @@ AMAZON_APPLICATION_ID: str = _typed(
 # While the application is a draft, Amazon's consent URL needs version=beta.
 AMAZON_APPLICATION_BETA: bool = _strict_bool("AMAZON_APPLICATION_BETA", False)
 
+LOG_LEVEL: str = _typed("LOG_LEVEL", env.str, "INFO").upper()
+_HTTP_LOG_LEVEL = "DEBUG" if LOG_LEVEL == "DEBUG" else "WARNING"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -377,9 +379,16 @@ LOGGING = {
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
     },
-    "root": {"handlers": ["console"], "level": _typed("LOG_LEVEL", env.str, "INFO")},
-    # axes logs every successful login at INFO; the audit log records logins already.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # axes logs every successful login at INFO; the audit log records logins already.
+        "axes": {"level": "WARNING"},
+        # httpx (under python-amazon-sp-api and our client) logs every HTTP call at INFO with
+        # its full URL: thousands of lines a sync. A run logs its start and its end
+        # (synchistory.services); the calls are detail for LOG_LEVEL=DEBUG.
+        **{name: {"level": _HTTP_LOG_LEVEL} for name in ("httpx", "httpcore", "urllib3")},
+    },
 }
 
 AUTH_USER_MODEL = "accounts.User"
