@@ -538,8 +538,6 @@ def sales_order_list(request: HttpRequest) -> HttpResponse:
             "filtered": bool(filters and any(filters.values())),
             "query": kept.urlencode(),
         },
-        # The filters' errors are shown on the list, unfiltered.
-        status=400 if form.errors else 200,
     )
 
 

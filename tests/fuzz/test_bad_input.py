@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 def test_a_purchase_date_at_the_end_of_the_calendar_is_a_form_error(admin_client: Client) -> None:
     SalesOrderFactory.create()
     response = admin_client.get("/sales-orders/", {"purchased_to": "9999-12-31"})
-    assert response.status_code == 400
+    assert response.status_code == 200  # the list, unfiltered, with the filter's error
     assert "Enter a date from 2000-01-01 to 2099-12-31." in response.content.decode()
 
 
@@ -34,7 +34,7 @@ def test_a_run_page_past_any_run_is_a_400(admin_client: Client) -> None:
 
 def test_an_audit_user_id_past_bigint_is_a_form_error(admin_client: Client) -> None:
     response = admin_client.get("/settings/audit-log/", {"user": "9223372036854775808"})
-    assert response.status_code == 400
+    assert response.status_code == 200  # the log, unfiltered, with the filter's error
     assert "Ensure this value is less than or equal to" in response.content.decode()
 
 
