@@ -47,6 +47,12 @@ class UserAdminChangeForm(UserChangeForm[User]):
                 self.instance
             )
 
+    def clean_role(self) -> str:
+        role: str = self.cleaned_data["role"]
+        if self.instance.is_superuser and role != User.Role.ADMIN:
+            raise forms.ValidationError("A superuser is always an admin.")
+        return role
+
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin[User]):

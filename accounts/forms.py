@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.validators import MaxLengthValidator
 
 from accounts.audit import ACTIONS
+from inventory_sync.paging import BIGINT_MAX
 
 
 class TokenForm(forms.Form):
@@ -25,4 +30,19 @@ class AuditFilterForm(forms.Form):
     action = forms.ChoiceField(
         required=False, choices=[("", "All actions"), *sorted(ACTIONS.items())]
     )
-    user = forms.IntegerField(required=False, min_value=1, widget=forms.Select)
+    # A user id: no row id is past a bigint, and the database refuses to compare with one.
+    user = forms.IntegerField(
+        required=False, min_value=1, max_value=BIGINT_MAX, widget=forms.Select
+    )
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form, refusing a username longer than any user's before anyone looks it
+    up: a failed login is stored by the lockout (django-axes) in a column of 255 characters,
+    which PostgreSQL enforces, and Django's own form only sets the input's maxlength."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        username = self.fields["username"]
+        assert isinstance(username, forms.CharField) and username.max_length
+        username.validators.append(MaxLengthValidator(username.max_length))

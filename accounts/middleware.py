@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -14,7 +13,12 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django_otp import user_has_device
 
+from inventory_sync.clock import Clock
+
 LAST_SEEN = "_last_seen"
+# When the user logged in (seconds since the epoch): the session's absolute lifetime counts from
+# here. Django's own expiry (SESSION_COOKIE_AGE from the last save) slides with every save.
+LOGGED_IN_AT = "_logged_in_at"
 # Whether the logged-in user has a confirmed TOTP device ("device" / "none"), decided at login
 # so pages need no extra query. A device set up in another session counts from the next login.
 TWO_FACTOR_STATE = "_two_factor"
@@ -22,24 +26,46 @@ TWO_FACTOR_STATE = "_two_factor"
 TOUCH_EVERY = 60
 
 
+# The time sessions are measured in (tests put in a clock that never sleeps).
+clock = Clock()
+
+
+def _now() -> int:
+    return int(clock.now().timestamp())
+
+
 class SessionIdleTimeoutMiddleware:
-    """Logs out a session unused for SESSION_IDLE_TIMEOUT seconds (0: never). The absolute
-    lifetime is SESSION_COOKIE_AGE. Goes after AuthenticationMiddleware and before
-    LoginRequiredMiddleware, which then sends the now anonymous user to the login page."""
+    """Logs out a session SESSION_COOKIE_AGE seconds after its login, however active it was,
+    and one unused for SESSION_IDLE_TIMEOUT seconds (0: no idle limit). Goes after
+    AuthenticationMiddleware and before LoginRequiredMiddleware, which then sends the now
+    anonymous user to the login page."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        timeout = int(getattr(settings, "SESSION_IDLE_TIMEOUT", 0))
-        if timeout and request.user.is_authenticated:
-            now = int(time.time())
-            last_seen = request.session.get(LAST_SEEN)
-            if last_seen is not None and now - int(last_seen) > timeout:
-                logout(request)
-            elif last_seen is None or now - int(last_seen) >= TOUCH_EVERY:
-                request.session[LAST_SEEN] = now
+        if request.user.is_authenticated:
+            self._check(request)
         return self.get_response(request)
+
+    def _check(self, request: HttpRequest) -> None:
+        now = _now()
+        lifetime = int(settings.SESSION_COOKIE_AGE)
+        logged_in_at = request.session.get(LOGGED_IN_AT)
+        if logged_in_at is None:
+            # A session from before login times were kept: its lifetime counts from now.
+            request.session[LOGGED_IN_AT] = logged_in_at = now
+        if now - int(logged_in_at) > lifetime:
+            logout(request)
+            return
+        timeout = int(getattr(settings, "SESSION_IDLE_TIMEOUT", 0))
+        if not timeout:
+            return
+        last_seen = request.session.get(LAST_SEEN)
+        if last_seen is not None and now - int(last_seen) > timeout:
+            logout(request)
+        elif last_seen is None or now - int(last_seen) >= TOUCH_EVERY:
+            request.session[LAST_SEEN] = now
 
 
 # Pages a user whose second factor is still due may reach.
@@ -89,8 +115,9 @@ def remember_two_factor_state(request: HttpRequest, user: Any) -> str:
 
 
 def start_session(request: HttpRequest, user: Any) -> None:
-    """At login: the idle clock and the two-factor state, written once with the new session."""
-    request.session[LAST_SEEN] = int(time.time())
+    """At login: the lifetime's start, the idle clock and the two-factor state, written once
+    with the new session."""
+    request.session[LOGGED_IN_AT] = request.session[LAST_SEEN] = _now()
     remember_two_factor_state(request, user)
 
 

@@ -1,8 +1,21 @@
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
+from django.db.models import Q
+
+
+class UserManager(DjangoUserManager["User"]):
+    def create_superuser(
+        self, username: str, email: str | None = None, password: str | None = None, **extra: Any
+    ) -> User:
+        """``createsuperuser``: a superuser holds every power, so its role is admin."""
+        extra.setdefault("role", User.Role.ADMIN)
+        return super().create_superuser(username, email, password, **extra)
 
 
 class User(AbstractUser):
@@ -14,6 +27,8 @@ class User(AbstractUser):
 
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.STAFF)
 
+    objects: ClassVar[UserManager] = UserManager()
+
     # django-stubs does not declare AbstractUser.Meta (so it is Any): extend Django's own Meta.
     class Meta(AbstractUser.Meta):  # type: ignore[name-defined,misc]
         swappable = "AUTH_USER_MODEL"
@@ -21,11 +36,18 @@ class User(AbstractUser):
             # Granted to a staff user (or a group) in the Django admin; admins have it by role.
             ("view_personal_data", "Can see buyers' personal data unmasked"),
         ]
+        constraints = [
+            # A superuser passes every permission check, so the role says admin too: the
+            # header's label, the role checks and the permissions can never disagree.
+            models.CheckConstraint(
+                condition=Q(is_superuser=False) | Q(role="admin"), name="user_superuser_is_admin"
+            ),
+        ]
 
     @property
     def is_org_admin(self) -> bool:
         """May connect, configure, disable and sync; staff may only view and create shipments."""
-        return self.is_active and (self.role == self.Role.ADMIN or self.is_superuser)
+        return self.is_active and self.role == self.Role.ADMIN
 
 
 class AuditEvent(models.Model):

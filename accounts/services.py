@@ -31,6 +31,8 @@ def do_change_user_role(user: User, role: str, *, actor: audit.Who) -> User:
     if role not in User.Role.values:
         raise ValueError(f"Unknown role: {role}")
     locked = User.objects.select_for_update().get(pk=user.pk)
+    if locked.is_superuser and role != User.Role.ADMIN:
+        raise ValueError("A superuser is always an admin: take away superuser status first.")
     old = locked.role
     if old != role:
         User.objects.filter(pk=user.pk).update(role=role)

@@ -14,7 +14,6 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -24,17 +23,14 @@ from accounts.forms import AuditFilterForm, TokenForm
 from accounts.middleware import remember_two_factor_state
 from accounts.models import AuditEvent, User
 from accounts.permissions import admin_required
+from inventory_sync.forms import safe_next
+from inventory_sync.paging import MAX_PAGE, int_param
 
 AUDIT_PAGE_SIZE = 50
 
 
 def _next_url(request: HttpRequest, fallback: str = "home") -> Any:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
+    return safe_next(request, request.POST) or safe_next(request, request.GET) or fallback
 
 
 def _user(request: HttpRequest) -> User:
@@ -81,7 +77,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
         "qr_svg": segno.make(uri, micro=False).svg_inline(scale=4, title="TOTP QR code"),
         "secret": b32encode(device.bin_key).decode("ascii"),
         "required": bool(settings.REQUIRE_2FA and user.is_org_admin),
-        "next": request.GET.get("next", ""),
+        "next": safe_next(request, request.GET),
     }
     return render(
         request, "accounts/two_factor_setup.html", context, status=400 if form.errors else 200
@@ -106,7 +102,7 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "accounts/two_factor_verify.html",
-        {"form": form, "next": request.GET.get("next") or request.POST.get("next", "")},
+        {"form": form, "next": safe_next(request, request.GET) or safe_next(request, request.POST)},
         status=400 if form.errors else 200,
     )
 
@@ -171,10 +167,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
     users = list(User.objects.order_by("username").values_list("id", "username"))
     form.fields["user"].widget.choices = [("", "All users"), *users]
-    try:
-        page = min(max(1, int(request.GET.get("page", "1"))), 100_000)
-    except ValueError:
-        page = 1
+    page = int_param(request, "page", maximum=MAX_PAGE) or 1
     offset = (page - 1) * AUDIT_PAGE_SIZE
     rows = list(
         _filtered_events(form).select_related("user")[offset : offset + AUDIT_PAGE_SIZE + 1]

@@ -197,6 +197,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# The absolute lifetime: accounts.middleware logs a session out this long after its login,
+# however active (Django's own expiry restarts at every save of the session).
 SESSION_COOKIE_AGE = _typed("SESSION_COOKIE_AGE", env.int, 60 * 60 * 8)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
@@ -381,6 +383,8 @@ AMAZON_APPLICATION_ID: str = _typed(
 # While the application is a draft, Amazon's consent URL needs version=beta.
 AMAZON_APPLICATION_BETA: bool = _strict_bool("AMAZON_APPLICATION_BETA", False)
 
+LOG_LEVEL: str = _typed("LOG_LEVEL", env.str, "INFO").upper()
+_HTTP_LOG_LEVEL = "DEBUG" if LOG_LEVEL == "DEBUG" else "WARNING"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -390,9 +394,16 @@ LOGGING = {
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
     },
-    "root": {"handlers": ["console"], "level": _typed("LOG_LEVEL", env.str, "INFO")},
-    # axes logs every successful login at INFO; the audit log records logins already.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # axes logs every successful login at INFO; the audit log records logins already.
+        "axes": {"level": "WARNING"},
+        # httpx (under python-amazon-sp-api and our client) logs every HTTP call at INFO with
+        # its full URL: thousands of lines a sync. A run logs its start and its end
+        # (synchistory.services); the calls are detail for LOG_LEVEL=DEBUG.
+        **{name: {"level": _HTTP_LOG_LEVEL} for name in ("httpx", "httpcore", "urllib3")},
+    },
 }
 
 AUTH_USER_MODEL = "accounts.User"

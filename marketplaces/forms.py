@@ -16,6 +16,11 @@ from warehouses.models import Item, Organization, Warehouse
 
 # Amazon keeps orders for two years; a window starting earlier cannot be fetched.
 AMAZON_HISTORY_DAYS = 730
+# The dates a filter may name. Amazon.ca opened in 2002, so no order is older than the first;
+# the last keeps a day's arithmetic (the end of the last day) inside the calendar, which ends
+# on 9999-12-31.
+EARLIEST_FILTER_DATE = date(2000, 1, 1)
+LATEST_FILTER_DATE = date(2099, 12, 31)
 
 if TYPE_CHECKING:
     from django.forms import ModelForm
@@ -235,6 +240,12 @@ class ShipmentForm(forms.Form):
         )
 
 
+class ShipmentRetryForm(forms.Form):
+    """Send a confirmation Amazon rejected again, with a corrected tracking number if given."""
+
+    tracking_number = forms.CharField(label="Tracking number", max_length=120, required=False)
+
+
 class SalesOrderFilterForm(forms.Form):
     """The Sales Orders list's filters; every field optional."""
 
@@ -258,6 +269,14 @@ class SalesOrderFilterForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        for name in ("purchased_from", "purchased_to"):
+            value = data.get(name)
+            if value is not None and not EARLIEST_FILTER_DATE <= value <= LATEST_FILTER_DATE:
+                self.add_error(
+                    name,
+                    f"Enter a date from {EARLIEST_FILTER_DATE:%Y-%m-%d} to "
+                    f"{LATEST_FILTER_DATE:%Y-%m-%d}.",
+                )
         start, end = data.get("purchased_from"), data.get("purchased_to")
         if start is not None and end is not None and end < start:
             self.add_error("purchased_to", "The end date is before the start date.")

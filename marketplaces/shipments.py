@@ -92,11 +92,29 @@ def correct_tracking(shipment: Shipment, tracking_number: str) -> Shipment:
     """Fix the tracking number of a shipment Amazon rejected, before sending it again."""
     if shipment.amazon_status != Shipment.AmazonStatus.REJECTED:
         raise ValidationError("Only a shipment Amazon rejected can be corrected.")
-    if not tracking_number.strip():
-        raise ValidationError("Enter the tracking number.")
-    Shipment.objects.filter(id=shipment.id).update(tracking_number=tracking_number.strip()[:120])
+    problem = tracking_problem(tracking_number)
+    if problem:
+        raise ValidationError(problem)
+    Shipment.objects.filter(id=shipment.id).update(tracking_number=tracking_number.strip())
     shipment.refresh_from_db()
     return shipment
+
+
+# Shipment.tracking_number's length, and more than any carrier's tracking numbers need.
+TRACKING_NUMBER_MAX_LENGTH = 120
+
+
+def tracking_problem(tracking_number: str) -> str:
+    """Why a tracking number cannot be sent to Amazon, or "" when it can."""
+    tracking_number = tracking_number.strip()
+    if not tracking_number:
+        return "Enter the tracking number."
+    if len(tracking_number) > TRACKING_NUMBER_MAX_LENGTH:
+        return f"A tracking number has at most {TRACKING_NUMBER_MAX_LENGTH} characters."
+    # A NUL or a line break would be sent to Amazon as it is (and PostgreSQL refuses a NUL).
+    if not tracking_number.isprintable():
+        return "A tracking number holds letters, digits and punctuation only."
+    return ""
 
 
 def retry_confirmation(shipment: Shipment) -> Shipment:
@@ -117,8 +135,9 @@ def _validate(order: SalesOrder, request: ShipmentRequest) -> dict[str, str]:
         errors["carrier_code"] = "Choose a carrier from the list."
     if request.carrier_code == "Other" and not request.carrier_name.strip():
         errors["carrier_name"] = "Name the carrier when it is “Other”."
-    if not request.tracking_number.strip():
-        errors["tracking_number"] = "Enter the tracking number."
+    problem = tracking_problem(request.tracking_number)
+    if problem:
+        errors["tracking_number"] = problem
     if request.ship_date > timezone.now() + timedelta(days=1):
         errors["ship_date"] = "The ship date cannot be in the future."
     if request.ship_date < order.purchased_at - timedelta(days=1):

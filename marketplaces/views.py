@@ -16,12 +16,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import audit
 from accounts.models import User
 from accounts.permissions import admin_required, is_org_admin
+from inventory_sync.forms import safe_next
 from inventory_sync.paging import int_param
 from inventory_sync.settings_forms import save_settings_form
 from marketplaces import (
@@ -48,6 +48,7 @@ from marketplaces.forms import (
     OrderPreferenceForm,
     SalesOrderFilterForm,
     ShipmentForm,
+    ShipmentRetryForm,
     StockLimitsForm,
     WarehouseMappingForm,
 )
@@ -691,12 +692,7 @@ def item_confirm(request: HttpRequest, item_id: int) -> HttpResponse:
 
 def _safe_next(request: HttpRequest) -> str:
     """Back to the page the form was on (the unconfirmed queue), never off this site."""
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return ""
+    return safe_next(request, request.POST)
 
 
 @require_http_methods(["GET", "POST"])
@@ -760,7 +756,11 @@ def sales_order_ship(request: HttpRequest, order_id: int) -> HttpResponse:
 def shipment_retry(request: HttpRequest, shipment_id: int) -> HttpResponse:
     """Send a rejected confirmation again, with a corrected tracking number if given."""
     shipment = get_object_or_404(Shipment.objects.select_related("order"), id=shipment_id)
-    tracking = request.POST.get("tracking_number", "").strip()
+    form = ShipmentRetryForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(str(error) for error in form.errors["tracking_number"]))
+        return redirect("sales-order-detail", order_id=shipment.order_id)
+    tracking = form.cleaned_data["tracking_number"]
     try:
         if tracking and tracking != shipment.tracking_number:
             shipments.correct_tracking(shipment, tracking)

@@ -81,6 +81,9 @@ def commands(python: str, port: str, simulator_port: str) -> list[Child]:
                     "1",
                     "--time-scale",
                     DEMO_TIME_SCALE,
+                    # The seller comes back to this web server, on whatever PORT it listens.
+                    "--redirect-uri",
+                    f"http://127.0.0.1:{port}/integrations/amazon/callback/",
                     "--quiet",
                 ],
             )

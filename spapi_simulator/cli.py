@@ -4,11 +4,12 @@ amazon_simulator``, which adds these same arguments to its parser and calls :fun
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .server import serve
-from .state import DEFAULT_REDIRECT_URI
+from .state import redirect_uri_for
 
 DESCRIPTION = "Local Amazon SP-API simulator (LWA, Orders, Reports, Feeds, Listings, FBA)."
 
@@ -23,7 +24,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=1.0,
         help="simulated seconds per real second (0 = manual clock: POST /_sim/clock/advance)",
     )
-    parser.add_argument("--redirect-uri", default=DEFAULT_REDIRECT_URI)
+    parser.add_argument(
+        "--redirect-uri",
+        # The product's web port, as `make run` (scripts/run.py) reads it.
+        default=redirect_uri_for(os.environ.get("PORT", "8000")),
+        help="where the consent page sends the seller back (default: the callback on $PORT)",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from .clock import isoformat
 from .data import FBA_CHANNEL, MARKETPLACE_ID, MARKETPLACE_NAME, MERCHANT_CHANNEL, Listing, Order
@@ -133,6 +134,14 @@ def encode_report(text: str) -> tuple[bytes, str | None]:
     return raw, None
 
 
+# Amazon writes the listings report's open-date in Pacific time, labelled PST or PDT by date.
+PACIFIC = ZoneInfo("America/Los_Angeles")
+
+
+def _pacific(moment: datetime) -> str:
+    return moment.astimezone(PACIFIC).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
 def listings_report(listings: Iterable[Listing]) -> str:
     rows: list[list[str]] = [LISTINGS_COLUMNS]
     for listing in listings:
@@ -147,7 +156,7 @@ def listings_report(listings: Iterable[Listing]) -> str:
             "price": _amount(listing.price_cents),
             # FBA rows leave quantity empty: Amazon reports it in the FBA inventory instead.
             "quantity": "" if fba else str(listing.quantity),
-            "open-date": listing.created.strftime("%Y-%m-%d %H:%M:%S PST"),
+            "open-date": _pacific(listing.created),
             "item-is-marketplace": "y",
             "product-id-type": "1",
             "item-condition": "11",

@@ -51,6 +51,12 @@ DEFAULT_REFRESH_TOKEN = "Atzr|simulator"  # noqa: S105 - a documented fake for t
 DEFAULT_APPLICATION_ID = "amzn1.sp.solution.simulator"
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8000/integrations/amazon/callback/"
 
+
+def redirect_uri_for(port: int | str) -> str:
+    """The product's OAuth callback when its web server listens on ``port`` on this machine."""
+    return f"http://127.0.0.1:{port}/integrations/amazon/callback/"
+
+
 ACCESS_TOKEN_SECONDS = 3600
 AUTH_CODE_SECONDS = 300
 DOCUMENT_URL_SECONDS = 300
@@ -849,6 +855,7 @@ __all__ = [
     "DEFAULT_CLIENT_ID",
     "DEFAULT_CLIENT_SECRET",
     "DEFAULT_REDIRECT_URI",
+    "redirect_uri_for",
     "DEFAULT_REFRESH_TOKEN",
     "DEFAULT_SELLER_ID",
     "FAULT_KINDS",

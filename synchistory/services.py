@@ -112,7 +112,7 @@ def start_run(
     """Queue a run. The database refuses a second active run of the same kind and channel."""
     try:
         with transaction.atomic():
-            return SyncRun.objects.create(
+            run = SyncRun.objects.create(
                 channel_id=channel_id,
                 kind=kind,
                 trigger=trigger,
@@ -136,6 +136,9 @@ def start_run(
                 requested_by_id=requested_by_id,
             )
         raise SyncAlreadyRunning(active) from None
+    # One line when a run starts and one when it ends (finish_run), whatever its retries.
+    logger.info("Sync run %s started: %s of channel %s (%s)", run.id, kind, channel_id, trigger)
+    return run
 
 
 ACTIVE_STATUSES = (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING)
@@ -314,7 +317,27 @@ def finish_run(run: SyncRun, *, error: str = "") -> SyncRun:
     if not held(run).update(status=status, error=error[:2000], finished_at=now, heartbeat_at=now):
         raise RunTakenOver(run)
     run.refresh_from_db()
+    if error:
+        logger.warning("Sync run %s failed: %s", run.id, error)
+    else:
+        logger.info("Sync run %s %s: %s", run.id, status, _counts(run))
     return run
+
+
+# What a run of each kind counts, and on which counters (see _COUNTERS).
+_COUNTED = {
+    SyncRun.Kind.ITEMS: ("items", "items"),
+    SyncRun.Kind.STOCK: ("SKUs", "items"),
+    SyncRun.Kind.ORDERS: ("orders", "orders"),
+    SyncRun.Kind.SHIPMENTS: ("shipments", "orders"),
+}
+
+
+def _counts(run: SyncRun) -> str:
+    noun, counter = _COUNTED.get(SyncRun.Kind(run.kind), ("records", "orders"))
+    synced = getattr(run, f"{counter}_synced")
+    failed = getattr(run, f"{counter}_failed")
+    return f"{synced} {noun} synced, {failed} failed"
 
 
 def reap_dead_runs(now: datetime | None = None) -> int:

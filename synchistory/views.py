@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
-from inventory_sync.paging import int_param
+from inventory_sync.paging import MAX_PAGE, choice_param, int_param
 from synchistory import queries
 from synchistory.models import SyncRun
 
@@ -57,10 +57,8 @@ CHART_CACHE_SECONDS = 60
 @require_GET
 def sync_history(request: HttpRequest, channel_id: int) -> HttpResponse:
     channel: Any = get_object_or_404(_channel_model(), id=channel_id)
-    kind = request.GET.get("kind", "")
-    kind = kind if kind in SyncRun.Kind.values else ""
-    status = request.GET.get("status", "")
-    status = status if status in SyncRun.Status.values else ""
+    kind = choice_param(request, "kind", SyncRun.Kind.values)
+    status = choice_param(request, "status", SyncRun.Status.values)
     runs = queries.filtered_runs(channel.id, kind=kind, status=status)
     page = queries.run_page(
         runs,
@@ -87,7 +85,7 @@ def sync_run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(
         SyncRun.objects.select_related("channel", "reinitiates", "requested_by"), id=run_id
     )
-    page_number = int_param(request, "page") or 1
+    page_number = int_param(request, "page", maximum=MAX_PAGE) or 1
     records, has_next = queries.run_records(run, page=page_number)
     return render(
         request,

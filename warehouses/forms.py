@@ -7,6 +7,7 @@ from django import forms
 
 from inventory_sync.generics import generic
 from warehouses.models import Organization, Warehouse
+from warehouses.stock import MAX_UNITS_PER_CHANGE
 
 if TYPE_CHECKING:
     from django.forms import ModelForm
@@ -64,7 +65,9 @@ class StockAdjustmentForm(forms.Form):
     )
     quantity_change = forms.IntegerField(
         help_text="Positive adds units, negative removes them.",
-        widget=forms.NumberInput(attrs={"step": 1}),
+        widget=forms.NumberInput(
+            attrs={"step": 1, "min": -MAX_UNITS_PER_CHANGE, "max": MAX_UNITS_PER_CHANGE}
+        ),
     )
     reason = forms.CharField(
         max_length=500, help_text="For example: stock count, damaged, found in the back room."
@@ -72,6 +75,10 @@ class StockAdjustmentForm(forms.Form):
 
     def clean_quantity_change(self) -> int:
         change: int = self.cleaned_data["quantity_change"]
+        if abs(change) > MAX_UNITS_PER_CHANGE:
+            raise forms.ValidationError(
+                f"Enter a change from {-MAX_UNITS_PER_CHANGE} to {MAX_UNITS_PER_CHANGE} units."
+            )
         if change == 0:
             raise forms.ValidationError("Enter a quantity other than zero.")
         return change

@@ -32,6 +32,20 @@ from accounts.models import User
 from warehouses.models import Item, Stock, StockChangeOutbox, StockMovement, Warehouse
 from warehouses.signals import stock_changed
 
+# The most units one adjustment, or one opening quantity, may add or remove. A real count is
+# far below it, so a larger number is a typing slip (an extra zero, a pasted barcode); and it
+# keeps every total far inside the 32-bit integer PostgreSQL stores on-hand quantities in
+# (2,147,483,647), which Amazon's listings quantity (an integer, no maximum in its models) is
+# never asked to exceed either.
+MAX_UNITS_PER_CHANGE = 1_000_000
+
+
+def _check_units(quantity: int, what: str) -> None:
+    if abs(quantity) > MAX_UNITS_PER_CHANGE:
+        raise ValidationError(
+            f"{what} can be at most {MAX_UNITS_PER_CHANGE} units (got {quantity})."
+        )
+
 
 def set_opening_stock(
     item: Item,
@@ -46,6 +60,7 @@ def set_opening_stock(
     the second time."""
     if quantity < 0:
         raise ValidationError(f"Opening stock cannot be negative (got {quantity}).")
+    _check_units(quantity, "Opening stock")
     _refuse_amazon(warehouse)
     with transaction.atomic():
         stock = _locked_stock(item.pk, warehouse.pk)
@@ -73,6 +88,7 @@ def adjust_stock(
     out units that are not there or that orders hold committed."""
     if change == 0:
         raise ValidationError("Enter a quantity change other than zero.")
+    _check_units(change, "An adjustment")
     if not note.strip():
         raise ValidationError("Say why the stock is adjusted.")
     _refuse_amazon(warehouse)

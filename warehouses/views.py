@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import User
 from accounts.permissions import admin_required, is_org_admin
+from inventory_sync.paging import MAX_PAGE, choice_param, int_param, text_param
 from inventory_sync.settings_forms import save_settings_form
 from warehouses import services, stock
 from warehouses.forms import OrganizationForm, StockAdjustmentForm, WarehouseForm
@@ -118,13 +119,13 @@ def item_list(request: HttpRequest) -> HttpResponse:
     # totals are summed in Python from the page's stock rows, read once below. Summing in SQL
     # first grouped every item of the catalogue on every page view.
     items = Item.objects.order_by("sku")
-    query = request.GET.get("q", "").strip()
+    query = text_param(request, "q")
     if query:
         items = items.filter(Q(sku__icontains=query) | Q(name__icontains=query))
-    status = request.GET.get("status", "")
-    if status in Item.Status.values:
+    status = choice_param(request, "status", Item.Status.values)
+    if status:
         items = items.filter(status=status)
-    page = Paginator(items, ITEMS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(items, ITEMS_PER_PAGE).get_page(int_param(request, "page", maximum=MAX_PAGE))
     warehouses = list(Warehouse.objects.filter(is_active=True).order_by("name"))
     stocks_by_item: dict[int, dict[int, Stock]] = {}
     for row in Stock.objects.filter(
@@ -223,7 +224,9 @@ def _render_item_detail(
             "listings": item.listings.select_related("channel").order_by(
                 "channel__name", "seller_sku"
             ),
-            "page": Paginator(movements, MOVEMENTS_PER_PAGE).get_page(request.GET.get("page")),
+            "page": Paginator(movements, MOVEMENTS_PER_PAGE).get_page(
+                int_param(request, "page", maximum=MAX_PAGE)
+            ),
             "form": form,
         },
     )

@@ -15,14 +15,13 @@ burst shrinks by what refills in that time, the steady rate is the plan's.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
+from inventory_sync.clock import Clock
 from marketplaces.amazon.errors import AmazonThrottled
 from marketplaces.models import ApiQuota
 
@@ -65,20 +64,7 @@ _MICROSECOND = timedelta(microseconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class Clock:
-    """The time the limiter reads and waits in. Tests put in one whose ``sleep`` returns at
-    once and moves its own time on instead, so a wait is checked without being waited."""
-
-    def now(self) -> datetime:
-        return timezone.now()
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-
+# The time the limiter reads and waits in (tests put in a clock that never sleeps).
 clock = Clock()
 
 

@@ -170,16 +170,28 @@ def test_an_order_with_extreme_values_imports_whole_or_not_at_all(
 @given(
     query=st.dictionaries(
         st.sampled_from(
-            ["q", "status", "page", "channel", "older_than", "newer_than", "kind", "from", "to"]
+            [
+                "q",
+                "status",
+                "page",
+                "channel",
+                "older_than",
+                "newer_than",
+                "kind",
+                "purchased_from",
+                "purchased_to",
+                "action",
+                "user",
+            ]
         ),
-        nasty_text.map(lambda s: s.replace("\x00", "")),
+        nasty_text,
         max_size=4,
     )
 )
 def test_list_pages_never_fail_on_any_query_string(
     admin_client: Client, query: dict[str, str]
 ) -> None:
-    for path in ("/items/", "/sales-orders/", "/warehouses/"):
+    for path in ("/items/", "/sales-orders/", "/warehouses/", "/settings/audit-log/"):
         response = admin_client.get(path, query)
         assert response.status_code in (200, 302, 400, 404), (path, query)
 
@@ -198,10 +210,10 @@ def test_the_organization_form_never_fails_or_half_saves(
     response = admin_client.post(
         "/settings/organization/",
         {
-            "name": name.replace("\x00", ""),
-            "base_currency": currency.replace("\x00", ""),
-            "order_sync_preference": preference.replace("\x00", ""),
-            "primary_warehouse": str(primary).replace("\x00", ""),
+            "name": name,
+            "base_currency": currency,
+            "order_sync_preference": preference,
+            "primary_warehouse": str(primary),
         },
     )
     assert response.status_code in (200, 302)
@@ -216,8 +228,8 @@ def test_the_warehouse_form_never_fails(admin_client: Client, name: str, address
     response = admin_client.post(
         "/warehouses/new/",
         {
-            "name": name.replace("\x00", ""),
-            "address": address.replace("\x00", ""),
+            "name": name,
+            "address": address,
             "is_active": "on",
         },
     )

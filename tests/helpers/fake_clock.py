@@ -1,4 +1,4 @@
-"""A clock for the product's waits (``marketplaces.amazon.ratelimit.clock``) that never sleeps.
+"""A clock for the product's waits and sessions (``inventory_sync.clock``) that never sleeps.
 
 The product waits for Amazon's usage plans, for reports and feeds being prepared, and between
 retries. Those waits are logic worth testing, not time worth spending: here a sleep returns at
@@ -12,7 +12,7 @@ import threading
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from marketplaces.amazon.ratelimit import Clock
+from inventory_sync.clock import Clock
 
 
 class SimulatedTime(Protocol):

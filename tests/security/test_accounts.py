@@ -12,7 +12,9 @@ from django.test import Client, override_settings
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts import middleware
 from accounts.models import AuditEvent, User
+from tests.helpers.fake_clock import FakeClock
 from tests.helpers.personas import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -181,6 +183,43 @@ def test_it_ends_a_session_idle_longer_than_the_timeout(staff_user: User) -> Non
         response = client.get("/items/")
         assert response.status_code == 302
         assert response["Location"] == "/login/?next=/items/"
+
+
+@pytest.fixture
+def session_clock(fake_clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """Sessions measured on the fake clock: ``sleep`` moves them on at once."""
+    monkeypatch.setattr(middleware, "clock", fake_clock)
+    return fake_clock
+
+
+@override_settings(SESSION_COOKIE_AGE=8 * 3600, SESSION_IDLE_TIMEOUT=3600)
+def test_it_ends_a_session_eight_hours_after_login_however_active(
+    staff_user: User, session_clock: FakeClock
+) -> None:
+    client = Client()
+    assert login(client, "sam", PASSWORD) == 302
+    for _ in range(9):  # 7 h 30 min of a request every 50 minutes: never idle
+        session_clock.sleep(50 * 60)
+        assert client.get("/items/").status_code == 200
+    session_clock.sleep(30 * 60 + 1)  # 8 h and a second after login
+
+    response = client.get("/items/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/login/?next=/items/"
+    assert client.get("/items/").status_code == 302  # the session is gone, not just refused once
+    assert login(client, "sam", PASSWORD) == 302  # a new login starts a new lifetime
+    assert client.get("/items/").status_code == 200
+
+
+@override_settings(SESSION_COOKIE_AGE=8 * 3600, SESSION_IDLE_TIMEOUT=3600)
+def test_it_still_ends_an_idle_session_before_its_lifetime(
+    staff_user: User, session_clock: FakeClock
+) -> None:
+    client = Client()
+    assert login(client, "sam", PASSWORD) == 302
+    session_clock.sleep(3600 + 1)
+    assert client.get("/items/").status_code == 302
 
 
 def test_it_caps_the_session_lifetime() -> None:
