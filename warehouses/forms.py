@@ -87,6 +87,7 @@ class ExchangeRateForm(forms.Form):
     rate = forms.DecimalField(
         max_digits=18,
         decimal_places=8,
+        widget=forms.NumberInput(attrs={"step": "any"}),
         help_text="CAD for one unit of the currency, e.g. 1.3921 for USD.",
     )
 
