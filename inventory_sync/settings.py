@@ -444,6 +444,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(days=1),
         "options": {"expires": 60 * 60},
     },
+    # The Bank of Canada's rates of the days since the last fetched one (warehouses.exchange_rates).
+    "fetch-exchange-rates": {
+        "task": "warehouses.tasks.fetch_exchange_rates_task",
+        "schedule": timedelta(days=1),
+        "options": {"expires": 60 * 60},
+    },
     "prune-audit-log": {
         "task": "accounts.tasks.prune_audit_log_task",
         "schedule": timedelta(days=1),
@@ -464,3 +470,8 @@ STOCK_PUSH_DEBOUNCE_SECONDS: int = _typed("STOCK_PUSH_DEBOUNCE_SECONDS", env.int
 AMAZON_MAX_PACING_WAIT: float = _typed("AMAZON_MAX_PACING_WAIT", env.float, 30.0)
 # Seconds an HTTP call to Amazon may take before it counts as a (transient) timeout.
 AMAZON_HTTP_TIMEOUT: float = _typed("AMAZON_HTTP_TIMEOUT", env.float, 30.0)
+# The Bank of Canada's Valet API, source of the daily exchange rates (warehouses/bank_of_canada.py).
+# Tests point it at a local stand-in.
+BANK_OF_CANADA_VALET_URL: str = _typed(
+    "BANK_OF_CANADA_VALET_URL", env.str, "https://www.bankofcanada.ca/valet"
+)

@@ -28,13 +28,15 @@ from marketplaces.endpoints import UntrustedUrl, check_lwa_endpoint, check_spapi
 from marketplaces.models import AMAZON_CA_MARKETPLACE_ID, SalesChannel
 from marketplaces.services import request_sync
 from synchistory.models import SyncRun
+from warehouses.currency import BASE_CURRENCY
 from warehouses.models import Organization
 
 STATE_SALT = "marketplaces.amazon.oauth-state"
 STATE_SESSION_KEY = "amazon_oauth_nonce"
 # Amazon's authorization code lives five minutes; the whole round trip gets a little more.
 STATE_MAX_AGE = timedelta(minutes=10)
-MARKETPLACE_CURRENCY = "CAD"
+# The base currency rule has one home, warehouses/currency.py: CAD, the Bank of Canada rates'.
+MARKETPLACE_CURRENCY = BASE_CURRENCY
 # Amazon's seller ids (merchant tokens), e.g. A3ABCDEFGHIJKL.
 SELLER_ID_PATTERN = re.compile(r"[A-Z0-9]{6,32}")
 

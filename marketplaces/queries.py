@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.db.models import Count, F, Max, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from inventory_sync.paging import keyset_page
 from marketplaces import fba
 from marketplaces.models import ApiQuota, FulfillmentChannel, Listing, SalesChannel, SalesOrder
 from synchistory.models import SyncRun
+from warehouses import currency
 from warehouses.models import Stock, Warehouse
 
 
@@ -215,3 +218,33 @@ def withheld_personal_data(channel: SalesChannel, now: datetime) -> WithheldSumm
     return WithheldSummary(
         orders=sum(count for _, count in rows), codes=tuple(code for code, _ in rows), since=since
     )
+
+
+def order_day(order: SalesOrder) -> date:
+    """The day whose exchange rate converts an order: its purchase date in our time zone
+    (America/Toronto by default, the Bank of Canada's)."""
+    return timezone.localdate(order.purchased_at)
+
+
+def order_totals_in_base_currency(orders: Iterable[SalesOrder]) -> dict[int, currency.Conversion]:
+    """Each order's total in the base currency, by order id: two queries for any number."""
+    orders = list(orders)
+    conversions = currency.convert_many(
+        (order.total, order.currency, order_day(order)) for order in orders
+    )
+    return {order.id: conversion for order, conversion in zip(orders, conversions, strict=True)}
+
+
+def order_days_by_currency(base_currency: str) -> dict[str, set[date]]:
+    """The days with orders in each currency other than ``base_currency``: the days that need
+    an exchange rate."""
+    days: dict[str, set[date]] = {}
+    rows = (
+        SalesOrder.objects.exclude(currency=base_currency)
+        .annotate(day=TruncDate("purchased_at"))  # in the current (local) time zone
+        .values_list("currency", "day")
+        .distinct()
+    )
+    for code, day in rows:
+        days.setdefault(code, set()).add(day)
+    return days

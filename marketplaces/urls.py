@@ -19,6 +19,7 @@ urlpatterns = [
         views.amazon_reauthorize,
         name="amazon-reauthorize",
     ),
+    path("settings/exchange-rates/", views.exchange_rates, name="exchange-rates"),
     path("integrations/amazon/callback/", views.amazon_callback, name="amazon-callback"),
     path(CHANNEL, views.channel_detail, name="channel-detail"),
     path(CHANNEL + "interval/", views.channel_interval, name="channel-interval"),

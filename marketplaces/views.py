@@ -60,7 +60,10 @@ from marketplaces.models import (
     Shipment,
 )
 from synchistory.models import SyncRun
-from warehouses.models import Item, Organization, Warehouse
+from warehouses import currency
+from warehouses import exchange_rates as exchange_rates_service
+from warehouses.forms import ExchangeRateForm
+from warehouses.models import ExchangeRate, ExchangeRateFetch, Item, Organization, Warehouse
 
 logger = logging.getLogger(__name__)
 
@@ -624,6 +627,14 @@ def sales_order_list(request: HttpRequest) -> HttpResponse:
             "form": form,
             "page": page,
             "filtered": bool(filters and any(filters.values())),
+            # Each order with its total in the base currency (shown for other currencies).
+            "orders_with_base_totals": list(
+                zip(
+                    page.orders,
+                    queries.order_totals_in_base_currency(page.orders).values(),
+                    strict=True,
+                )
+            ),
             "query": kept.urlencode(),
         },
     )
@@ -665,6 +676,8 @@ def sales_order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
             "withheld": buyer_data.notice([order.personal_data_withheld]),
             "shipments": order.shipments.prefetch_related("lines__order_line"),
             "comments": order.comments.select_related("author"),
+            # An order in another currency than the base one also shows its total in it.
+            "total_in_base": queries.order_totals_in_base_currency([order])[order.id],
         },
     )
 
@@ -770,3 +783,50 @@ def shipment_retry(request: HttpRequest, shipment_id: int) -> HttpResponse:
     else:
         messages.success(request, "The shipment confirmation will be sent to Amazon again.")
     return redirect("sales-order-detail", order_id=shipment.order_id)
+
+
+# -- Exchange rates -------------------------------------------------------------------------
+# Rates and their rules live in warehouses (currency, exchange_rates); the page is here because
+# it names the days with orders that have no rate, and only marketplaces knows the orders.
+
+RATES_SHOWN = 60
+
+
+@require_http_methods(["GET", "POST"])
+@admin_required
+def exchange_rates(request: HttpRequest) -> HttpResponse:
+    """Settings › Exchange rates: the stored rates, the days with orders and no rate, the last
+    fetch, and a form to set a rate (an admin's rate replaces the Bank's for that day)."""
+    if request.method == "POST":
+        form = ExchangeRateForm(request.POST)
+    else:
+        form = ExchangeRateForm(initial=request.GET.dict() or None)
+
+    def page() -> HttpResponse:
+        base = Organization.load().base_currency
+        return render(
+            request,
+            "marketplaces/exchange_rates.html",
+            {
+                "form": form,
+                "rates": ExchangeRate.objects.select_related("changed_by").order_by(
+                    "-date", "currency"
+                )[:RATES_SHOWN],
+                "missing": currency.missing_rate_days(queries.order_days_by_currency(base)),
+                "base_problem": currency.base_currency_problem(base),
+                "last_fetch": ExchangeRateFetch.objects.first(),
+            },
+        )
+
+    if request.method != "POST":
+        return page()
+
+    def save(data: dict[str, Any]) -> str:
+        rate = exchange_rates_service.set_rate(
+            data["currency"], data["date"], data["rate"], actor=request
+        )
+        return f"{rate.currency}→CAD on {rate.date.isoformat()} set to {rate.rate.normalize():f}."
+
+    return save_settings_form(
+        request, form, save, success_url=reverse("exchange-rates"), invalid=page
+    )

@@ -32,6 +32,7 @@ pytest_plugins = [
     "tests.fixtures.channels",
     "tests.fixtures.browser",
     "tests.fixtures.services",
+    "tests.fixtures.valet",
 ]
 
 
@@ -103,3 +104,11 @@ def _empty_cache() -> None:
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_bank_of_canada() -> Iterator[None]:
+    """Nothing in the suite reaches the real Bank of Canada: its URL is a closed local port
+    unless a test starts the stand-in (tests/fixtures/valet.py)."""
+    with override_settings(BANK_OF_CANADA_VALET_URL="http://127.0.0.1:9/valet"):
+        yield

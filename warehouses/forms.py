@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django import forms
 
 from inventory_sync.generics import generic
+from warehouses.bank_of_canada import SERIES
 from warehouses.models import Organization, Warehouse
 from warehouses.stock import MAX_UNITS_PER_CHANGE
 
@@ -82,3 +84,22 @@ class StockAdjustmentForm(forms.Form):
         if change == 0:
             raise forms.ValidationError("Enter a quantity other than zero.")
         return change
+
+
+class ExchangeRateForm(forms.Form):
+    """An admin's rate for one currency and day (Settings › Exchange rates)."""
+
+    currency = forms.ChoiceField(choices=[(code, code) for code in SERIES])
+    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    rate = forms.DecimalField(
+        max_digits=18,
+        decimal_places=8,
+        widget=forms.NumberInput(attrs={"step": "any"}),
+        help_text="CAD for one unit of the currency, e.g. 1.3921 for USD.",
+    )
+
+    def clean_rate(self) -> Decimal:
+        rate: Decimal = self.cleaned_data["rate"]
+        if rate <= 0:
+            raise forms.ValidationError("Enter a rate above zero.")
+        return rate

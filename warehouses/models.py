@@ -196,3 +196,54 @@ class StockChangeOutbox(models.Model):
 
     def __str__(self) -> str:
         return f"Stock of item {self.item_id} changed"
+
+
+class ExchangeRate(models.Model):
+    """What one unit of ``currency`` was worth in the base currency (CAD) on ``date``.
+
+    Rows come from the Bank of Canada's daily rates (``warehouses.exchange_rates``), or from an
+    admin in Settings › Exchange rates; an admin's row is never overwritten by a later fetch.
+    The Bank publishes business days only: a day without a row uses the latest earlier one
+    (``warehouses.currency``).
+    """
+
+    class Source(models.TextChoices):
+        BANK_OF_CANADA = "bank_of_canada", "Bank of Canada"
+        ADMIN = "admin", "Set by an admin"
+
+    currency = models.CharField(max_length=3, help_text="ISO 4217 code, e.g. USD.")
+    date = models.DateField()
+    rate = models.DecimalField(
+        max_digits=18, decimal_places=8, help_text="Base-currency units for one unit."
+    )
+    source = models.CharField(max_length=16, choices=Source.choices)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["currency", "-date"]
+        constraints = [
+            models.UniqueConstraint(fields=["currency", "date"], name="exchange_rate_one_per_day"),
+            models.CheckConstraint(condition=Q(rate__gt=0), name="exchange_rate_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.currency} {self.date}: {self.rate}"
+
+
+class ExchangeRateFetch(models.Model):
+    """One daily fetch of the Bank of Canada's rates: what it asked for and how it ended."""
+
+    started_at = models.DateTimeField(auto_now_add=True)
+    start_date = models.DateField()
+    end_date = models.DateField()
+    rates_added = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, help_text="Why the fetch failed; empty when it worked.")
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.start_date}–{self.end_date}: {self.error or f'{self.rates_added} added'}"
