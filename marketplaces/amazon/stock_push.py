@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from marketplaces.amazon.client import AmazonClient
@@ -154,10 +155,9 @@ def _send_patches(run: SyncRun, push: StockPush, client: AmazonClient) -> None:
                 line.listing.seller_sku, line.listing.product_type, line.quantity
             )
         except AmazonRejected as rejected:
-            _apply_outcome(run, line, accepted=False, reason=rejected.reason)
+            _apply_outcomes(run, [(line, rejected.reason)], done=done)
         else:
-            _apply_outcome(run, line, accepted=True)
-        history.heartbeat(run, done=done)
+            _apply_outcomes(run, [(line, None)], done=done)
     _finish(run, push)
 
 
@@ -197,8 +197,11 @@ def _follow_feed(run: SyncRun, push: StockPush, client: AmazonClient) -> None:
             if isinstance(issue, dict) and issue.get("message"):
                 reason += f": {issue['message']}"
                 break
-        for line in lines.values():
-            _apply_outcome(run, line, accepted=False, reason=reason)
+        outcomes: list[tuple[StockPushLine, str | None]] = [
+            (line, reason) for line in lines.values()
+        ]
+        for start in range(0, len(outcomes), OUTCOME_BATCH):
+            _apply_outcomes(run, outcomes[start : start + OUTCOME_BATCH])
         with transaction.atomic():
             history.heartbeat(run)
             StockPush.objects.filter(id=push.id).update(
@@ -214,40 +217,69 @@ def _follow_feed(run: SyncRun, push: StockPush, client: AmazonClient) -> None:
                 errors.setdefault(message_id, []).append(
                     f"{issue.get('code', '')} {issue.get('message', '')}".strip()
                 )
-    for done, (message_id, line) in enumerate(sorted(lines.items()), start=1):
-        if message_id in errors:
-            _apply_outcome(run, line, accepted=False, reason="; ".join(errors[message_id]))
-        else:
-            _apply_outcome(run, line, accepted=True)
-        if done % 200 == 0:
-            history.heartbeat(run, done=done)
+    outcomes = [
+        (line, "; ".join(errors[message_id]) if message_id in errors else None)
+        for message_id, line in sorted(lines.items())
+    ]
+    for start in range(0, len(outcomes), OUTCOME_BATCH):
+        batch = outcomes[start : start + OUTCOME_BATCH]
+        _apply_outcomes(run, batch, done=start + len(batch))
     _finish(run, push)
 
 
-def _apply_outcome(run: SyncRun, line: StockPushLine, *, accepted: bool, reason: str = "") -> None:
-    listing = line.listing
+# A feed's processing report is applied this many SKUs per transaction: a constant number of
+# statements each (one ownership check, three UPDATEs, one INSERT of records).
+OUTCOME_BATCH = 500
+
+
+def _apply_outcomes(
+    run: SyncRun, outcomes: list[tuple[StockPushLine, str | None]], *, done: int | None = None
+) -> None:
+    """Amazon's answer for each line: None if it accepted the quantity, else its reason.
+    Accepted SKUs record the quantity Amazon now lists and become clean unless marked again
+    since the quantity was taken; rejected ones keep Amazon's reason and stay pending."""
+    now = timezone.now()
+    accepted = [line for line, reason in outcomes if reason is None]
+    for line, reason in outcomes:
+        line.outcome = (
+            StockPushLine.Outcome.ACCEPTED if reason is None else StockPushLine.Outcome.REJECTED
+        )
+        line.reason = (reason or "")[:2000]
+        line.listing.pushed_quantity = (
+            line.quantity if reason is None else line.listing.pushed_quantity
+        )
+        line.listing.pushed_at = now if reason is None else line.listing.pushed_at
+        line.listing.push_error = line.reason
     with transaction.atomic():
-        history.heartbeat(run)  # still this worker's run, or no outcome is written
-        StockPushLine.objects.filter(id=line.id).update(
-            outcome=StockPushLine.Outcome.ACCEPTED if accepted else StockPushLine.Outcome.REJECTED,
-            reason=reason[:2000],
+        history.heartbeat(run, done=done)  # still this worker's run, or no outcome is written
+        StockPushLine.objects.bulk_update([line for line, _ in outcomes], ["outcome", "reason"])
+        Listing.objects.bulk_update(
+            [line.listing for line in accepted], ["pushed_quantity", "pushed_at", "push_error"]
+        )
+        Listing.objects.bulk_update(
+            [line.listing for line, reason in outcomes if reason is not None], ["push_error"]
         )
         if accepted:
-            now = timezone.now()
-            Listing.objects.filter(id=listing.id).update(
-                pushed_quantity=line.quantity, pushed_at=now, push_error=""
-            )
-            _mark_clean(listing, line.listing_version)
-        else:
-            Listing.objects.filter(id=listing.id).update(push_error=reason[:2000])
-    history.record(
-        run,
-        SyncRecord.RecordType.STOCK,
-        listing.seller_sku,
-        SyncRecord.Outcome.SYNCED if accepted else SyncRecord.Outcome.FAILED,
-        reason="" if accepted else f"Amazon rejected quantity {line.quantity}: {reason}",
-        local_object=listing,
-    )
+            # Clear pending only where nothing marked the listing since its quantity was taken.
+            unchanged = Q()
+            for line in accepted:
+                unchanged |= Q(id=line.listing_id, push_version=line.listing_version)
+            Listing.objects.filter(unchanged).update(push_pending=False)
+        history.record_many(
+            run,
+            [
+                history.Entry(
+                    SyncRecord.RecordType.STOCK,
+                    line.listing.seller_sku,
+                    SyncRecord.Outcome.SYNCED if reason is None else SyncRecord.Outcome.FAILED,
+                    reason=""
+                    if reason is None
+                    else f"Amazon rejected quantity {line.quantity}: {reason}",
+                    local_object=line.listing,
+                )
+                for line, reason in outcomes
+            ],
+        )
 
 
 def _mark_clean(listing: Listing, version: int) -> None:
