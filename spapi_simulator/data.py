@@ -799,6 +799,8 @@ def make_marketplace_order(
     mexico = marketplace_id == MX_MARKETPLACE_ID
     if fulfilled_by is None:
         fulfilled_by = "AMAZON" if rng.random() < 0.35 else "MERCHANT"
+        if not any(lst.is_fba and not lst.is_parent for lst in catalogue):
+            fulfilled_by = "MERCHANT"  # a small catalogue may list nothing FBA here
     channel = FBA_CHANNEL if fulfilled_by == "AMAZON" else MERCHANT_CHANNEL
     if skus:
         by_sku = {listing.sku: listing for listing in catalogue}

@@ -111,6 +111,10 @@ def sim_orders(state: SimState, request: Request) -> Result:
         if fulfilled_by is not None and fulfilled_by != implied:
             raise invalid(f"skus are fulfilled by {implied}, not {fulfilled_by}.")
         fulfilled_by = implied
+    elif fulfilled_by == "AMAZON" and not any(
+        listing.is_fba and not listing.is_parent for listing in listings.values()
+    ):
+        raise invalid(f"No SKU is fulfilled by Amazon on {MARKETPLACES[market].name}.")
     created = None
     if body.get("createdTime"):
         try:

@@ -528,3 +528,19 @@ def test_usage_plans_are_shared_across_marketplaces(sim_factory: Any) -> None:
         ]
 
     assert statuses == [200, 200, 429]
+
+
+def test_a_small_catalogue_gives_every_marketplace_orders_with_items(sim_factory: Any) -> None:
+    sim = sim_factory(seed=7, standalone_listings=8, variation_families=0, history_orders=60)
+    mx = control_listings(sim, MX)
+
+    fba = httpx.post(
+        f"{sim.base_url}/_sim/orders", json={"marketplaceId": MX, "fulfilledBy": "AMAZON"}
+    )
+
+    assert not buyable(mx, "AMAZON_NA")  # seed 7: none FBA on Amazon.com.mx
+    for market in (CA, US, MX):
+        orders = httpx.get(f"{sim.base_url}/_sim/orders", params={"marketplaceId": market})
+        assert all(order["orderItems"] for order in orders.json()["orders"])
+    assert fba.status_code == 400
+    assert fba.json()["errors"][0]["message"] == "No SKU is fulfilled by Amazon on Amazon.com.mx."
