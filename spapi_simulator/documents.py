@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .clock import isoformat
-from .data import FBA_CHANNEL, MARKETPLACE_ID, MARKETPLACE_NAME, MERCHANT_CHANNEL, Listing, Order
+from .data import FBA_CHANNEL, MARKETPLACES, MERCHANT_CHANNEL, Listing, Order
 
 logger = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ def orders_report(orders: Iterable[Order]) -> str:
                 "last-updated-date": order.last_updated.strftime("%Y-%m-%dT%H:%M:%S+00:00"),
                 "order-status": REPORT_ORDER_STATUS[order.status],
                 "fulfillment-channel": "Amazon" if order.fulfilled_by == "AMAZON" else "Merchant",
-                "sales-channel": MARKETPLACE_NAME,
+                "sales-channel": order.marketplace.name,
                 "url": "",
                 "ship-service-level": order.service_level.replace("_", " ").title(),
                 "product-name": line.title,
@@ -196,7 +196,7 @@ def orders_report(orders: Iterable[Order]) -> str:
                 "asin": line.asin,
                 "item-status": item_status,
                 "quantity": str(line.quantity),
-                "currency": "CAD",
+                "currency": order.marketplace.currency,
                 "item-price": _amount(line.item_cents),
                 "item-tax": _amount(line.item_tax_cents),
                 "shipping-price": _amount(line.shipping_cents),
@@ -212,7 +212,7 @@ def orders_report(orders: Iterable[Order]) -> str:
                 "ship-city": order.address["city"],
                 "ship-state": order.address["stateOrRegion"],
                 "ship-postal-code": order.address["postalCode"],
-                "ship-country": "CA",
+                "ship-country": order.address["countryCode"],
                 "promotion-ids": ",".join(line.promotion_ids),
                 "is-business-order": "false",
             }
@@ -500,6 +500,8 @@ def listing_json(
 ) -> dict[str, Any]:
     """A Listings Items 2021-08-01 Item; datasets only when asked (default summaries)."""
     wanted = set(included)
+    marketplace_id = listing.marketplace_id
+    currency = MARKETPLACES[marketplace_id].currency
     item: dict[str, Any] = {"sku": listing.sku}
     if "summaries" in wanted:
         if listing.is_parent:
@@ -509,7 +511,7 @@ def listing_json(
         else:
             status = ["DISCOVERABLE"]
         summary: dict[str, Any] = {
-            "marketplaceId": MARKETPLACE_ID,
+            "marketplaceId": marketplace_id,
             "asin": listing.asin,
             "productType": listing.product_type,
             "conditionType": "new_new",
@@ -532,19 +534,19 @@ def listing_json(
                 {
                     "value": listing.title,
                     "language_tag": listing.language_tag,
-                    "marketplace_id": MARKETPLACE_ID,
+                    "marketplace_id": marketplace_id,
                 }
             ],
-            "condition_type": [{"value": "new_new", "marketplace_id": MARKETPLACE_ID}],
+            "condition_type": [{"value": "new_new", "marketplace_id": marketplace_id}],
         }
         if listing.variation_theme:
             attributes["variation_theme"] = [
-                {"name": "/".join(listing.variation_theme), "marketplace_id": MARKETPLACE_ID}
+                {"name": "/".join(listing.variation_theme), "marketplace_id": marketplace_id}
             ]
             attributes["parentage_level"] = [
                 {
                     "value": "parent" if listing.is_parent else "child",
-                    "marketplace_id": MARKETPLACE_ID,
+                    "marketplace_id": marketplace_id,
                 }
             ]
         if listing.parent_sku:
@@ -552,15 +554,15 @@ def listing_json(
                 {
                     "child_relationship_type": "variation",
                     "parent_sku": listing.parent_sku,
-                    "marketplace_id": MARKETPLACE_ID,
+                    "marketplace_id": marketplace_id,
                 }
             ]
         if not listing.is_parent:
             attributes["fulfillment_availability"] = [_availability_attribute(listing)]
             attributes["purchasable_offer"] = [
                 {
-                    "currency": "CAD",
-                    "marketplace_id": MARKETPLACE_ID,
+                    "currency": currency,
+                    "marketplace_id": marketplace_id,
                     "our_price": [{"schedule": [{"value_with_tax": listing.price_cents / 100}]}],
                 }
             ]
@@ -570,15 +572,18 @@ def listing_json(
     if "offers" in wanted and not listing.is_parent:
         item["offers"] = [
             {
-                "marketplaceId": MARKETPLACE_ID,
+                "marketplaceId": marketplace_id,
                 "offerType": "B2C",
-                "price": {"currencyCode": "CAD", "amount": f"{listing.price_cents / 100:.2f}"},
+                "price": {"currencyCode": currency, "amount": f"{listing.price_cents / 100:.2f}"},
                 "audience": {"value": "ALL", "displayName": "Sell on Amazon"},
             }
         ]
     if "fulfillmentAvailability" in wanted and not listing.is_parent:
         item["fulfillmentAvailability"] = [
-            {"fulfillmentChannelCode": listing.fulfillment_channel, "quantity": listing.quantity}
+            {
+                "fulfillmentChannelCode": listing.fulfillment_channel,
+                "quantity": listing.stock.quantity,
+            }
         ]
     if "relationships" in wanted:
         relationships: list[dict[str, Any]] = []
@@ -598,10 +603,10 @@ def listing_json(
             relationships.append(
                 {"type": "VARIATION", "parentSkus": [listing.parent_sku], "variationTheme": theme}
             )
-        item["relationships"] = [{"marketplaceId": MARKETPLACE_ID, "relationships": relationships}]
+        item["relationships"] = [{"marketplaceId": marketplace_id, "relationships": relationships}]
     if "productTypes" in wanted:
         item["productTypes"] = [
-            {"marketplaceId": MARKETPLACE_ID, "productType": listing.product_type}
+            {"marketplaceId": marketplace_id, "productType": listing.product_type}
         ]
     return item
 
@@ -616,16 +621,18 @@ _THEME_ATTRIBUTE = {
 
 
 def _availability_attribute(listing: Listing) -> dict[str, Any]:
+    marketplace_id = listing.marketplace_id
     if listing.is_fba:
-        return {"fulfillment_channel_code": FBA_CHANNEL, "marketplace_id": MARKETPLACE_ID}
+        return {"fulfillment_channel_code": FBA_CHANNEL, "marketplace_id": marketplace_id}
     return {
         "fulfillment_channel_code": MERCHANT_CHANNEL,
         "quantity": listing.quantity,
-        "marketplace_id": MARKETPLACE_ID,
+        "marketplace_id": marketplace_id,
     }
 
 
 def inventory_summary_json(listing: Listing, details: bool) -> dict[str, Any]:
+    """One SKU's counts in its fulfilment network (``listing`` holds them: ``Listing.stock``)."""
     summary: dict[str, Any] = {
         "asin": listing.asin,
         "fnSku": listing.fn_sku or "",

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from .clock import isoformat
-from .data import CURRENCY, MARKETPLACE_NAME, TAX_COLLECTOR, Order, OrderLine
+from .data import CURRENCY, Order, OrderLine
 
 INCLUDED_DATA = (
     "BUYER",
@@ -123,10 +123,10 @@ def _slice_iter(index: list[SortKey], start: int) -> Iterator[SortKey]:
         yield index[position]
 
 
-def money(cents: int) -> dict[str, str]:
+def money(cents: int, currency: str = CURRENCY) -> dict[str, str]:
     sign = "-" if cents < 0 else ""
     cents = abs(cents)
-    return {"amount": f"{sign}{cents // 100}.{cents % 100:02d}", "currencyCode": CURRENCY}
+    return {"amount": f"{sign}{cents // 100}.{cents % 100:02d}", "currencyCode": currency}
 
 
 def _line_tax(line: OrderLine) -> int:
@@ -179,7 +179,7 @@ def order_json(
         "salesChannel": {
             "channelName": "AMAZON",
             "marketplaceId": order.marketplace_id,
-            "marketplaceName": MARKETPLACE_NAME,
+            "marketplaceName": order.marketplace.name,
         },
     }
     if order.seller_order_id:
@@ -195,6 +195,7 @@ def order_json(
     if "RECIPIENT" in included:
         address = dict(order.address) if roles is None else delivery_address_json(order, roles)
         body["recipient"] = {"deliveryAddress": address}
+    currency = order.marketplace.currency
     if "PROCEEDS" in included:
         totals = {"ITEM": 0, "SHIPPING": 0, "TAX": 0, "DISCOUNT": 0}
         for line in order.lines:
@@ -203,9 +204,9 @@ def order_json(
             totals["TAX"] += _line_tax(line)
             totals["DISCOUNT"] -= _line_discount(line)
         body["proceeds"] = {
-            "grandTotal": money(sum(totals.values())),
+            "grandTotal": money(sum(totals.values()), currency),
             "breakdowns": [
-                {"type": kind, "subtotal": money(amount)}
+                {"type": kind, "subtotal": money(amount, currency)}
                 for kind, amount in totals.items()
                 if amount or kind == "ITEM"
             ],
@@ -248,6 +249,7 @@ def order_json(
 
 
 def _item_json(order: Order, line: OrderLine, included: frozenset[str]) -> dict[str, Any]:
+    currency = order.marketplace.currency
     item: dict[str, Any] = {
         "orderItemId": line.order_item_id,
         "quantityOrdered": line.quantity,
@@ -257,21 +259,25 @@ def _item_json(order: Order, line: OrderLine, included: frozenset[str]) -> dict[
             "title": line.title,
             "sellerSku": line.sku,
             "condition": {"conditionType": "NEW", "conditionSubtype": "NEW"},
-            "price": {"unitPrice": money(line.unit_price_cents)},
+            "price": {"unitPrice": money(line.unit_price_cents, currency)},
         },
     }
     if "PROCEEDS" in included:
-        breakdowns: list[dict[str, Any]] = [{"type": "ITEM", "subtotal": money(line.item_cents)}]
+        breakdowns: list[dict[str, Any]] = [
+            {"type": "ITEM", "subtotal": money(line.item_cents, currency)}
+        ]
         if line.shipping_cents:
-            breakdowns.append({"type": "SHIPPING", "subtotal": money(line.shipping_cents)})
+            breakdowns.append(
+                {"type": "SHIPPING", "subtotal": money(line.shipping_cents, currency)}
+            )
         if _line_tax(line):
             breakdowns.append(
                 {
                     "type": "TAX",
-                    "subtotal": money(_line_tax(line)),
+                    "subtotal": money(_line_tax(line), currency),
                     "detailedBreakdowns": [
-                        {"subtype": "ITEM", "value": money(line.item_tax_cents)},
-                        {"subtype": "SHIPPING", "value": money(line.shipping_tax_cents)},
+                        {"subtype": "ITEM", "value": money(line.item_tax_cents, currency)},
+                        {"subtype": "SHIPPING", "value": money(line.shipping_tax_cents, currency)},
                     ],
                 }
             )
@@ -279,14 +285,17 @@ def _item_json(order: Order, line: OrderLine, included: frozenset[str]) -> dict[
             breakdowns.append(
                 {
                     "type": "DISCOUNT",
-                    "subtotal": money(-_line_discount(line)),
+                    "subtotal": money(-_line_discount(line), currency),
                     "detailedBreakdowns": [
-                        {"subtype": "ITEM", "value": money(-line.item_promo_cents)},
-                        {"subtype": "SHIPPING", "value": money(-line.ship_promo_cents)},
+                        {"subtype": "ITEM", "value": money(-line.item_promo_cents, currency)},
+                        {"subtype": "SHIPPING", "value": money(-line.ship_promo_cents, currency)},
                     ],
                 }
             )
-        item["proceeds"] = {"proceedsTotal": money(_line_total(line)), "breakdowns": breakdowns}
+        item["proceeds"] = {
+            "proceedsTotal": money(_line_total(line), currency),
+            "breakdowns": breakdowns,
+        }
     if "PROMOTION" in included and line.promotion_ids:
         item["promotion"] = {"breakdowns": [{"promotionId": p} for p in line.promotion_ids]}
     if "CANCELLATION" in included and order.status == "CANCELLED" and order.cancelled_by:
@@ -307,10 +316,9 @@ def _item_json(order: Order, line: OrderLine, included: frozenset[str]) -> dict[
             "quantityFulfilled": line.quantity_shipped,
             "quantityUnfulfilled": unfulfilled,
         }
-    if "TAX" in included and order.marketplace_facilitator:
+    collector = order.marketplace.tax_collector
+    if "TAX" in included and order.marketplace_facilitator and collector:
         item["tax"] = {
-            "taxCollections": [
-                {"model": "MARKETPLACE_FACILITATOR", "responsibleParty": TAX_COLLECTOR}
-            ]
+            "taxCollections": [{"model": "MARKETPLACE_FACILITATOR", "responsibleParty": collector}]
         }
     return item

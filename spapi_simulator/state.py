@@ -22,10 +22,15 @@ from .clock import SimClock, isoformat
 from .data import (
     FBA_CHANNEL,
     MARKETPLACE_ID,
+    MARKETPLACES,
+    MX_MARKETPLACE_ID,
+    US_MARKETPLACE_ID,
     Listing,
     Order,
     Package,
     generate_catalogue,
+    generate_marketplace_catalogue,
+    make_marketplace_order,
     make_order,
 )
 from .documents import (
@@ -76,7 +81,10 @@ FAULT_KINDS = (
 )
 # The marketplaces a seller's authorization covers and whether it sells in each (Sellers API
 # getMarketplaceParticipations); the control API changes them.
-DEFAULT_PARTICIPATIONS = {"A2EUQ1WTGCTBG2": True, "ATVPDKIKX0DER": True}
+DEFAULT_PARTICIPATIONS = {MARKETPLACE_ID: True, US_MARKETPLACE_ID: True, MX_MARKETPLACE_ID: True}
+# The marketplaces besides Amazon.ca whose listings and orders the simulator holds, and how
+# many orders each gets for one Amazon.ca order (the seller sells mostly on Amazon.ca).
+OTHER_MARKETPLACES: dict[str, float] = {US_MARKETPLACE_ID: 0.5, MX_MARKETPLACE_ID: 1 / 6}
 
 
 @dataclass
@@ -295,6 +303,25 @@ class SimState:
                     families=self.config.variation_families,
                 )
             }
+            # Amazon.com's and Amazon.com.mx's listings, from their own generators; an
+            # Amazon.com.mx FBA listing shares its Amazon.com listing's US-network stock.
+            us_listings = generate_marketplace_catalogue(
+                seed, now, US_MARKETPLACE_ID, list(self.listings.values())
+            )
+            mx_listings = generate_marketplace_catalogue(seed, now, MX_MARKETPLACE_ID, us_listings)
+            self.catalogues: dict[str, dict[str, Listing]] = {
+                MARKETPLACE_ID: self.listings,
+                US_MARKETPLACE_ID: {listing.sku: listing for listing in us_listings},
+                MX_MARKETPLACE_ID: {listing.sku: listing for listing in mx_listings},
+            }
+            # Their orders: own sequence numbers, stream, ids and package numbers, so Amazon.ca's
+            # orders of a seed stay exactly what they were.
+            self.market_rng = random.Random(f"{seed}:marketplaces:ids")
+            self.market_stream_rng = {
+                market: random.Random(f"{seed}:{market}:stream") for market in OTHER_MARKETPLACES
+            }
+            self.market_order_seq = dict.fromkeys(OTHER_MARKETPLACES, 0)
+            self._market_pkg_seq = 0
             self.orders = OrderBook()
             self.events: list[_Event] = []
             self._event_seq = 0
@@ -314,11 +341,20 @@ class SimState:
             self._pkg_seq = 0
             self._install_default_refresh_token()
             self._generate_history(now)
+            self._generate_market_history(now)
             interval = self.config.order_interval_seconds
             self.next_order_at: datetime | None = (
                 now + timedelta(seconds=self.stream_rng.expovariate(1 / interval))
                 if interval > 0
                 else None
+            )
+            self.market_next_order_at: dict[str, datetime] = (
+                {
+                    market: now + timedelta(seconds=self._market_gap(market))
+                    for market in OTHER_MARKETPLACES
+                }
+                if interval > 0
+                else {}
             )
 
     def _install_default_refresh_token(self) -> None:
@@ -345,6 +381,28 @@ class SimState:
                 )
         self._run_events(now)
 
+    def _market_gap(self, market: str) -> float:
+        """Simulated seconds to the next buyer order on ``market`` (not Amazon.ca)."""
+        interval = self.config.order_interval_seconds / OTHER_MARKETPLACES[market]
+        return self.market_stream_rng[market].expovariate(1 / interval)
+
+    def _generate_market_history(self, now: datetime) -> None:
+        """Amazon.com's and Amazon.com.mx's orders of the last ``history_days``."""
+        span = self.config.history_days * 86400
+        for market, share in OTHER_MARKETPLACES.items():
+            count = round(self.config.history_orders * share)
+            rng = self.market_stream_rng[market]
+            for offset in sorted(rng.uniform(0, span) for _ in range(count)):
+                created = (now - timedelta(seconds=span - offset)).replace(microsecond=0)
+                order = self._new_order(created, marketplace_id=market)
+                if order.fulfilled_by == "MERCHANT" and now - created > timedelta(days=2):
+                    self._schedule(
+                        created + timedelta(hours=self._order_rng(order).uniform(20, 44)),
+                        "merchant_ship",
+                        order.order_id,
+                    )
+        self._run_events(now)
+
     # -- time --------------------------------------------------------------------------
 
     def now(self) -> datetime:
@@ -355,11 +413,25 @@ class SimState:
         now = self.clock.now()
         if self.next_order_at is not None:
             interval = self.config.order_interval_seconds
-            while self.next_order_at <= now:
-                created = self.next_order_at.replace(microsecond=0)
+            while True:
+                # The earliest next order of any marketplace (Amazon.ca first on a tie).
+                market, due = MARKETPLACE_ID, self.next_order_at
+                for other, at in self.market_next_order_at.items():
+                    if at < due:
+                        market, due = other, at
+                if due > now:
+                    break
+                created = due.replace(microsecond=0)
                 self._run_events(created)
-                self._new_order(created)
-                self.next_order_at += timedelta(seconds=self.stream_rng.expovariate(1 / interval))
+                self._new_order(created, marketplace_id=market)
+                if market == MARKETPLACE_ID:
+                    self.next_order_at += timedelta(
+                        seconds=self.stream_rng.expovariate(1 / interval)
+                    )
+                else:
+                    self.market_next_order_at[market] = due + timedelta(
+                        seconds=self._market_gap(market)
+                    )
         self._run_events(now)
         return now
 
@@ -403,7 +475,34 @@ class SimState:
     # -- orders ------------------------------------------------------------------------
 
     def _order_rng(self, order: Order) -> random.Random:
-        return random.Random(f"{self.config.seed}:order:{order.seq}:life")
+        if order.marketplace_id == MARKETPLACE_ID:
+            return random.Random(f"{self.config.seed}:order:{order.seq}:life")
+        return random.Random(f"{self.config.seed}:{order.marketplace_id}:order:{order.seq}:life")
+
+    def catalogue(self, marketplace_id: str) -> dict[str, Listing]:
+        """The seller's listings on one marketplace, by SKU."""
+        return self.catalogues[marketplace_id]
+
+    def fba_pool(self, marketplace_id: str) -> list[Listing]:
+        """The FBA SKUs of the fulfilment network serving ``marketplace_id``, each the listing
+        holding its counts: Amazon.ca's own, or the US network's (for Amazon.com and
+        Amazon.com.mx alike)."""
+        holder = (
+            MARKETPLACE_ID
+            if MARKETPLACES[marketplace_id].fba_pool == MARKETPLACES[MARKETPLACE_ID].fba_pool
+            else US_MARKETPLACE_ID
+        )
+        return [listing for listing in self.catalogues[holder].values() if listing.is_fba]
+
+    def receive_inbound(self, marketplace_id: str, sku: str, units: int | None) -> Listing:
+        """Amazon's network receives an inbound shipment of ``sku``: ``units`` (all that are
+        inbound when None) move from inbound to fulfillable."""
+        stock = self.catalogues[marketplace_id][sku].stock
+        received = stock.inbound if units is None else units
+        stock.inbound -= received
+        stock.quantity += received
+        stock.last_updated = self.now().replace(microsecond=0)
+        return stock
 
     def _new_order(
         self,
@@ -413,25 +512,44 @@ class SimState:
         skus: list[str] | None = None,
         status: str = "PENDING",
         lifecycle: bool = True,
+        marketplace_id: str = MARKETPLACE_ID,
     ) -> Order:
-        self.order_seq += 1
-        rng = random.Random(f"{self.config.seed}:order:{self.order_seq}")
-        order = make_order(
-            rng,
-            self.order_seq,
-            created,
-            list(self.listings.values()),
-            fulfilled_by=fulfilled_by,
-            status=status,
-            skus=skus,
-        )
+        catalogue = self.catalogues[marketplace_id]
+        if marketplace_id == MARKETPLACE_ID:
+            self.order_seq += 1
+            rng = random.Random(f"{self.config.seed}:order:{self.order_seq}")
+            order = make_order(
+                rng,
+                self.order_seq,
+                created,
+                list(self.listings.values()),
+                fulfilled_by=fulfilled_by,
+                status=status,
+                skus=skus,
+            )
+        else:
+            self.market_order_seq[marketplace_id] += 1
+            seq = self.market_order_seq[marketplace_id]
+            order = make_marketplace_order(
+                random.Random(f"{self.config.seed}:{marketplace_id}:order:{seq}"),
+                seq,
+                created,
+                list(catalogue.values()),
+                marketplace_id,
+                fulfilled_by=fulfilled_by,
+                status=status,
+                skus=skus,
+            )
         while order.order_id in self.orders.by_id:  # astronomically rare, but ids must be unique
             order.order_id = order.order_id[:-1] + str((int(order.order_id[-1]) + 1) % 10)
         for line in order.lines:
-            listing = self.listings[line.sku]
-            listing.quantity = max(0, listing.quantity - line.quantity)
+            listing = catalogue[line.sku]
+            # FBA: the units leave fulfillable for reserved in the network's stock.
+            stock = listing.stock
+            stock.quantity = max(0, stock.quantity - line.quantity)
             if listing.is_fba:
-                listing.reserved += line.quantity
+                stock.reserved += line.quantity
+                stock.last_updated = created
             listing.last_updated = created
         self.orders.add(order)
         if lifecycle:
@@ -460,13 +578,15 @@ class SimState:
 
     def _cancel(self, order: Order, when: datetime, by: str, reason: str) -> None:
         for line in order.lines:
-            listing = self.listings.get(line.sku)
+            listing = self.catalogues[order.marketplace_id].get(line.sku)
             if listing is None:
                 continue
             restored = line.unshipped
-            listing.quantity += restored
+            stock = listing.stock
+            stock.quantity += restored
             if listing.is_fba:
-                listing.reserved = max(0, listing.reserved - restored)
+                stock.reserved = max(0, stock.reserved - restored)
+                stock.last_updated = when
             listing.last_updated = when
         order.cancelled_by, order.cancel_reason = by, reason
         self._set_status(order, "CANCELLED", when)
@@ -476,20 +596,28 @@ class SimState:
         for line in order.lines:
             if line.unshipped:
                 items.append((line.order_item_id, line.unshipped))
-                listing = self.listings.get(line.sku)
+                listing = self.catalogues[order.marketplace_id].get(line.sku)
                 if listing is not None and listing.is_fba:
-                    listing.reserved = max(0, listing.reserved - line.unshipped)
+                    # Shipped: the units leave the network's reserved count.
+                    stock = listing.stock
+                    stock.reserved = max(0, stock.reserved - line.unshipped)
                 line.quantity_shipped = line.quantity
         if items:
-            self._pkg_seq += 1
             fba = order.fulfilled_by == "AMAZON"
+            market = order.marketplace
+            if order.marketplace_id == MARKETPLACE_ID:
+                self._pkg_seq += 1
+                reference, rng = str(self._pkg_seq), self.rng
+            else:
+                self._market_pkg_seq += 1
+                reference, rng = f"{market.country}{self._market_pkg_seq}", self.market_rng
             order.packages.append(
                 Package(
-                    package_reference_id=str(self._pkg_seq),
-                    carrier="AMZN_CA" if fba else "Canada Post",
-                    shipping_service="Amazon Shipping" if fba else "Expedited Parcel",
-                    tracking_number=("TBC" if fba else "7023")
-                    + "".join(self.rng.choice("0123456789") for _ in range(12)),
+                    package_reference_id=reference,
+                    carrier=market.fba_carrier if fba else market.merchant_carrier,
+                    shipping_service="Amazon Shipping" if fba else market.merchant_service,
+                    tracking_number=("TB" + market.country[0] if fba else "7023")
+                    + "".join(rng.choice("0123456789") for _ in range(12)),
                     ship_time=when,
                     created=when,
                     items=items,
@@ -505,6 +633,7 @@ class SimState:
         fulfilled_by: str | None,
         skus: list[str] | None,
         created: datetime | None,
+        marketplace_id: str = MARKETPLACE_ID,
     ) -> list[Order]:
         """Control API: orders that do not progress on their own (tests drive them)."""
         now = self.tick()
@@ -512,7 +641,12 @@ class SimState:
         made: list[Order] = []
         for _ in range(count):
             order = self._new_order(
-                when, fulfilled_by=fulfilled_by, skus=skus, status="PENDING", lifecycle=False
+                when,
+                fulfilled_by=fulfilled_by,
+                skus=skus,
+                status="PENDING",
+                lifecycle=False,
+                marketplace_id=marketplace_id,
             )
             if status != "PENDING":
                 self.set_order_status(order, status, touch_time=order.last_updated)
@@ -628,10 +762,15 @@ class SimState:
 
     def _finish_report(self, report: Report, when: datetime) -> None:
         if report.report_type == LISTINGS_REPORT:
-            text = listings_report(self.listings.values())
+            # Amazon's listings report covers one marketplace: the first one asked for.
+            text = listings_report(self.catalogues.get(report.marketplace_ids[0], {}).values())
         else:
+            markets = set(report.marketplace_ids)
             orders = report_window_orders(
-                self.orders.all_orders(), report.report_type, report.data_start, report.data_end
+                [o for o in self.orders.all_orders() if o.marketplace_id in markets],
+                report.report_type,
+                report.data_start,
+                report.data_end,
             )
             text = orders_report(orders)
         content, compression = encode_report(text)
@@ -696,7 +835,7 @@ class SimState:
             content if content else b"",
             feed_id=feed.feed_id,
             seller_id=feed.seller_id,
-            listings=self.listings,
+            listings=self.catalogues[feed.marketplace_ids[0]],
             validate=self.feed_validator,
             force_fatal=feed.force_fatal,
         )
@@ -705,7 +844,7 @@ class SimState:
                 "The feed document was never uploaded (empty document)."
             )
         for sku, quantity in outcome.quantities.items():
-            self.set_listing_quantity(sku, quantity, when)
+            self.set_listing_quantity(sku, quantity, when, feed.marketplace_ids[0])
         result = self.new_document("feed_result", "application/json; charset=UTF-8")
         result.content = json.dumps(outcome.report, ensure_ascii=False).encode("utf-8")
         result.uploaded = True
@@ -717,8 +856,10 @@ class SimState:
             result.document_id,
         )
 
-    def set_listing_quantity(self, sku: str, quantity: int, when: datetime) -> None:
-        listing = self.listings[sku]
+    def set_listing_quantity(
+        self, sku: str, quantity: int, when: datetime, marketplace_id: str = MARKETPLACE_ID
+    ) -> None:
+        listing = self.catalogues[marketplace_id][sku]
         listing.quantity = quantity
         listing.last_updated = max(when.replace(microsecond=0), listing.last_updated)
 
@@ -829,24 +970,24 @@ class SimState:
         elif status >= 400:
             counter.errors += 1
 
-    def listings_view(self) -> list[dict[str, Any]]:
+    def listings_view(self, marketplace_id: str = MARKETPLACE_ID) -> list[dict[str, Any]]:
         return [
             {
                 "sku": listing.sku,
                 "asin": listing.asin,
                 "title": listing.title,
                 "productType": listing.product_type,
-                "quantity": listing.quantity,
+                "quantity": listing.stock.quantity,
                 "fulfillmentChannelCode": listing.fulfillment_channel,
                 "price": f"{listing.price_cents / 100:.2f}",
                 "isParent": listing.is_parent,
                 "parentSku": listing.parent_sku,
                 "variationTheme": "/".join(listing.variation_theme) or None,
-                "reservedQuantity": listing.reserved,
+                "reservedQuantity": listing.stock.reserved,
                 "lastUpdatedTime": isoformat(listing.last_updated),
-                "marketplaceId": MARKETPLACE_ID,
+                "marketplaceId": listing.marketplace_id,
             }
-            for listing in self.listings.values()
+            for listing in self.catalogues[marketplace_id].values()
         ]
 
 

@@ -10,7 +10,14 @@ from datetime import timedelta
 from werkzeug.wrappers import Request
 
 from ..clock import isoformat, parse_iso
-from ..data import FBA_CHANNEL, FULFILLED_BY, FULFILLMENT_STATUSES, MARKETPLACE_ID
+from ..data import (
+    FBA_CHANNEL,
+    FULFILLED_BY,
+    FULFILLMENT_STATUSES,
+    MARKETPLACE_ID,
+    MARKETPLACES,
+    Listing,
+)
 from ..orders import RESTRICTED_ROLES
 from ..state import (
     DEFAULT_CLIENT_ID,
@@ -25,7 +32,19 @@ from .common import ControlRoute, Result, invalid, json_body, not_found
 from .sellers import NORTH_AMERICA
 
 
+def _marketplace(value: object) -> str:
+    """A control call's marketplace: Amazon.ca unless it names Amazon.com or Amazon.com.mx."""
+    if value is None:
+        return MARKETPLACE_ID
+    if value not in MARKETPLACES:
+        raise invalid(f"marketplaceId must be one of {', '.join(MARKETPLACES)}.")
+    return str(value)
+
+
 def sim_info(state: SimState, request: Request) -> Result:
+    counts = dict.fromkeys(MARKETPLACES, 0)
+    for order in state.orders.by_id.values():
+        counts[order.marketplace_id] += 1
     return 200, {
         "seed": state.config.seed,
         "clock": isoformat(state.now()),
@@ -37,15 +56,34 @@ def sim_info(state: SimState, request: Request) -> Result:
             "refreshToken": "Atzr|simulator",
         },
         "marketplaceId": MARKETPLACE_ID,
-        "orders": len(state.orders),
+        "orders": counts[MARKETPLACE_ID],
         "listings": len(state.listings),
+        "marketplaces": {
+            market.marketplace_id: {
+                "name": market.name,
+                "currency": market.currency,
+                "fbaPool": market.fba_pool,
+                "orders": counts[market.marketplace_id],
+                "listings": len(state.catalogue(market.marketplace_id)),
+            }
+            for market in MARKETPLACES.values()
+        },
     }
 
 
 def sim_orders(state: SimState, request: Request) -> Result:
     if request.method == "GET":
-        return 200, {"orders": [state.order_view(order) for order in state.orders.all_orders()]}
+        market = _marketplace(request.args.get("marketplaceId"))
+        return 200, {
+            "orders": [
+                state.order_view(order)
+                for order in state.orders.all_orders()
+                if order.marketplace_id == market
+            ]
+        }
     body = json_body(request)
+    market = _marketplace(body.get("marketplaceId"))
+    listings = state.catalogue(market)
     count = body.get("count", 1)
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 10_000:
         raise invalid("count must be an integer between 1 and 10000.")
@@ -60,16 +98,23 @@ def sim_orders(state: SimState, request: Request) -> Result:
         if (
             not isinstance(skus, list)
             or not skus
-            or any(s not in state.listings or state.listings[s].is_parent for s in skus)
+            or any(s not in listings or listings[s].is_parent for s in skus)
         ):
-            raise invalid("skus must be a non-empty list of buyable SKUs in the catalogue.")
-        channels = {state.listings[s].fulfillment_channel for s in skus}
+            raise invalid(
+                "skus must be a non-empty list of buyable SKUs listed on "
+                f"{MARKETPLACES[market].name}."
+            )
+        channels = {listings[s].fulfillment_channel for s in skus}
         if len(channels) > 1:
             raise invalid("skus must share one fulfilment channel.")
         implied = "AMAZON" if channels == {FBA_CHANNEL} else "MERCHANT"
         if fulfilled_by is not None and fulfilled_by != implied:
             raise invalid(f"skus are fulfilled by {implied}, not {fulfilled_by}.")
         fulfilled_by = implied
+    elif fulfilled_by == "AMAZON" and not any(
+        listing.is_fba and not listing.is_parent for listing in listings.values()
+    ):
+        raise invalid(f"No SKU is fulfilled by Amazon on {MARKETPLACES[market].name}.")
     created = None
     if body.get("createdTime"):
         try:
@@ -82,6 +127,7 @@ def sim_orders(state: SimState, request: Request) -> Result:
         fulfilled_by=fulfilled_by or "MERCHANT",
         skus=skus,
         created=created,
+        marketplace_id=market,
     )
     return 201, {"orders": [state.order_view(order) for order in orders]}
 
@@ -98,7 +144,8 @@ def sim_order_status(state: SimState, request: Request, order_id: str) -> Result
 
 
 def sim_listings(state: SimState, request: Request) -> Result:
-    return 200, {"listings": state.listings_view()}
+    market = _marketplace(request.args.get("marketplaceId"))
+    return 200, {"listings": state.listings_view(market)}
 
 
 FBA_COUNTS = {
@@ -109,23 +156,62 @@ FBA_COUNTS = {
 }
 
 
+def _fba_stock(state: SimState, body: dict[str, object]) -> tuple[str, Listing]:
+    """The marketplace named (Amazon.ca by default) and the listing holding the SKU's counts
+    in the fulfilment network serving it (Amazon.com and Amazon.com.mx: the US network)."""
+    market = _marketplace(body.get("marketplaceId"))
+    listing = state.catalogue(market).get(str(body.get("sku")))
+    if listing is None or listing.fulfillment_channel != FBA_CHANNEL:
+        raise invalid(f"sku must be one of the seller's FBA SKUs on {MARKETPLACES[market].name}.")
+    return market, listing.stock
+
+
+def _fba_counts(market: str, stock: Listing) -> dict[str, object]:
+    return {
+        "sku": stock.sku,
+        "marketplaceId": market,
+        "fbaPool": MARKETPLACES[market].fba_pool,
+        **{n: getattr(stock, a) for n, a in FBA_COUNTS.items()},
+    }
+
+
 def sim_fba_inventory(state: SimState, request: Request) -> Result:
     """Move an FBA SKU's units as Amazon's network would (a receipt, a sale, damage): POST
-    ``{"sku", "fulfillable"?, "reserved"?, "inbound"?, "unfulfillable"?}``; its
-    lastUpdatedTime becomes now, so an incremental getInventorySummaries sees it."""
+    ``{"sku", "marketplaceId"?, "fulfillable"?, "reserved"?, "inbound"?, "unfulfillable"?}``
+    (Amazon.ca by default; Amazon.com and Amazon.com.mx both change the US network's
+    counts); its lastUpdatedTime becomes now, so an incremental getInventorySummaries sees it."""
     body = json_body(request)
-    listing = state.listings.get(str(body.get("sku")))
-    if listing is None or listing.fulfillment_channel != FBA_CHANNEL:
-        raise invalid("sku must be one of the seller's FBA SKUs.")
+    market, stock = _fba_stock(state, body)
     for name, attribute in FBA_COUNTS.items():
         if name not in body:
             continue
         units = body[name]
         if isinstance(units, bool) or not isinstance(units, int) or units < 0:
             raise invalid(f"{name} must be a non-negative whole number.")
-        setattr(listing, attribute, units)
-    listing.last_updated = state.now().replace(microsecond=0)
-    return 200, {"sku": listing.sku, **{n: getattr(listing, a) for n, a in FBA_COUNTS.items()}}
+        setattr(stock, attribute, units)
+    stock.last_updated = state.now().replace(microsecond=0)
+    return 200, _fba_counts(market, stock)
+
+
+def sim_fba_receive(state: SimState, request: Request) -> Result:
+    """Amazon's network receives an inbound shipment: POST ``{"sku", "marketplaceId"?,
+    "units"?}`` moves ``units`` (all inbound units when absent) from inbound to fulfillable."""
+    body = json_body(request)
+    market, stock = _fba_stock(state, body)
+    units = body.get("units")
+    if units is not None and (
+        isinstance(units, bool) or not isinstance(units, int) or not 1 <= units <= stock.inbound
+    ):
+        raise invalid(
+            f"units must be a whole number from 1 to the {stock.inbound} units inbound for "
+            f"{stock.sku}."
+        )
+    if stock.inbound == 0:
+        raise invalid(
+            f"No units of {stock.sku} are inbound to the {MARKETPLACES[market].fba_pool} network."
+        )
+    state.receive_inbound(market, stock.sku, units)
+    return 200, _fba_counts(market, stock)
 
 
 def sim_shipments(state: SimState, request: Request) -> Result:
@@ -258,6 +344,7 @@ ROUTES = [
     ControlRoute("/_sim/listings", ("GET",), "sim_listings", sim_listings),
     ControlRoute("/_sim/shipments", ("GET",), "sim_shipments", sim_shipments),
     ControlRoute("/_sim/fba-inventory", ("POST",), "sim_fba_inventory", sim_fba_inventory),
+    ControlRoute("/_sim/fba-inventory/receive", ("POST",), "sim_fba_receive", sim_fba_receive),
     ControlRoute("/_sim/faults", ("GET", "POST", "DELETE"), "sim_faults", sim_faults),
     ControlRoute("/_sim/participations", ("GET", "POST"), "sim_participations", sim_participations),
     ControlRoute("/_sim/roles", ("GET", "POST"), "sim_roles", sim_roles),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from werkzeug.wrappers import Request
 
+from ..data import MARKETPLACES
 from ..documents import LISTINGS_FEED
 from ..state import AccessToken, SimState
 from .common import (
@@ -40,6 +41,11 @@ def create_feed(state: SimState, request: Request, access: AccessToken) -> Resul
             f"feedType '{feed_type}' is not supported by the simulator (only {LISTINGS_FEED})."
         )
     markets = body_marketplaces(body)
+    if len(markets) != 1 or markets[0] not in MARKETPLACES:
+        raise invalid(
+            f"A {LISTINGS_FEED} applies to one marketplace: marketplaceIds must be one of "
+            f"{', '.join(MARKETPLACES)}."
+        )
     document_id = body.get("inputFeedDocumentId")
     document = state.documents.get(str(document_id))
     if document is None or document.kind != "feed_input":

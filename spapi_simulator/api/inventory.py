@@ -6,7 +6,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request
 
-from ..data import FBA_CHANNEL, MARKETPLACE_ID
+from ..data import MARKETPLACES
 from ..documents import inventory_summary_json
 from ..state import AccessToken, SimState
 from .common import (
@@ -26,21 +26,22 @@ INVENTORY_PAGE_SIZE = 50
 def get_inventory_summaries(state: SimState, request: Request, access: AccessToken) -> Result:
     if request.args.get("granularityType") != "Marketplace":
         raise invalid("granularityType is required and must be 'Marketplace'.")
-    if request.args.get("granularityId") != MARKETPLACE_ID:
+    # The counts are those of the fulfilment network serving the marketplace: Amazon.com and
+    # Amazon.com.mx answer with the same US-network numbers.
+    marketplace_id = str(request.args.get("granularityId"))
+    if marketplace_id not in MARKETPLACES:
         raise invalid(
-            f"granularityId must be a marketplace the seller sells in ({MARKETPLACE_ID})."
+            f"granularityId must be a marketplace the seller sells in ({', '.join(MARKETPLACES)})."
         )
     markets = marketplaces_in(request)
-    if markets != [MARKETPLACE_ID]:
-        raise invalid(f"marketplaceIds is required and must be [{MARKETPLACE_ID}].")
+    if markets != [marketplace_id]:
+        raise invalid(f"marketplaceIds is required and must be [{marketplace_id}].")
     details = request.args.get("details", "false").lower() == "true"
     skus = list_param(request, "sellerSkus")
     if len(skus) > 50:
         raise invalid("At most 50 sellerSkus are allowed.")
     start = date_param(request, "startDateTime")
-    items = [
-        listing for listing in state.listings.values() if listing.fulfillment_channel == FBA_CHANNEL
-    ]
+    items = state.fba_pool(marketplace_id)
     if start is not None:
         items = [i for i in items if i.last_updated >= start]
     elif skus:
@@ -59,7 +60,7 @@ def get_inventory_summaries(state: SimState, request: Request, access: AccessTok
     page = items[offset : offset + INVENTORY_PAGE_SIZE]
     body: dict[str, Any] = {
         "payload": {
-            "granularity": {"granularityType": "Marketplace", "granularityId": MARKETPLACE_ID},
+            "granularity": {"granularityType": "Marketplace", "granularityId": marketplace_id},
             "inventorySummaries": [inventory_summary_json(i, details) for i in page],
         }
     }

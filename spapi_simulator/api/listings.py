@@ -9,7 +9,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request
 
-from ..data import MARKETPLACE_ID
+from ..data import MARKETPLACES, Listing
 from ..documents import availability_from_patches, listing_json
 from ..state import AccessToken, SimState
 from .common import (
@@ -54,14 +54,19 @@ def _one_of(request: Request, name: str, allowed: tuple[str, ...], default: str)
 
 def _check_listing_request(
     state: SimState, request: Request, access: AccessToken, seller_id: str
-) -> None:
+) -> tuple[str, dict[str, Listing]]:
+    """The marketplace asked for (Amazon takes one per call) and the seller's listings there."""
     if seller_id != access.seller_id:
         raise ApiError(403, "Unauthorized", "Access to requested resource is denied.")
     markets = marketplaces_in(request)
     if not markets:
         raise invalid("marketplaceIds is required.")
-    if MARKETPLACE_ID not in markets:
-        raise invalid(f"The seller does not participate in marketplace(s) {', '.join(markets)}.")
+    if len(markets) > 1:
+        raise invalid("Only one marketplaceIds value is allowed.")
+    (marketplace_id,) = markets
+    if marketplace_id not in MARKETPLACES:
+        raise invalid(f"The seller does not participate in marketplace(s) {marketplace_id}.")
+    return marketplace_id, state.catalogue(marketplace_id)
 
 
 def _listing_included(request: Request, default: tuple[str, ...] = ("summaries",)) -> list[str]:
@@ -71,18 +76,18 @@ def _listing_included(request: Request, default: tuple[str, ...] = ("summaries",
 def get_listings_item(
     state: SimState, request: Request, access: AccessToken, seller_id: str, sku: str
 ) -> Result:
-    _check_listing_request(state, request, access, seller_id)
+    marketplace_id, listings = _check_listing_request(state, request, access, seller_id)
     included = _listing_included(request)
-    listing = state.listings.get(sku)
+    listing = listings.get(sku)
     if listing is None:
-        raise ApiError(404, "NOT_FOUND", f"SKU '{sku}' not found in marketplace {MARKETPLACE_ID}")
+        raise ApiError(404, "NOT_FOUND", f"SKU '{sku}' not found in marketplace {marketplace_id}")
     return 200, listing_json(listing, included)
 
 
 def search_listings_items(
     state: SimState, request: Request, access: AccessToken, seller_id: str
 ) -> Result:
-    _check_listing_request(state, request, access, seller_id)
+    _, listings = _check_listing_request(state, request, access, seller_id)
     included = _listing_included(request)
     page_size = int_param(request, "pageSize", 10, 1, 20)
     identifiers = list_param(request, "identifiers")
@@ -104,7 +109,7 @@ def search_listings_items(
         date_param(request, "lastUpdatedBefore"),
     )
     parent = request.args.get("variationParentSku")
-    items = list(state.listings.values())
+    items = list(listings.values())
     if identifiers:
         wanted = set(identifiers)
         field = {"SKU": "sku", "ASIN": "asin", "FNSKU": "fn_sku"}[str(identifiers_type)]
@@ -152,7 +157,7 @@ def search_listings_items(
 def patch_listings_item(
     state: SimState, request: Request, access: AccessToken, seller_id: str, sku: str
 ) -> Result:
-    _check_listing_request(state, request, access, seller_id)
+    marketplace_id, listings = _check_listing_request(state, request, access, seller_id)
     body = json_body(request)
     if not isinstance(body.get("productType"), str) or not body["productType"]:
         raise ApiError(400, "BAD_REQUEST", "productType is required.")
@@ -174,7 +179,7 @@ def patch_listings_item(
     if mode not in (None, "VALIDATION_PREVIEW"):
         raise invalid("mode must be VALIDATION_PREVIEW when given.")
     included = enum_list(request, "includedData", ("identifiers", "issues")) or ["issues"]
-    listing = state.listings.get(sku)
+    listing = listings.get(sku)
     change = availability_from_patches(listing, sku, patches)
     issues = [issue.as_listings_api() for issue in change.issues]
     if issues:
@@ -184,12 +189,12 @@ def patch_listings_item(
     else:
         status = "ACCEPTED"
         if change.quantity is not None:
-            state.set_listing_quantity(sku, change.quantity, state.now())
+            state.set_listing_quantity(sku, change.quantity, state.now(), marketplace_id)
     response: dict[str, Any] = {"sku": sku, "status": status, "submissionId": uuid.uuid4().hex}
     if "issues" in included:
         response["issues"] = issues
     if "identifiers" in included and listing is not None:
-        response["identifiers"] = [{"marketplaceId": MARKETPLACE_ID, "asin": listing.asin}]
+        response["identifiers"] = [{"marketplaceId": marketplace_id, "asin": listing.asin}]
     return 200, response
 
 

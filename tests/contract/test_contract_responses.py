@@ -14,7 +14,7 @@ from sp_api.base.exceptions import SellingApiException
 
 from spapi_simulator import Simulator
 from spapi_simulator.app import OPERATION_IDS
-from spapi_simulator.testing import sp_api_kwargs
+from spapi_simulator.testing import authorized_client, sp_api_kwargs
 
 SELLER = "A3SIMULATORCA"
 
@@ -307,3 +307,106 @@ def test_it_serves_control_api_orders_exactly_as_search_orders_returns_them(
     validator = validators["response"]("searchOrders", "200")
 
     assert validators["errors_of"](validator, {"orders": orders}) == []
+
+
+def test_amazon_com_and_com_mx_answers_are_within_the_contract(
+    recording_simulator: Simulator, validators: dict[str, Any]
+) -> None:
+    """Orders, listings and FBA stock of Amazon.com and Amazon.com.mx: USD and MXN amounts,
+    US and Mexican addresses, US sales tax collected by Amazon, the shared US network."""
+    sim = recording_simulator
+    control = httpx.Client(base_url=sim.base_url)
+    markets = ["ATVPDKIKX0DER", "A1AM78C64UM0Y8"]
+    everything = "BUYER,RECIPIENT,PROCEEDS,PROMOTION,CANCELLATION,FULFILLMENT,PACKAGES,TAX"
+    with authorized_client(sim) as http:
+        page = http.get(
+            "/orders/2026-01-01/orders",
+            params={
+                "createdAfter": "2025-01-01T00:00:00Z",
+                "marketplaceIds": ",".join(markets),
+                "includedData": everything,
+                "maxResultsPerPage": 50,
+            },
+        ).json()
+        assert {o["salesChannel"]["marketplaceId"] for o in page["orders"]} == set(markets)
+        http.get(
+            "/orders/2026-01-01/orders", params={"paginationToken": page["pagination"]["nextToken"]}
+        )
+        for market in markets:
+            order = control.get("/_sim/orders", params={"marketplaceId": market}).json()["orders"][
+                -1
+            ]
+            http.get(
+                f"/orders/2026-01-01/orders/{order['orderId']}", params={"includedData": everything}
+            )
+            merchant = [
+                e["sku"]
+                for e in control.get("/_sim/listings", params={"marketplaceId": market}).json()[
+                    "listings"
+                ]
+                if e["fulfillmentChannelCode"] == "DEFAULT" and not e["isParent"] and e["quantity"]
+            ]
+            new = control.post(
+                "/_sim/orders", json={"marketplaceId": market, "skus": merchant[:1]}
+            ).json()["orders"][0]
+            shipped = http.post(
+                f"/orders/v0/orders/{new['orderId']}/shipmentConfirmation",
+                json={
+                    "marketplaceId": market,
+                    "packageDetail": {
+                        "packageReferenceId": "1",
+                        "carrierCode": "UPS",
+                        "trackingNumber": "1Z999",
+                        "shipDate": "2026-01-01T00:00:00Z",
+                        "orderItems": [
+                            {"orderItemId": i["orderItemId"], "quantity": i["quantityOrdered"]}
+                            for i in new["orderItems"]
+                        ],
+                    },
+                },
+            )
+            assert shipped.status_code == 204
+            http.get(
+                f"/orders/2026-01-01/orders/{new['orderId']}", params={"includedData": everything}
+            )
+            listing_path = f"/listings/2021-08-01/items/{SELLER}"
+            all_data = (
+                "summaries,attributes,issues,offers,fulfillmentAvailability,relationships,"
+                "productTypes"
+            )
+            http.get(
+                listing_path,
+                params={"marketplaceIds": market, "includedData": all_data, "pageSize": 20},
+            )
+            http.get(
+                f"{listing_path}/{merchant[0]}",
+                params={"marketplaceIds": market, "includedData": all_data},
+            )
+            http.get(
+                "/fba/inventory/v1/summaries",
+                params={
+                    "granularityType": "Marketplace",
+                    "granularityId": market,
+                    "marketplaceIds": market,
+                    "details": "true",
+                },
+            )
+
+    failures: list[str] = []
+    for operation, status, body in sim.state.recorded:
+        assert status < 400, (operation, status, body[:200])
+        validator = validators["response"](operation, str(status))
+        if validator is None:
+            continue
+        for error in validators["errors_of"](validator, json.loads(body)):
+            failures.append(f"{operation} {status}: {error}")
+    assert failures == []
+    recorded = {operation for operation, _, _ in sim.state.recorded}
+    assert recorded == {
+        "searchOrders",
+        "getOrder",
+        "confirmShipment",
+        "searchListingsItems",
+        "getListingsItem",
+        "getInventorySummaries",
+    }

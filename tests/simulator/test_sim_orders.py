@@ -169,6 +169,7 @@ def test_it_filters_by_status_and_fulfilment(simulator: Simulator, http: httpx.C
         "fulfillmentStatuses": "UNSHIPPED,PENDING",
         "fulfilledBy": "MERCHANT",
         "includedData": "FULFILLMENT",
+        "marketplaceIds": "A2EUQ1WTGCTBG2",
     }
     found = http.get(SEARCH, params=params).json()["orders"]
 
