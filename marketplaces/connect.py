@@ -1,10 +1,17 @@
-"""Connecting an Amazon.ca seller account: OAuth state, prerequisites, the channel."""
+"""Connecting an Amazon seller account: OAuth state, prerequisites, the channels.
+
+One authorization covers the seller's North-American marketplaces: the first connect makes the
+Amazon.ca channel (or the one asked for), ``add_marketplace`` makes another marketplace's
+channel from the same authorization, without asking the seller again. Every channel of a
+seller holds the same credential: a re-authorization writes it to all of them.
+"""
 
 from __future__ import annotations
 
 import re
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -23,9 +30,10 @@ from marketplaces.amazon.client import (
     exchange_authorization_code,
     verify_refresh_token,
 )
+from marketplaces.amazon.connection import client_for
 from marketplaces.amazon.errors import AmazonAuthError, AmazonError, AmazonRejected
 from marketplaces.endpoints import UntrustedUrl, check_lwa_endpoint, check_spapi_endpoint
-from marketplaces.models import AMAZON_CA_MARKETPLACE_ID, SalesChannel
+from marketplaces.models import MARKETPLACES, MarketplaceInfo, SalesChannel
 from marketplaces.services import request_sync
 from synchistory.models import SyncRun
 from warehouses.currency import BASE_CURRENCY
@@ -46,8 +54,9 @@ def check_prerequisites(organization: Organization) -> None:
     problems = []
     if organization.base_currency != MARKETPLACE_CURRENCY:
         problems.append(
-            f"The base currency is {organization.base_currency}; Amazon.ca sells in "
-            f"{MARKETPLACE_CURRENCY}. Change it in Settings › Organization."
+            f"The base currency is {organization.base_currency}; it must be "
+            f"{MARKETPLACE_CURRENCY}, Amazon.ca's (Amazon.com and Amazon.com.mx orders keep "
+            "their own currency and convert to it). Change it in Settings › Organization."
         )
     if not organization.taxes_enabled:
         problems.append("Taxes are not enabled. Turn them on in Settings › Organization.")
@@ -167,7 +176,7 @@ def _trusted_endpoint(check: Callable[[str], None], url: str, field: str) -> Non
         raise ValidationError({field: str(untrusted)}) from None
 
 
-def verify_authorization(connection: Connection) -> None:
+def verify_authorization(connection: Connection, marketplace: MarketplaceInfo) -> None:
     """Ask Amazon what this authorization covers before anything is saved.
 
     The refresh token must work; its marketplaces (Sellers API getMarketplaceParticipations)
@@ -192,19 +201,19 @@ def verify_authorization(connection: Connection) -> None:
         raise ValidationError(
             f"Could not ask Amazon which marketplaces this authorization covers: {error}"
         ) from None
-    wanted = connection.marketplace_id
+    wanted, name = connection.marketplace_id, marketplace.name
     covered = {p.marketplace_id: p for p in participations}
     if wanted not in covered:
         raise ValidationError(
-            f"This authorization does not cover Amazon.ca (marketplace {wanted}); it covers "
+            f"This authorization does not cover {name} (marketplace {wanted}); it covers "
             f"{', '.join(sorted(covered)) or 'no marketplace'}. Authorize with the seller "
-            "account that sells on Amazon.ca."
+            f"account that sells on {name}."
         )
     if not covered[wanted].is_participating:
         raise ValidationError(
-            f"The seller of this authorization does not sell on Amazon.ca (marketplace "
+            f"The seller of this authorization does not sell on {name} (marketplace "
             f"{wanted}): its participation there is inactive. Authorize with the account that "
-            "sells on Amazon.ca."
+            f"sells on {name}."
         )
     try:
         client.search_listings()
@@ -230,6 +239,7 @@ def connect_channel(
     initial_lookback: timedelta = timedelta(days=7),
     actor: audit.Actor | None = None,
     via: str = "token",
+    marketplace: str = SalesChannel.Marketplace.AMAZON_CA,
 ) -> SalesChannel:
     """Create the channel for this seller and start the initial sync, or, with ``reauthorize``,
     give that channel a new authorization of the same seller. Amazon confirms the
@@ -239,6 +249,11 @@ def connect_channel(
     Writes the ``channel-connected`` audit event: by ``actor`` (default: ``user``, from no
     address), with ``via`` saying how (``token``, ``oauth``, ``command``)."""
     check_prerequisites(Organization.load())
+    if reauthorize is not None:
+        marketplace = reauthorize.marketplace
+    info = MARKETPLACES.get(marketplace)
+    if info is None:
+        raise ValidationError(f"{marketplace!r} is not a marketplace this product sells on.")
     seller_id = normalize_seller_id(seller_id)
     refresh_token = refresh_token.strip()
     if not seller_id or not refresh_token:
@@ -252,7 +267,7 @@ def connect_channel(
             "the other seller as a new channel."
         )
     if reauthorize is None:
-        existing = _channel_of(seller_id)
+        existing = _channel_of(seller_id, info)
         if existing is not None:
             raise ChannelAlreadyConnected(existing)
     if reauthorize is not None:
@@ -266,13 +281,14 @@ def connect_channel(
     verify_authorization(
         Connection(
             seller_id=seller_id,
-            marketplace_id=AMAZON_CA_MARKETPLACE_ID,
+            marketplace_id=info.marketplace_id,
             refresh_token=refresh_token,
             spapi_endpoint=spapi_endpoint,
             lwa_endpoint=lwa_endpoint,
             client_id=settings.AMAZON_LWA_CLIENT_ID,
             client_secret=settings.AMAZON_LWA_CLIENT_SECRET,
-        )
+        ),
+        info,
     )
     try:
         with transaction.atomic():
@@ -283,16 +299,26 @@ def connect_channel(
                 channel = SalesChannel(
                     name=name,
                     seller_id=seller_id,
-                    marketplace_id=AMAZON_CA_MARKETPLACE_ID,
+                    marketplace=info.code,
+                    marketplace_id=info.marketplace_id,
+                    currency=info.currency,
                     connected_by=user,
                 )
                 created = True
-            channel.refresh_token = refresh_token
-            channel.spapi_endpoint = spapi_endpoint
-            channel.lwa_endpoint = lwa_endpoint
-            channel.status = SalesChannel.Status.ACTIVE
-            channel.status_reason = ""
-            channel.save()
+            # The seller's one credential, on every channel of the seller: a re-authorization
+            # (or a new marketplace) leaves none of them with an older one.
+            siblings = SalesChannel.objects.select_for_update().filter(seller_id__iexact=seller_id)
+            for sibling in [channel, *siblings.exclude(id=channel.id)]:
+                sibling.refresh_token = refresh_token
+                sibling.spapi_endpoint = spapi_endpoint
+                sibling.lwa_endpoint = lwa_endpoint
+                if sibling is channel or (
+                    sibling.status == SalesChannel.Status.NEEDS_REAUTHORIZATION
+                ):
+                    # A channel the seller disabled stays disabled.
+                    sibling.status = SalesChannel.Status.ACTIVE
+                    sibling.status_reason = ""
+                sibling.save()
             if created:
                 request_sync(
                     channel,
@@ -315,14 +341,81 @@ def connect_channel(
             )
     except IntegrityError:
         # Two connects of one seller at once: the database constraint let one through.
-        existing = _channel_of(seller_id)
+        existing = _channel_of(seller_id, info)
         if existing is None:
             raise
         raise ChannelAlreadyConnected(existing) from None
     return channel
 
 
-def _channel_of(seller_id: str) -> SalesChannel | None:
+def _channel_of(seller_id: str, marketplace: MarketplaceInfo) -> SalesChannel | None:
     return SalesChannel.objects.filter(
-        seller_id__iexact=seller_id, marketplace_id=AMAZON_CA_MARKETPLACE_ID
+        seller_id__iexact=seller_id, marketplace_id=marketplace.marketplace_id
     ).first()
+
+
+@dataclass(frozen=True)
+class SellerMarketplace:
+    """A North-American marketplace as this seller's authorization sees it."""
+
+    info: MarketplaceInfo
+    covered: bool  # the authorization covers it
+    participating: bool  # the seller sells there
+    channel: SalesChannel | None  # its channel here, if any
+
+
+def seller_marketplaces(channel: SalesChannel) -> list[SellerMarketplace]:
+    """Ask Amazon (getMarketplaceParticipations) which of the North-American marketplaces the
+    channel's authorization covers, and which already have a channel here."""
+    try:
+        participations = client_for(channel).get_marketplace_participations()
+    except AmazonError as error:
+        raise ValidationError(
+            f"Could not ask Amazon which marketplaces this authorization covers: {error}"
+        ) from None
+    by_id = {p.marketplace_id: p for p in participations}
+    channels = {
+        c.marketplace_id: c
+        for c in SalesChannel.objects.filter(seller_id__iexact=channel.seller_id)
+    }
+    return [
+        SellerMarketplace(
+            info=info,
+            covered=info.marketplace_id in by_id,
+            participating=bool(
+                info.marketplace_id in by_id and by_id[info.marketplace_id].is_participating
+            ),
+            channel=channels.get(info.marketplace_id),
+        )
+        for info in MARKETPLACES.values()
+    ]
+
+
+def add_marketplace(
+    channel: SalesChannel,
+    marketplace: str,
+    *,
+    user: User | None = None,
+    actor: audit.Actor | None = None,
+) -> SalesChannel:
+    """Another marketplace of the same seller as a channel of its own, from the authorization
+    the seller already gave (Amazon confirms it covers that marketplace first). Its settings
+    start at the defaults; its initial syncs start at once."""
+    info = MARKETPLACES.get(marketplace)
+    if info is None:
+        raise ValidationError(f"{marketplace!r} is not a marketplace this product sells on.")
+    if channel.status == SalesChannel.Status.NEEDS_REAUTHORIZATION:
+        raise ValidationError(
+            f"Amazon no longer accepts {channel.name}'s authorization: re-authorize it first."
+        )
+    return connect_channel(
+        name=info.name,
+        seller_id=channel.seller_id,
+        refresh_token=channel.refresh_token,
+        user=user,
+        spapi_endpoint=channel.spapi_endpoint,
+        lwa_endpoint=channel.lwa_endpoint,
+        actor=actor,
+        via="marketplace-added",
+        marketplace=info.code,
+    )

@@ -15,6 +15,8 @@ from warehouses.models import Warehouse
 
 POOL_OF_MARKETPLACE = {
     SalesChannel.Marketplace.AMAZON_CA: Warehouse.AmazonPool.CANADA,
+    SalesChannel.Marketplace.AMAZON_COM: Warehouse.AmazonPool.UNITED_STATES,
+    SalesChannel.Marketplace.AMAZON_COM_MX: Warehouse.AmazonPool.UNITED_STATES,
 }
 
 

@@ -110,6 +110,14 @@ class OrderPreferenceForm(ModelForm[Organization]):
         widgets = {"order_sync_preference": forms.RadioSelect}
 
 
+class AddMarketplaceForm(forms.Form):
+    marketplace = forms.ChoiceField(
+        choices=[
+            (code, SalesChannel.Marketplace(code).label) for code in SalesChannel.Marketplace.values
+        ]
+    )
+
+
 class ManualSyncForm(forms.Form):
     SINCE_LAST_SYNC = "since_last_sync"
     SPECIFIC_PERIOD = "specific_period"

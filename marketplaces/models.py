@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -16,13 +17,31 @@ from marketplaces.endpoints import validate_lwa_endpoint, validate_spapi_endpoin
 AMAZON_CA_MARKETPLACE_ID = "A2EUQ1WTGCTBG2"
 AMAZON_NA_ENDPOINT = "https://sellingpartnerapi-na.amazon.com"
 AMAZON_LWA_ENDPOINT = "https://api.amazon.com"
+AMAZON_COM_MARKETPLACE_ID = "ATVPDKIKX0DER"
+AMAZON_COM_MX_MARKETPLACE_ID = "A1AM78C64UM0Y8"
+
+
+@dataclass(frozen=True)
+class MarketplaceInfo:
+    """An Amazon marketplace the product sells on: what Amazon calls it and sells in."""
+
+    code: str  # SalesChannel.Marketplace
+    marketplace_id: str
+    name: str
+    currency: str
+    country: str
 
 
 class SalesChannel(models.Model):
-    """One connected Amazon seller account on one marketplace."""
+    """One connected Amazon seller account on one marketplace. A seller's North-American
+    authorization covers several marketplaces: each is a channel of its own (settings, Sync
+    History), and they all hold the same credential (``marketplaces.connect`` writes it to
+    every channel of the seller at once)."""
 
     class Marketplace(models.TextChoices):
         AMAZON_CA = "amazon_ca", "Amazon.ca"
+        AMAZON_COM = "amazon_com", "Amazon.com"
+        AMAZON_COM_MX = "amazon_com_mx", "Amazon.com.mx"
 
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
@@ -462,3 +481,32 @@ class StockPushLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.listing_id} → {self.quantity}"
+
+
+# The North-American marketplaces one authorization can cover (Amazon's marketplace ids).
+MARKETPLACES: dict[str, MarketplaceInfo] = {
+    info.code: info
+    for info in (
+        MarketplaceInfo(
+            SalesChannel.Marketplace.AMAZON_CA, AMAZON_CA_MARKETPLACE_ID, "Amazon.ca", "CAD", "CA"
+        ),
+        MarketplaceInfo(
+            SalesChannel.Marketplace.AMAZON_COM,
+            AMAZON_COM_MARKETPLACE_ID,
+            "Amazon.com",
+            "USD",
+            "US",
+        ),
+        MarketplaceInfo(
+            SalesChannel.Marketplace.AMAZON_COM_MX,
+            AMAZON_COM_MX_MARKETPLACE_ID,
+            "Amazon.com.mx",
+            "MXN",
+            "MX",
+        ),
+    )
+}
+
+
+def marketplace_by_id(marketplace_id: str) -> MarketplaceInfo | None:
+    return next((m for m in MARKETPLACES.values() if m.marketplace_id == marketplace_id), None)

@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from django.db import InterfaceError, OperationalError, connection
+from django.db.models import Q
 from django.utils import timezone
 
 from marketplaces.amazon import fba_inventory, item_sync, order_sync, shipment_push, stock_push
@@ -130,9 +131,11 @@ def _attempt(run: SyncRun, failures: int, backoff: Callable[[int], float]) -> Tr
         reason = str(error).strip() or type(error).__name__
         return _after_failure(run, failures, backoff, f"The database kept failing: {reason}", error)
     except AmazonAuthError as error:
-        SalesChannel.objects.filter(id=channel.id).update(
-            status=SalesChannel.Status.NEEDS_REAUTHORIZATION, status_reason=str(error)[:500]
-        )
+        # One authorization serves every marketplace of the seller: all of them need it again.
+        SalesChannel.objects.filter(
+            Q(id=channel.id)
+            | Q(seller_id__iexact=channel.seller_id, status=SalesChannel.Status.ACTIVE)
+        ).update(status=SalesChannel.Status.NEEDS_REAUTHORIZATION, status_reason=str(error)[:500])
         history.finish_run(run, error=f"{error}. Re-authorize the channel to resume syncing.")
     except AmazonUnsafe as error:
         # An untrusted host or a document past the limits: asking again gives the same.

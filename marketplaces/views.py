@@ -40,6 +40,7 @@ from marketplaces.amazon.connection import client_for
 from marketplaces.amazon.errors import AmazonError
 from marketplaces.amazon.order_sync import estimate_orders, order_window
 from marketplaces.forms import (
+    AddMarketplaceForm,
     ConnectTokenForm,
     IntervalForm,
     LinkItemForm,
@@ -90,10 +91,16 @@ def marketplace_list(request: HttpRequest) -> HttpResponse:
         for value, label in SalesChannel.Marketplace.choices
         if value not in connected
     ]
+    # Another marketplace of a seller already connected comes from that authorization: its
+    # channel's Marketplaces page adds it; the first one goes through Connect.
     return render(
         request,
         "marketplaces/marketplace_list.html",
-        {"channels": channels, "unconnected": unconnected},
+        {
+            "channels": channels,
+            "unconnected": unconnected,
+            "seller_channel": channels[0] if channels else None,
+        },
     )
 
 
@@ -166,8 +173,11 @@ def _connect_with_token(request: HttpRequest, reauthorize: SalesChannel | None) 
                 messages.success(request, f"{channel.name} is authorized again.")
             else:
                 messages.success(
-                    request, f"{channel.name} is connected. The initial sync has started."
+                    request,
+                    f"{channel.name} is connected. The initial sync has started. Add the "
+                    "seller's other marketplaces below: the same authorization covers them.",
                 )
+                return redirect("channel-marketplaces", channel_id=channel.id)
             return redirect("channel-detail", channel_id=channel.id)
     return _render_connect(
         request,
@@ -242,9 +252,10 @@ def amazon_callback(request: HttpRequest) -> HttpResponse:
         return _render_connect(request, error=" ".join(error.messages), status=400)
     messages.success(
         request,
-        f"{channel.name} (seller {channel.seller_id}) is connected. The initial sync has started.",
+        f"{channel.name} (seller {channel.seller_id}) is connected. The initial sync has started. "
+        "Add the seller's other marketplaces below: the same authorization covers them.",
     )
-    return redirect("channel-detail", channel_id=channel.id)
+    return redirect("channel-marketplaces", channel_id=channel.id)
 
 
 # -- Show Details ---------------------------------------------------------------------------
@@ -431,6 +442,45 @@ def channel_enable(request: HttpRequest, channel_id: int) -> HttpResponse:
 
 
 # -- Stock on Amazon (drift) ----------------------------------------------------------------
+
+
+# -- The seller's other marketplaces ----------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@admin_required
+def channel_marketplaces(request: HttpRequest, channel_id: int) -> HttpResponse:
+    """The North-American marketplaces this channel's authorization covers (Amazon says, when
+    the page opens); POST adds one as a channel of its own, from the same authorization."""
+    channel = _get_channel(channel_id)
+    form = AddMarketplaceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            added = connect.add_marketplace(
+                channel,
+                form.cleaned_data["marketplace"],
+                user=request.user if isinstance(request.user, User) else None,
+                actor=audit.Actor.from_request(request),
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(
+                request,
+                f"{added.name} is connected from the same authorization. The initial sync has "
+                "started.",
+            )
+            return redirect("channel-detail", channel_id=added.id)
+    try:
+        found = connect.seller_marketplaces(channel)
+        problem = ""
+    except ValidationError as error:
+        found, problem = [], " ".join(error.messages)
+    return render(
+        request,
+        "marketplaces/channel_marketplaces.html",
+        {"channel": channel, "marketplaces": found, "problem": problem, "form": form},
+    )
 
 
 @require_POST

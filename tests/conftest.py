@@ -7,7 +7,9 @@ broken CI machine can never pass by skipping.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
 import ssl
 from collections.abc import Iterator
 from functools import cache
@@ -34,6 +36,29 @@ pytest_plugins = [
     "tests.fixtures.services",
     "tests.fixtures.valet",
 ]
+
+
+class OutsideNetworkRefused(OSError):
+    """A test tried to reach a host that is not this machine (a real Amazon host, say)."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _this_machine_only() -> Iterator[None]:
+    """Nothing in the suite may reach a real Amazon host (or any host but this machine): a
+    channel left at Amazon's default endpoints fails at once and says so, instead of trying
+    the network. Simulators, PostgreSQL, Redis and the browser are all on 127.0.0.1."""
+    connect = socket.socket.connect
+
+    def this_machine_only(self: socket.socket, address: Any) -> Any:
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            host = address[0]
+            if not ipaddress.ip_address(host.split("%")[0]).is_loopback:
+                raise OutsideNetworkRefused(f"tests reach only this machine, not {host}")
+        return connect(self, address)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket.socket, "connect", this_machine_only)
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -338,3 +338,33 @@ def test_an_order_amazon_sent_without_its_address_says_why_and_what_to_do(
     expect(channel_notice).to_contain_text("from 1 order purchased since")
     expect(channel_notice).to_contain_text("Direct-to-Consumer Delivery (Restricted)")
     screenshot(admin_page, "channel-detail-withheld-data")
+
+
+def test_an_admin_adds_amazon_com_from_the_same_authorization(
+    admin_page: Page, amazon_settings: Simulator
+) -> None:
+    organization(multi_warehouse=False)
+    page = admin_page
+    page.goto("/settings/integrations/amazon/connect/")
+    page.get_by_role("button", name="Authorize with Amazon").click()
+    page.get_by_role("button", name="Authorize").click()
+    expect(page.get_by_text("is connected. The initial sync has started.")).to_be_visible()
+    canada = SalesChannel.objects.get()
+
+    page.goto(f"/settings/integrations/marketplaces/{canada.id}/")
+    page.get_by_role("link", name="Marketplaces").last.click()
+    table = page.locator("#seller-marketplaces")
+    expect(table.get_by_role("row", name=re.compile("Amazon.ca .* Sells there"))).to_contain_text(
+        "Active"
+    )
+    screenshot(page, "seller-marketplaces")
+    table.get_by_role("button", name="Add Amazon.com", exact=True).click()
+
+    expect(page.get_by_text("Amazon.com is connected from the same authorization")).to_be_visible()
+    expect(page.get_by_role("heading", name=re.compile("Amazon.com"))).to_be_visible()
+    us = SalesChannel.objects.get(marketplace=SalesChannel.Marketplace.AMAZON_COM)
+    assert (us.currency, us.refresh_token) == ("USD", canada.refresh_token)
+    page.get_by_role("link", name="Marketplaces").last.click()
+    expect(
+        table.get_by_role("row", name=re.compile("Amazon.com ATVPDKIKX0DER USD"))
+    ).to_contain_text("Active")

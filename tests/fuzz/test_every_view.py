@@ -181,6 +181,11 @@ def valid_values(world: dict[str, Any], admin: User) -> dict[str, str]:
         "state": "",
         "spapi_oauth_code": "",
         "selling_partner_id": "",
+        "marketplace": "amazon_com",
+        # exchange rates
+        "currency": "USD",
+        "date": today,
+        "rate": "1.3921",
     }
 
 

@@ -41,8 +41,13 @@ def test_it_connects_through_the_oauth_round_trip(
     response = admin_client.get(callback.replace("http://testserver", ""), follow=True)
     channel = SalesChannel.objects.get()
     assert channel.seller_id == DEFAULT_SELLER_ID
-    assert response.redirect_chain[-1][0] == f"/settings/integrations/marketplaces/{channel.id}/"
+    # Then the seller's other marketplaces, to add from the same authorization.
+    assert (
+        response.redirect_chain[-1][0]
+        == f"/settings/integrations/marketplaces/{channel.id}/marketplaces/"
+    )
     assert "is connected" in response.content.decode()
+    assert "Add Amazon.com" in response.content.decode()
     assert set(SyncRun.objects.values_list("kind", "trigger")) == {
         ("items", "initial"),
         ("orders", "initial"),
@@ -99,7 +104,7 @@ def test_it_connects_with_a_pasted_refresh_token(
         },
     )
     channel = SalesChannel.objects.get()
-    assert response["Location"] == f"/settings/integrations/marketplaces/{channel.id}/"
+    assert response["Location"] == f"/settings/integrations/marketplaces/{channel.id}/marketplaces/"
     assert channel.name == "My shop"
     orders_run = SyncRun.objects.get(kind="orders")
     assert orders_run.window_start is not None

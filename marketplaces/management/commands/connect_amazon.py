@@ -16,13 +16,19 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts import audit
 from accounts.models import User
-from marketplaces.connect import connect_channel
-from marketplaces.models import AMAZON_LWA_ENDPOINT, AMAZON_NA_ENDPOINT
+from marketplaces.connect import add_marketplace, connect_channel, seller_marketplaces
+from marketplaces.models import (
+    AMAZON_LWA_ENDPOINT,
+    AMAZON_NA_ENDPOINT,
+    MARKETPLACES,
+    SalesChannel,
+)
 
 
 class Command(BaseCommand):
     help = (
-        "Connect an Amazon.ca seller account. The refresh token comes from standard input or "
+        "Connect an Amazon seller account: a sales channel per marketplace asked for (default "
+        "Amazon.ca), from one authorization. The refresh token comes from standard input or "
         "the AMAZON_REFRESH_TOKEN environment variable."
     )
 
@@ -39,6 +45,13 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--lookback-days", type=int, default=7, help="Orders of how many past days to import."
+        )
+        parser.add_argument(
+            "--marketplace",
+            action="append",
+            choices=list(MARKETPLACES),
+            help="A marketplace to connect (repeat for several; default amazon_ca). The "
+            "others the authorization covers are listed.",
         )
         parser.add_argument(
             "--user",
@@ -59,6 +72,8 @@ class Command(BaseCommand):
             user = User.objects.filter(username=options["user"], is_active=True).first()
             if user is None:
                 raise CommandError(f"No active user named {options['user']!r}.")
+        first, *more = options["marketplace"] or [SalesChannel.Marketplace.AMAZON_CA]
+        actor = audit.Actor.command("connect_amazon", user)
         try:
             channel = connect_channel(
                 name=options["name"],
@@ -68,14 +83,33 @@ class Command(BaseCommand):
                 lwa_endpoint=options["lwa_endpoint"],
                 initial_lookback=timedelta(days=options["lookback_days"]),
                 user=user,
-                actor=audit.Actor.command("connect_amazon", user),
+                actor=actor,
                 via="command",
+                marketplace=first,
             )
+            channels = [channel] + [
+                add_marketplace(channel, code, user=user, actor=actor)
+                for code in dict.fromkeys(more)
+                if code != first
+            ]
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from None
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Connected {channel.name} (seller {channel.seller_id}); the initial sync of "
-                "items and orders is queued."
+        for connected in channels:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Connected {connected.name} (seller {connected.seller_id}); the initial "
+                    "sync of items and orders is queued."
+                )
             )
-        )
+        try:
+            others = [
+                m for m in seller_marketplaces(channel) if m.participating and m.channel is None
+            ]
+        except ValidationError:
+            others = []
+        if others:
+            names = ", ".join(m.info.name for m in others)
+            self.stdout.write(
+                f"The authorization also covers {names}: add them with --marketplace, or "
+                "under the channel's Marketplaces page."
+            )

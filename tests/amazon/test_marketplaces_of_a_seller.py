@@ -1,0 +1,155 @@
+"""One authorization, every marketplace: a channel per marketplace, one credential for all."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from accounts.models import AuditEvent
+from marketplaces import connect
+from marketplaces.amazon.errors import AmazonAuthError
+from marketplaces.models import SalesChannel
+from marketplaces.runs import attempt
+from spapi_simulator import Simulator
+from spapi_simulator.testing import sim_post
+from synchistory import services as history
+from synchistory.models import SyncRun
+
+pytestmark = pytest.mark.django_db
+
+SELLER = "A3SIMULATORCA"
+TOKEN = "Atzr|simulator"
+
+
+def connected(**kwargs: Any) -> SalesChannel:
+    return connect.connect_channel(
+        name="Amazon.ca", seller_id=SELLER, refresh_token=TOKEN, **kwargs
+    )
+
+
+def test_another_marketplace_becomes_a_channel_without_a_new_authorization(
+    amazon_settings: Simulator, warehouse: Any
+) -> None:
+    canada = connected()
+    sim_post(
+        amazon_settings,
+        "/_sim/participations",
+        {"marketplaceId": "A1AM78C64UM0Y8", "isParticipating": None},
+    )
+
+    found = {m.info.code: m for m in connect.seller_marketplaces(canada)}
+    assert found["amazon_ca"].channel == canada
+    assert found["amazon_com"].participating and found["amazon_com"].channel is None
+    assert not found["amazon_com_mx"].covered
+
+    us = connect.add_marketplace(canada, SalesChannel.Marketplace.AMAZON_COM)
+
+    assert (us.name, us.marketplace_id, us.currency) == ("Amazon.com", "ATVPDKIKX0DER", "USD")
+    assert us.seller_id == canada.seller_id and us.refresh_token == canada.refresh_token
+    assert set(SyncRun.objects.filter(channel=us).values_list("kind", flat=True)) == {
+        SyncRun.Kind.ITEMS,
+        SyncRun.Kind.ORDERS,
+    }
+    event = AuditEvent.objects.filter(action="channel-connected").latest("id")
+    assert event.detail == {"via": "marketplace-added"}
+    with pytest.raises(connect.ChannelAlreadyConnected):
+        connect.add_marketplace(canada, SalesChannel.Marketplace.AMAZON_COM)
+
+
+def test_a_marketplace_the_authorization_does_not_cover_is_refused(
+    amazon_settings: Simulator, warehouse: Any
+) -> None:
+    canada = connected()
+    sim_post(
+        amazon_settings,
+        "/_sim/participations",
+        {"marketplaceId": "A1AM78C64UM0Y8", "isParticipating": None},
+    )
+    with pytest.raises(ValidationError, match="does not cover Amazon.com.mx"):
+        connect.add_marketplace(canada, SalesChannel.Marketplace.AMAZON_COM_MX)
+    sim_post(
+        amazon_settings,
+        "/_sim/participations",
+        {"marketplaceId": "ATVPDKIKX0DER", "isParticipating": False},
+    )
+    with pytest.raises(ValidationError, match="does not sell on Amazon.com"):
+        connect.add_marketplace(canada, SalesChannel.Marketplace.AMAZON_COM)
+    assert SalesChannel.objects.count() == 1
+
+
+def test_a_reauthorization_gives_every_channel_of_the_seller_the_new_credential(
+    amazon_settings: Simulator, warehouse: Any
+) -> None:
+    canada = connected()
+    us = connect.add_marketplace(canada, SalesChannel.Marketplace.AMAZON_COM)
+    SalesChannel.objects.filter(id=us.id).update(
+        status=SalesChannel.Status.NEEDS_REAUTHORIZATION, refresh_token="Atzr|old"
+    )
+
+    connect.connect_channel(
+        name="Amazon.ca", seller_id=SELLER, refresh_token=TOKEN, reauthorize=canada
+    )
+
+    us.refresh_from_db()
+    assert us.refresh_token == TOKEN and us.status == SalesChannel.Status.ACTIVE
+
+
+def test_a_refused_authorization_stops_every_marketplace_of_the_seller(
+    amazon_settings: Simulator, warehouse: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    canada = connected()
+    us = connect.add_marketplace(canada, SalesChannel.Marketplace.AMAZON_COM)
+    SalesChannel.objects.filter(id=us.id).update(status=SalesChannel.Status.INACTIVE)
+    run = SyncRun.objects.filter(channel=canada, kind=SyncRun.Kind.ITEMS).get()
+    assert history.claim_run(run.id)
+    run.refresh_from_db()
+
+    def revoked(run: SyncRun, client: Any) -> None:
+        raise AmazonAuthError("Amazon no longer accepts this seller's authorization")
+
+    monkeypatch.setattr("marketplaces.runs.work_for", lambda kind: revoked)
+    attempt(run, 0)
+
+    statuses = dict(SalesChannel.objects.values_list("marketplace", "status"))
+    assert statuses["amazon_ca"] == SalesChannel.Status.NEEDS_REAUTHORIZATION
+    assert statuses["amazon_com"] == SalesChannel.Status.INACTIVE  # disabled stays disabled
+
+
+def test_an_amazon_com_channel_brings_its_own_listings_and_usd_orders(
+    amazon_settings: Simulator, warehouse: Any
+) -> None:
+    from marketplaces.models import Listing, SalesOrder
+    from tests.amazon.test_item_sync import run_item_sync
+    from tests.helpers.amazon import run_order_sync
+    from warehouses.models import Warehouse
+
+    canada = connected()
+    us = connect.add_marketplace(canada, SalesChannel.Marketplace.AMAZON_COM)
+    SyncRun.objects.filter(channel__in=[canada, us]).delete()  # the initial runs, run below
+
+    run = run_item_sync(amazon_settings, us)
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert Listing.objects.filter(channel=us).exists()
+    if Listing.objects.filter(channel=us, fulfillment_channel="amazon").exists():
+        assert Warehouse.objects.filter(amazon_pool=Warehouse.AmazonPool.UNITED_STATES).exists()
+
+    sim_post(
+        amazon_settings,
+        "/_sim/orders",
+        {
+            "count": 2,
+            "fulfillmentStatus": "UNSHIPPED",
+            "fulfilledBy": "MERCHANT",
+            "marketplaceId": "ATVPDKIKX0DER",
+        },
+    )
+    sim_post(amazon_settings, "/_sim/clock/advance", {"seconds": 300})
+    orders = run_order_sync(us)
+
+    assert orders.status in {SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL}, orders.error
+    imported = SalesOrder.objects.filter(channel=us)
+    assert imported.exists()
+    assert set(imported.values_list("currency", flat=True)) == {"USD"}
+    assert not SalesOrder.objects.filter(channel=canada).exists()
