@@ -29,15 +29,17 @@ def connected(**kwargs: Any) -> SalesChannel:
     )
 
 
+def not_covered(sim: Simulator, marketplace_id: str) -> None:
+    sim_post(
+        sim, "/_sim/participations", {"marketplaceId": marketplace_id, "isParticipating": None}
+    )
+
+
 def test_another_marketplace_becomes_a_channel_without_a_new_authorization(
     amazon_settings: Simulator, warehouse: Any
 ) -> None:
     canada = connected()
-    sim_post(
-        amazon_settings,
-        "/_sim/participations",
-        {"marketplaceId": "A1AM78C64UM0Y8", "isParticipating": None},
-    )
+    not_covered(amazon_settings, "A1AM78C64UM0Y8")
 
     found = {m.info.code: m for m in connect.seller_marketplaces(canada)}
     assert found["amazon_ca"].channel == canada
@@ -62,11 +64,7 @@ def test_a_marketplace_the_authorization_does_not_cover_is_refused(
     amazon_settings: Simulator, warehouse: Any
 ) -> None:
     canada = connected()
-    sim_post(
-        amazon_settings,
-        "/_sim/participations",
-        {"marketplaceId": "A1AM78C64UM0Y8", "isParticipating": None},
-    )
+    not_covered(amazon_settings, "A1AM78C64UM0Y8")
     with pytest.raises(ValidationError, match="does not cover Amazon.com.mx"):
         connect.add_marketplace(canada, SalesChannel.Marketplace.AMAZON_COM_MX)
     sim_post(

@@ -35,6 +35,17 @@ def organization(multi_warehouse: bool) -> Organization:
     return org
 
 
+def connect_through_seller_central(page: Page) -> SalesChannel:
+    """Connect Amazon.ca the OAuth way: Authorize with Amazon, then Authorize on the
+    simulator's Seller Central consent page."""
+    organization(multi_warehouse=False)
+    page.goto("/settings/integrations/amazon/connect/")
+    page.get_by_role("button", name="Authorize with Amazon").click()
+    page.get_by_role("button", name="Authorize").click()
+    expect(page.get_by_text("is connected. The initial sync has started.")).to_be_visible()
+    return SalesChannel.objects.get()
+
+
 def test_an_admin_maps_a_warehouse_through_the_pop_up(admin_page: Page) -> None:
     from django.utils import timezone
 
@@ -281,13 +292,8 @@ def test_staff_see_an_order_with_masked_buyer(staff_page: Page) -> None:
 def test_authorizing_a_connected_seller_again_offers_its_reauthorization(
     admin_page: Page, amazon_settings: Simulator
 ) -> None:
-    organization(multi_warehouse=False)
     page = admin_page
-    page.goto("/settings/integrations/amazon/connect/")
-    page.get_by_role("button", name="Authorize with Amazon").click()
-    page.get_by_role("button", name="Authorize").click()
-    expect(page.get_by_text("is connected. The initial sync has started.")).to_be_visible()
-    channel = SalesChannel.objects.get()
+    channel = connect_through_seller_central(page)
 
     page.goto("/settings/integrations/amazon/connect/")
     page.get_by_role("button", name="Authorize with Amazon").click()
@@ -343,13 +349,8 @@ def test_an_order_amazon_sent_without_its_address_says_why_and_what_to_do(
 def test_an_admin_adds_amazon_com_from_the_same_authorization(
     admin_page: Page, amazon_settings: Simulator
 ) -> None:
-    organization(multi_warehouse=False)
     page = admin_page
-    page.goto("/settings/integrations/amazon/connect/")
-    page.get_by_role("button", name="Authorize with Amazon").click()
-    page.get_by_role("button", name="Authorize").click()
-    expect(page.get_by_text("is connected. The initial sync has started.")).to_be_visible()
-    canada = SalesChannel.objects.get()
+    canada = connect_through_seller_central(page)
 
     page.goto(f"/settings/integrations/marketplaces/{canada.id}/")
     page.get_by_role("link", name="Marketplaces").last.click()
