@@ -151,3 +151,47 @@ def test_an_amazon_com_channel_brings_its_own_listings_and_usd_orders(
     assert imported.exists()
     assert set(imported.values_list("currency", flat=True)) == {"USD"}
     assert not SalesOrder.objects.filter(channel=canada).exists()
+
+
+def test_amazon_com_and_com_mx_share_the_us_fba_warehouse_and_count_once(
+    amazon_settings: Simulator, warehouse: Any
+) -> None:
+    """The US fulfilment network serves both: one warehouse, one count per SKU."""
+    from marketplaces.models import Listing
+    from tests.amazon.test_fba_inventory import refresh
+    from tests.amazon.test_item_sync import run_item_sync
+    from warehouses.models import Stock, Warehouse
+
+    canada = connected()
+    us = connect.add_marketplace(canada, SalesChannel.Marketplace.AMAZON_COM)
+    mexico = connect.add_marketplace(canada, SalesChannel.Marketplace.AMAZON_COM_MX)
+    SyncRun.objects.all().delete()  # the initial runs, run below
+    for channel in (us, mexico):
+        assert run_item_sync(amazon_settings, channel).status == SyncRun.Status.SUCCEEDED
+    both = set(
+        Listing.objects.filter(channel=us, fulfillment_channel="amazon").values_list(
+            "seller_sku", flat=True
+        )
+    ) & set(
+        Listing.objects.filter(channel=mexico, fulfillment_channel="amazon").values_list(
+            "seller_sku", flat=True
+        )
+    )
+    if not both:
+        pytest.skip("the simulator's seed lists no FBA SKU on both Amazon.com and .com.mx")
+    sku = sorted(both)[0]
+    sim_post(
+        amazon_settings,
+        "/_sim/fba-inventory",
+        {"sku": sku, "marketplaceId": "ATVPDKIKX0DER", "fulfillable": 33},
+    )
+
+    for channel in (us, mexico):
+        assert refresh(channel).status == SyncRun.Status.SUCCEEDED
+
+    pool = Warehouse.objects.get(amazon_pool=Warehouse.AmazonPool.UNITED_STATES)
+    item = Listing.objects.get(channel=us, seller_sku=sku).item
+    assert Stock.objects.get(item=item, warehouse=pool).on_hand == 33  # not 66
+    assert not Stock.objects.filter(
+        item=item, warehouse__amazon_pool=Warehouse.AmazonPool.CANADA, on_hand=33
+    ).exists()
