@@ -195,3 +195,48 @@ def test_amazon_com_and_com_mx_share_the_us_fba_warehouse_and_count_once(
     assert not Stock.objects.filter(
         item=item, warehouse__amazon_pool=Warehouse.AmazonPool.CANADA, on_hand=33
     ).exists()
+
+
+def test_each_marketplace_gets_its_own_quantity_by_its_channels_rules(
+    amazon_settings: Simulator, warehouse: Any
+) -> None:
+    """One SKU on Amazon.ca and Amazon.com: each channel's buffer and maximum shape what its
+    marketplace is told, and each push goes to its own marketplace."""
+    from marketplaces import channel_settings
+    from marketplaces.models import Listing
+    from spapi_simulator.testing import sim_get
+    from tests.amazon.test_item_sync import run_item_sync
+    from tests.helpers.amazon import run_push
+    from warehouses import stock
+
+    canada = connected()
+    us = connect.add_marketplace(canada, SalesChannel.Marketplace.AMAZON_COM)
+    SyncRun.objects.all().delete()  # the initial runs, run below
+    for channel in (canada, us):
+        assert run_item_sync(amazon_settings, channel).status == SyncRun.Status.SUCCEEDED
+    shared = set(
+        Listing.objects.filter(channel=us, fulfillment_channel="merchant").values_list(
+            "seller_sku", flat=True
+        )
+    ) & set(
+        Listing.objects.filter(channel=canada, fulfillment_channel="merchant").values_list(
+            "seller_sku", flat=True
+        )
+    )
+    sku = sorted(shared)[0]
+    item = Listing.objects.get(channel=canada, seller_sku=sku).item
+    Listing.objects.update(push_pending=False)
+    channel_settings.update_channel_settings(canada, actor=None, safety_buffer=2)
+    channel_settings.update_channel_settings(us, actor=None, max_quantity=5)
+    Listing.objects.exclude(seller_sku=sku).update(push_pending=False)
+    stock.set_opening_stock(item, warehouse, 20)
+
+    for channel in (canada, us):
+        assert run_push(amazon_settings, channel).status == SyncRun.Status.SUCCEEDED
+
+    def listed(marketplace_id: str) -> int:
+        entries = sim_get(amazon_settings, f"/_sim/listings?marketplaceId={marketplace_id}")
+        return next(e["quantity"] for e in entries["listings"] if e["sku"] == sku)
+
+    assert listed("A2EUQ1WTGCTBG2") == 18  # 20 less Amazon.ca's buffer of 2
+    assert listed("ATVPDKIKX0DER") == 5  # Amazon.com's maximum
