@@ -29,6 +29,13 @@ def connected(**kwargs: Any) -> SalesChannel:
     )
 
 
+def skus_listed(channel: SalesChannel, fulfillment_channel: str) -> set[str]:
+    from marketplaces.models import Listing
+
+    listings = Listing.objects.filter(channel=channel, fulfillment_channel=fulfillment_channel)
+    return set(listings.values_list("seller_sku", flat=True))
+
+
 def not_covered(sim: Simulator, marketplace_id: str) -> None:
     sim_post(
         sim, "/_sim/participations", {"marketplaceId": marketplace_id, "isParticipating": None}
@@ -168,15 +175,7 @@ def test_amazon_com_and_com_mx_share_the_us_fba_warehouse_and_count_once(
     SyncRun.objects.all().delete()  # the initial runs, run below
     for channel in (us, mexico):
         assert run_item_sync(amazon_settings, channel).status == SyncRun.Status.SUCCEEDED
-    both = set(
-        Listing.objects.filter(channel=us, fulfillment_channel="amazon").values_list(
-            "seller_sku", flat=True
-        )
-    ) & set(
-        Listing.objects.filter(channel=mexico, fulfillment_channel="amazon").values_list(
-            "seller_sku", flat=True
-        )
-    )
+    both = skus_listed(us, "amazon") & skus_listed(mexico, "amazon")
     if not both:
         pytest.skip("the simulator's seed lists no FBA SKU on both Amazon.com and .com.mx")
     sku = sorted(both)[0]
@@ -214,15 +213,7 @@ def test_each_marketplace_gets_its_own_quantity_by_its_channels_rules(
     SyncRun.objects.all().delete()  # the initial runs, run below
     for channel in (canada, us):
         assert run_item_sync(amazon_settings, channel).status == SyncRun.Status.SUCCEEDED
-    shared = set(
-        Listing.objects.filter(channel=us, fulfillment_channel="merchant").values_list(
-            "seller_sku", flat=True
-        )
-    ) & set(
-        Listing.objects.filter(channel=canada, fulfillment_channel="merchant").values_list(
-            "seller_sku", flat=True
-        )
-    )
+    shared = skus_listed(us, "merchant") & skus_listed(canada, "merchant")
     sku = sorted(shared)[0]
     item = Listing.objects.get(channel=canada, seller_sku=sku).item
     Listing.objects.update(push_pending=False)
