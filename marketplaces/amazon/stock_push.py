@@ -96,9 +96,9 @@ def prepare_push(channel: SalesChannel, run: SyncRun | None) -> StockPush | None
             listing for listing in pending if quantities[listing.pk] != listing.pushed_quantity
         ]
         sending = {listing.pk for listing in to_send}
-        for listing in pending:
-            if listing.pk not in sending:
-                _mark_clean(listing, listing.push_version)
+        _mark_clean(
+            [(listing.pk, listing.push_version) for listing in pending if listing.pk not in sending]
+        )
         if not to_send:
             return None
         push = StockPush.objects.create(
@@ -259,12 +259,7 @@ def _apply_outcomes(
         Listing.objects.bulk_update(
             [line.listing for line, reason in outcomes if reason is not None], ["push_error"]
         )
-        if accepted:
-            # Clear pending only where nothing marked the listing since its quantity was taken.
-            unchanged = Q()
-            for line in accepted:
-                unchanged |= Q(id=line.listing_id, push_version=line.listing_version)
-            Listing.objects.filter(unchanged).update(push_pending=False)
+        _mark_clean([(line.listing_id, line.listing_version) for line in accepted])
         history.record_many(
             run,
             [
@@ -282,9 +277,15 @@ def _apply_outcomes(
         )
 
 
-def _mark_clean(listing: Listing, version: int) -> None:
-    """Clear pending only if nothing marked it since the quantity was taken."""
-    Listing.objects.filter(id=listing.id, push_version=version).update(push_pending=False)
+def _mark_clean(versions: list[tuple[int, int]]) -> None:
+    """Clear pending of these (listing id, version) only where nothing marked the listing
+    since its quantity was taken; one UPDATE per OUTCOME_BATCH listings."""
+    for start in range(0, len(versions), OUTCOME_BATCH):
+        unchanged = Q()
+        for listing_id, version in versions[start : start + OUTCOME_BATCH]:
+            unchanged |= Q(id=listing_id, push_version=version)
+        if unchanged:
+            Listing.objects.filter(unchanged).update(push_pending=False)
 
 
 def _finish(run: SyncRun, push: StockPush) -> None:
