@@ -16,7 +16,7 @@ from django.db import DatabaseError
 from django.db.models import Q
 from django.utils import timezone
 
-from marketplaces import jobs, stock_levels
+from marketplaces import jobs, order_stream, stock_levels
 from marketplaces.models import (
     FulfillmentChannel,
     Listing,
@@ -74,6 +74,8 @@ def start_due_syncs(now: datetime | None = None) -> int:
             )
             if interval and last and last > now - interval:
                 continue
+            if kind == SyncRun.Kind.ORDERS and order_stream.streamed_by_another(channel):
+                continue  # the seller's order stream about to start takes this channel along
             try:
                 request_sync(channel, kind, SyncRun.Trigger.AUTOMATIC)
             except ValidationError:

@@ -57,6 +57,18 @@ class SyncRun(models.Model):
     requested_by = models.ForeignKey(
         "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # One searchOrders stream serves every marketplace of a seller: the run that asked Amazon
+    # for the orders of several channels leads, each other channel gets a run of its own for
+    # its Sync History, fetched with the lead. It is never queued or claimed by itself: it runs
+    # while the lead runs, under the lead's claim, and ends when the lead ends.
+    fetched_with = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="companions",
+        help_text="The run whose Amazon calls fetched this run's records.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -136,3 +136,8 @@ def run_records(
 
 def reinitiated_by(run: SyncRun) -> QuerySet[SyncRun]:
     return SyncRun.objects.filter(reinitiates=run).order_by("id")
+
+
+def fetched_together(run: SyncRun) -> QuerySet[SyncRun]:
+    """The other channels' runs whose orders came in this run's Amazon calls."""
+    return SyncRun.objects.filter(fetched_with=run).select_related("channel").order_by("id")

@@ -144,6 +144,55 @@ def start_run(
 ACTIVE_STATUSES = (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING)
 
 
+def start_companion_run(lead: SyncRun, channel_id: int) -> SyncRun | None:
+    """A run of ``channel_id`` fetched with ``lead`` (see ``SyncRun.fetched_with``): running at
+    once, under the lead's claim, with the lead's window. ``None`` when the channel already has
+    an active run of the kind (it then fetches its own)."""
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            heartbeat(lead)  # a lead taken over starts nothing
+            companion = SyncRun.objects.create(
+                channel_id=channel_id,
+                kind=lead.kind,
+                trigger=lead.trigger,
+                status=SyncRun.Status.RUNNING,
+                window_start=lead.window_start,
+                window_end=lead.window_end,
+                fetched_with=lead,
+                claim=lead.claim,
+                started_at=now,
+                heartbeat_at=now,
+            )
+    except IntegrityError:
+        return None
+    logger.info(
+        "Sync run %s started: %s of channel %s, fetched with run %s",
+        companion.id,
+        lead.kind,
+        channel_id,
+        lead.id,
+    )
+    return companion
+
+
+def companions(lead: SyncRun) -> list[SyncRun]:
+    """The lead's running companions, handed this worker's claim: a worker that claims the lead
+    again (after a retry, or taking over a stalled one) takes its companions with it, and the
+    worker it replaced can write to none of them any more."""
+    with transaction.atomic():
+        heartbeat(lead)  # holds the lead's row: no other claim slips in before the UPDATE
+        lead.companions.filter(status=SyncRun.Status.RUNNING).update(claim=lead.claim)
+    runs = list(
+        lead.companions.filter(status=SyncRun.Status.RUNNING, claim=lead.claim)
+        .select_related("channel")
+        .order_by("id")
+    )
+    for run in runs:
+        run.claim = lead.claim
+    return runs
+
+
 class RunTakenOver(Exception):
     """This worker no longer holds the run: it stalled past STALE_AFTER (frozen, swapped out,
     paused) and meanwhile the reaper failed the run or another worker claimed it again. The
@@ -168,7 +217,7 @@ def claim_run(run_id: int) -> SyncRun | None:
     claimable = Q(status=SyncRun.Status.QUEUED) | Q(
         status=SyncRun.Status.RUNNING, heartbeat_at__lt=now - stale_after()
     )
-    claimed = SyncRun.objects.filter(claimable, id=run_id).update(
+    claimed = SyncRun.objects.filter(claimable, id=run_id, fetched_with__isnull=True).update(
         status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now, claim=claim
     )
     if claimed != 1:
@@ -321,6 +370,9 @@ def finish_run(run: SyncRun, *, error: str = "") -> SyncRun:
         logger.warning("Sync run %s failed: %s", run.id, error)
     else:
         logger.info("Sync run %s %s: %s", run.id, status, _counts(run))
+    for companion in run.companions.filter(status=SyncRun.Status.RUNNING, claim=claim):
+        companion.claim = claim
+        finish_run(companion, error=error)
     return run
 
 
@@ -343,11 +395,17 @@ def _counts(run: SyncRun) -> str:
 def reap_dead_runs(now: datetime | None = None) -> int:
     """Mark runs whose worker died as failed, with the reason, so the next run redoes them."""
     now = now or timezone.now()
-    return SyncRun.objects.filter(
-        status=SyncRun.Status.RUNNING, heartbeat_at__lt=now - stale_after()
-    ).update(
-        status=SyncRun.Status.FAILED,
-        finished_at=now,
-        error="The worker running this sync stopped reporting (it died or was killed); "
-        "the next run picks up its work.",
+    error = (
+        "The worker running this sync stopped reporting (it died or was killed); "
+        "the next run picks up its work."
     )
+    # A companion lives as long as its lead, whatever its own heartbeat says.
+    reaped = SyncRun.objects.filter(
+        status=SyncRun.Status.RUNNING,
+        heartbeat_at__lt=now - stale_after(),
+        fetched_with__isnull=True,
+    ).update(status=SyncRun.Status.FAILED, finished_at=now, error=error)
+    SyncRun.objects.filter(
+        status=SyncRun.Status.RUNNING, fetched_with__status__in=SyncRun.FINAL_STATUSES
+    ).update(status=SyncRun.Status.FAILED, finished_at=now, error=error)
+    return reaped

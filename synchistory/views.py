@@ -83,7 +83,10 @@ def sync_history(request: HttpRequest, channel_id: int) -> HttpResponse:
 @require_GET
 def sync_run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(
-        SyncRun.objects.select_related("channel", "reinitiates", "requested_by"), id=run_id
+        SyncRun.objects.select_related(
+            "channel", "reinitiates", "requested_by", "fetched_with__channel"
+        ),
+        id=run_id,
     )
     page_number = int_param(request, "page", maximum=MAX_PAGE) or 1
     records, has_next = queries.run_records(run, page=page_number)
@@ -96,6 +99,7 @@ def sync_run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
             "page_number": page_number,
             "has_next": has_next,
             "reinitiated_by": queries.reinitiated_by(run),
+            "fetched_together": queries.fetched_together(run),
         },
     )
 

@@ -24,7 +24,7 @@ import re
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -423,9 +423,14 @@ class AmazonClient:
         personal_data: bool = False,
         next_token: str | None = None,
         page_size: int = 100,
+        marketplace_ids: Sequence[str] = (),
     ) -> OrdersPage:
+        """``marketplace_ids``: every marketplace of the seller to list at once (one call serves
+        them all, each order says its own); the connection's alone by default."""
         # Reference: https://developer-docs.amazon.com/sp-api/reference/searchorders
-        params: dict[str, Any] = {"marketplaceIds": [self.connection.marketplace_id]}
+        params: dict[str, Any] = {
+            "marketplaceIds": list(marketplace_ids or [self.connection.marketplace_id])
+        }
         if next_token:
             params["paginationToken"] = next_token
         else:

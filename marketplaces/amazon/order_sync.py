@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
-from marketplaces import buyer_data, fba
+from marketplaces import buyer_data, fba, order_stream
 from marketplaces import orders as order_rules
 from marketplaces.amazon.client import AmazonClient
 from marketplaces.amazon.errors import AmazonError, AmazonRejected, WaitForAmazon
@@ -132,9 +132,10 @@ def sync_orders(run: SyncRun, client: AmazonClient) -> None:
     """One order sync run: every order Amazon changed in the run's window, page by page.
 
     The checkpoint moves to the end of the window Amazon says it covered (its own clock, not
-    ours) only after every order of every page has been committed.
+    ours) only after every order of every page has been committed. An automatic run lists
+    the seller's other marketplaces too, when their channels join its stream
+    (``_order_stream``); their checkpoints move with it.
     """
-    channel = run.channel
     organization = Organization.load()
     if run.reinitiates_id:
         _refetch_recorded_orders(run, client, organization)
@@ -143,9 +144,7 @@ def sync_orders(run: SyncRun, client: AmazonClient) -> None:
         _sync_from_orders_report(run, client, organization)
         return
     now = timezone.now()
-    if run.window_start is None:
-        run.window_start = order_window(channel, now)
-        history.heartbeat(run, window_start=run.window_start)
+    stream = _order_stream(run, now)
     end = run.window_end
     if end is not None and end > now - SEARCH_LAG:
         end = None  # Amazon wants the upper bound in the past; without one it uses its own
@@ -161,6 +160,7 @@ def sync_orders(run: SyncRun, client: AmazonClient) -> None:
                 last_updated_after=None if next_token else run.window_start,
                 last_updated_before=None if next_token else end,
                 next_token=next_token,
+                marketplace_ids=list(stream),
             )
         except AmazonRejected as rejected:
             if next_token is None or listed_again or not _token_refused(rejected):
@@ -176,7 +176,7 @@ def sync_orders(run: SyncRun, client: AmazonClient) -> None:
             history.Entry(SyncRecord.RecordType.ORDER, order_id, "failed", reason)
             for order_id, reason in page.invalid
         ]
-        import_orders(channel, organization, page.orders, client, run=run, records=invalid)
+        _import_streamed_page(run, stream, organization, page.orders, client, invalid)
         for amazon_order in page.orders:
             if newest_seen is None or amazon_order.last_updated > newest_seen:
                 newest_seen = amazon_order.last_updated
@@ -187,7 +187,74 @@ def sync_orders(run: SyncRun, client: AmazonClient) -> None:
         if not next_token:
             break
     if run.trigger in (SyncRun.Trigger.AUTOMATIC, SyncRun.Trigger.INITIAL) and end is None:
-        advance_checkpoint(channel, newest_seen, page_upper_bound=upper_bound)
+        for streamed_run in stream.values():
+            advance_checkpoint(streamed_run.channel, newest_seen, page_upper_bound=upper_bound)
+
+
+def _order_stream(run: SyncRun, now: datetime) -> dict[str, SyncRun]:
+    """The marketplaces the run lists, each with the run its orders are recorded in: its own
+    channel's; for an automatic run, also those of the seller's other channels that join it
+    (``order_stream``), each in a run of its own fetched with this one.
+
+    Decided once, when the run first starts, and kept through its retries and a takeover: the
+    companions' window is the run's, which begins at the earliest of their checkpoints."""
+    stream = {run.channel.marketplace_id: run}
+    if run.window_start is not None:  # a retry: the stream was made up when the run started
+        for companion in history.companions(run):
+            stream[companion.channel.marketplace_id] = companion
+        return stream
+    own_start = window_start = order_window(run.channel, now)
+    partners: list[SalesChannel] = []
+    if run.trigger == SyncRun.Trigger.AUTOMATIC and run.window_end is None:
+        for partner in order_stream.stream_partners(run.channel, now):
+            partner_start = order_window(partner, now)
+            if abs(partner_start - own_start) <= order_stream.CATCH_UP:
+                partners.append(partner)
+                window_start = min(window_start, partner_start)
+    run.window_start = window_start
+    history.heartbeat(run, window_start=window_start)
+    for partner in partners:
+        joined = history.start_companion_run(run, partner.id)
+        if joined is not None:  # else it has a run of its own going
+            joined.channel = partner
+            stream[partner.marketplace_id] = joined
+    return stream
+
+
+def _import_streamed_page(
+    run: SyncRun,
+    stream: dict[str, SyncRun],
+    organization: Organization,
+    orders: Sequence[AmazonOrder],
+    client: AmazonClient,
+    unreadable: list[history.Entry],
+) -> None:
+    """Each order of a page into its own marketplace's channel, recorded in that channel's run
+    (a transaction per channel). What cannot be placed is the lead run's failure."""
+    by_run: dict[int, list[AmazonOrder]] = {}
+    for amazon_order in orders:
+        streamed_run = stream.get(amazon_order.marketplace_id)
+        if streamed_run is None and len(stream) == 1:
+            streamed_run = run  # one marketplace asked for: Amazon's answer is that one's
+        if streamed_run is None:
+            unreadable.append(
+                history.Entry(
+                    SyncRecord.RecordType.ORDER,
+                    amazon_order.order_id,
+                    "failed",
+                    f"Amazon gave this order for marketplace {amazon_order.marketplace_id!r}, "
+                    "which this request did not ask for",
+                )
+            )
+            continue
+        by_run.setdefault(streamed_run.id, []).append(amazon_order)
+    for streamed_run in stream.values():
+        batch = by_run.get(streamed_run.id, [])
+        records = unreadable if streamed_run is run else []
+        if batch or records:
+            import_orders(
+                streamed_run.channel, organization, batch, client, run=streamed_run, records=records
+            )
 
 
 def _token_refused(rejected: AmazonRejected) -> bool:

@@ -180,3 +180,30 @@ def test_unknown_runs_and_channels_are_404(admin_client: Client) -> None:
     assert admin_client.get("/sync-runs/999/progress/").status_code == 404
     assert admin_client.post("/sync-runs/999/reinitiate/").status_code == 404
     assert admin_client.get("/settings/integrations/marketplaces/999/history/").status_code == 404
+
+
+def test_runs_of_one_order_stream_link_each_other(staff_client: Client) -> None:
+    canada = SalesChannelFactory.create(name="Amazon.ca")
+    us = SalesChannelFactory.create(
+        name="Amazon.com",
+        seller_id=canada.seller_id,
+        marketplace="amazon_com",
+        marketplace_id="ATVPDKIKX0DER",
+    )
+    lead = SyncRunFactory.create(channel=canada, kind="orders", status="succeeded")
+    companion = SyncRunFactory.create(
+        channel=us, kind="orders", status="succeeded", fetched_with=lead
+    )
+
+    lead_page = staff_client.get(f"/sync-runs/{lead.id}/").content.decode()
+    companion_page = staff_client.get(f"/sync-runs/{companion.id}/").content.decode()
+    history = staff_client.get(
+        f"/settings/integrations/marketplaces/{us.id}/history/"
+    ).content.decode()
+
+    assert f'Also fetched the orders of Amazon.com (<a href="/sync-runs/{companion.id}/">' in (
+        lead_page
+    )
+    assert "Fetched in the same Amazon calls as Amazon.ca" in companion_page
+    assert f'href="/sync-runs/{lead.id}/"' in companion_page
+    assert ">shared</small>" in history
