@@ -189,6 +189,31 @@ def test_sync_history_filter_and_a_run_with_failures_first(staff_page: Page) -> 
     screenshot(page, "sync-run-detail")
 
 
+def test_a_marketplace_fetched_in_the_sellers_order_stream_links_its_lead(
+    staff_page: Page,
+) -> None:
+    page = staff_page
+    canada = SalesChannelFactory.create(name="Amazon.ca")
+    us = SalesChannelFactory.create(
+        name="Amazon.com",
+        seller_id=canada.seller_id,
+        marketplace="amazon_com",
+        marketplace_id="ATVPDKIKX0DER",
+        currency="USD",
+    )
+    lead = SyncRunFactory.create(channel=canada, kind="orders", orders_synced=12)
+    shared = SyncRunFactory.create(channel=us, kind="orders", orders_synced=5, fetched_with=lead)
+    SyncRecordFactory.create(run=shared, external_id="113-0000001-0000001", outcome="synced")
+    page.goto(f"/settings/integrations/marketplaces/{us.id}/history/")
+    expect(page.locator("#run-table tbody tr").first).to_contain_text("shared")
+    page.get_by_role("link", name=f"#{shared.id}").click()
+    expect(page.locator("#fetched-with")).to_contain_text("Amazon.ca's run")
+    screenshot(page, "sync-run-shared-stream")
+    page.locator("#fetched-with").get_by_role("link", name=f"run #{lead.id}").click()
+    expect(page.locator("#fetched-together")).to_contain_text("Amazon.com")
+    expect(page.locator("h1")).to_contain_text(f"#{lead.id}")
+
+
 def test_an_admin_re_initiates_a_run(admin_page: Page) -> None:
     page = admin_page
     old = SyncRunFactory.create(kind="orders", status="partial", orders_failed=1)
