@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -68,6 +69,19 @@ def test_the_item_sync_makes_the_fba_warehouse_and_the_refresh_mirrors_amazon(
     movement = StockMovement.objects.filter(kind=StockMovement.Kind.AMAZON_COUNT).first()
     assert movement is not None and movement.reference == "Amazon FBA inventory"
     assert run.records.filter(outcome=SyncRecord.Outcome.SYNCED).count() == len(on_amazon)
+
+
+def test_the_refresh_logs_the_skus_it_changed(
+    live_sim: Simulator, channel: SalesChannel, caplog: pytest.LogCaptureFixture
+) -> None:
+    run_item_sync(live_sim, channel)
+    caplog.set_level(logging.INFO, logger="synchistory.services")
+
+    run = refresh(channel)
+
+    synced = run.records.filter(outcome=SyncRecord.Outcome.SYNCED).count()
+    assert synced and run.items_synced == synced
+    assert f"Sync run {run.id} succeeded: {synced} SKUs synced, 0 failed" in caplog.messages
 
 
 def test_the_automatic_refresh_reads_only_what_changed(
