@@ -382,6 +382,7 @@ _COUNTED = {
     SyncRun.Kind.STOCK: ("SKUs", "items"),
     SyncRun.Kind.ORDERS: ("orders", "orders"),
     SyncRun.Kind.SHIPMENTS: ("shipments", "orders"),
+    SyncRun.Kind.FBA_INVENTORY: ("SKUs", "items"),
 }
 
 

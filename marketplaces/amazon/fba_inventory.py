@@ -77,11 +77,12 @@ def _apply_page(
 ) -> list[history.Entry]:
     """Keep each SKU's counts on its listing, then set the page's items' stock from all their
     FBA SKUs; the records of the SKUs that changed or could not be placed."""
+    # The items come in the same query (each changed SKU's record names its item), unlocked.
     listings = {
         listing.seller_sku: listing
-        for listing in Listing.objects.select_for_update(of=("self",)).filter(
-            channel=channel, seller_sku__in=[summary.seller_sku for summary in page]
-        )
+        for listing in Listing.objects.select_for_update(of=("self",))
+        .select_related("item")
+        .filter(channel=channel, seller_sku__in=[summary.seller_sku for summary in page])
     }
     entries: list[history.Entry] = []
     changed: list[Listing] = []

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from marketplaces import channel_settings, fba
 from marketplaces.amazon import fba_inventory
 from marketplaces.amazon.connection import client_for
+from marketplaces.amazon.types import FbaInventory
 from marketplaces.models import FulfillmentChannel, Listing, SalesChannel, SalesOrder
 from marketplaces.stock_levels import quantity_to_push
 from spapi_simulator import Simulator
@@ -67,6 +71,19 @@ def test_the_item_sync_makes_the_fba_warehouse_and_the_refresh_mirrors_amazon(
     assert run.records.filter(outcome=SyncRecord.Outcome.SYNCED).count() == len(on_amazon)
 
 
+def test_the_refresh_logs_the_skus_it_changed(
+    live_sim: Simulator, channel: SalesChannel, caplog: pytest.LogCaptureFixture
+) -> None:
+    run_item_sync(live_sim, channel)
+    caplog.set_level(logging.INFO, logger="synchistory.services")
+
+    run = refresh(channel)
+
+    synced = run.records.filter(outcome=SyncRecord.Outcome.SYNCED).count()
+    assert synced and run.items_synced == synced
+    assert f"Sync run {run.id} succeeded: {synced} SKUs synced, 0 failed" in caplog.messages
+
+
 def test_the_automatic_refresh_reads_only_what_changed(
     live_sim: Simulator, channel: SalesChannel
 ) -> None:
@@ -85,6 +102,41 @@ def test_the_automatic_refresh_reads_only_what_changed(
     item = Listing.objects.get(channel=channel, seller_sku=sku).item
     row = amazon_stock(item)
     assert (row.on_hand, row.amazon_inbound) == (41, 24)
+
+
+def test_a_page_of_2n_skus_takes_as_many_statements_as_a_page_of_n(
+    channel: SalesChannel,
+) -> None:
+    amazon = fba.fba_warehouse(channel)
+    for n in range(34):
+        item = Item.objects.create(sku=f"FBA-{n}", name=f"FBA {n}")
+        Listing.objects.create(
+            channel=channel,
+            item=item,
+            seller_sku=item.sku,
+            fulfillment_channel=FulfillmentChannel.AMAZON,
+        )
+    run = history.start_run(channel.id, SyncRun.Kind.FBA_INVENTORY, SyncRun.Trigger.MANUAL)
+    assert history.claim_run(run.id)
+    run.refresh_from_db()
+
+    def apply(first: int, count: int) -> list[str]:
+        page = [
+            FbaInventory(f"FBA-{n}", fulfillable=n + 1, reserved=1, inbound=0, unfulfillable=0)
+            for n in range(first, first + count)
+        ]
+        with CaptureQueriesContext(connection) as queries, transaction.atomic():
+            history.record_many(run, fba_inventory._apply_page(channel, amazon, page))
+        return [query["sql"] for query in queries.captured_queries]
+
+    apply(0, 4)  # what any first page pays once (content types)
+    ten = apply(4, 10)
+    twenty = apply(14, 20)
+
+    assert len(twenty) == len(ten), "\n".join(twenty)
+    assert run.records.filter(outcome=SyncRecord.Outcome.SYNCED).count() == 34
+    assert {record.local_object for record in run.records.all()} == set(Item.objects.all())
+    assert Stock.objects.get(item__sku="FBA-33", warehouse=amazon).on_hand == 34
 
 
 def test_an_fba_sku_with_no_listing_here_is_skipped_with_its_reason(
