@@ -464,6 +464,9 @@ AMAZON_RATE_SCALE: float = _typed("AMAZON_RATE_SCALE", env.float, 1.0)
 AMAZON_ITEM_SYNC_HOURS: int = _typed("AMAZON_ITEM_SYNC_HOURS", env.int, 6)
 # Minutes between automatic FBA stock refreshes (only what changed since the last one).
 AMAZON_FBA_INVENTORY_MINUTES: int = _typed("AMAZON_FBA_INVENTORY_MINUTES", env.int, 30)
+# Amazon's startDateTime leaves out changes to inbound quantities (working, shipped, receiving):
+# an automatic refresh reads every SKU again once this long after the last complete one.
+AMAZON_FBA_FULL_REFRESH_HOURS: int = _typed("AMAZON_FBA_FULL_REFRESH_HOURS", env.int, 24)
 # A stock change waits this long before its push starts, so a burst of changes is one push.
 STOCK_PUSH_DEBOUNCE_SECONDS: int = _typed("STOCK_PUSH_DEBOUNCE_SECONDS", env.int, 20)
 # How long a sync waits for its own rate limiter before deferring the work to a later retry.

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from marketplaces import fba
 from marketplaces.amazon.client import AmazonClient
@@ -39,7 +41,7 @@ def refresh_fba_inventory(run: SyncRun, client: AmazonClient) -> None:
         changed_since = run.window_start
     else:
         token = None
-        incremental = run.trigger in INCREMENTAL_TRIGGERS
+        incremental = run.trigger in INCREMENTAL_TRIGGERS and not _full_refresh_due(channel)
         changed_since = channel.fba_inventory_checkpoint if incremental else None
         if changed_since is not None:  # kept for a retry of this run to ask the same
             history.heartbeat(run, window_start=changed_since)
@@ -70,6 +72,25 @@ def refresh_fba_inventory(run: SyncRun, client: AmazonClient) -> None:
         with transaction.atomic():
             history.heartbeat(run)
             SalesChannel.objects.filter(id=channel.id).update(fba_inventory_checkpoint=checkpoint)
+
+
+def _full_refresh_due(channel: SalesChannel) -> bool:
+    """Amazon's startDateTime leaves out changes to inbound quantities (its model says so): an
+    incremental refresh never sees a shipment's units move from working to shipped to
+    receiving. So every AMAZON_FBA_FULL_REFRESH_HOURS an automatic refresh reads every SKU."""
+    last_full = (
+        SyncRun.objects.filter(
+            channel=channel,
+            kind=SyncRun.Kind.FBA_INVENTORY,
+            status__in=(SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL),
+            window_start__isnull=True,
+        )
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    hours = settings.AMAZON_FBA_FULL_REFRESH_HOURS
+    return last_full is None or last_full < timezone.now() - timedelta(hours=hours)
 
 
 def _apply_page(

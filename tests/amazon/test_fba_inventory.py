@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from marketplaces import channel_settings, fba
 from marketplaces.amazon import fba_inventory
@@ -102,6 +104,26 @@ def test_the_automatic_refresh_reads_only_what_changed(
     item = Listing.objects.get(channel=channel, seller_sku=sku).item
     row = amazon_stock(item)
     assert (row.on_hand, row.amazon_inbound) == (41, 24)
+
+
+def test_an_automatic_refresh_reads_every_sku_again_a_day_after_the_last_complete_one(
+    live_sim: Simulator, channel: SalesChannel, settings: Any
+) -> None:
+    """Amazon's startDateTime leaves out inbound changes: only a complete read sees them."""
+    settings.AMAZON_FBA_FULL_REFRESH_HOURS = 24
+    run_item_sync(live_sim, channel)
+    complete = refresh(channel)
+    sim_post(live_sim, "/_sim/clock/advance", {"seconds": 3600})
+    everything = len(fba_on_amazon(live_sim))
+
+    quiet = refresh(channel, SyncRun.Trigger.AUTOMATIC)
+    assert quiet.window_start is not None and quiet.progress_done < everything
+
+    SyncRun.objects.filter(id=complete.id).update(created_at=timezone.now() - timedelta(hours=25))
+    again = refresh(channel, SyncRun.Trigger.AUTOMATIC)
+    again.refresh_from_db()
+    assert again.window_start is None
+    assert again.progress_done == complete.progress_done
 
 
 def test_a_page_of_2n_skus_takes_as_many_statements_as_a_page_of_n(
