@@ -483,6 +483,80 @@ class StockPushLine(models.Model):
         return f"{self.listing_id} → {self.quantity}"
 
 
+class NotificationSetup(models.Model):
+    """A seller's Amazon notifications: the SQS destination Amazon sends to and the
+    subscriptions made for it. Per seller, not per channel: Amazon's subscriptions belong to the
+    seller and application and serve every marketplace of the authorization."""
+
+    class Status(models.TextChoices):
+        ENABLED = "enabled", "On"
+        DISABLED = "disabled", "Off"
+        FAILED = "failed", "Could not be turned on"
+
+    seller_id = models.CharField("selling partner id", max_length=64)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DISABLED)
+    status_reason = models.TextField(blank=True, help_text="Why it failed, in Amazon's words.")
+    queue_arn = models.CharField("SQS queue ARN", max_length=300, blank=True)
+    destination_id = models.CharField(max_length=100, blank=True)
+    subscriptions = models.JSONField(
+        default=dict, blank=True, help_text="Amazon's subscription id per notification type."
+    )
+    enabled_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Upper("seller_id"), name="notification_setup_seller_ci"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Notifications of {self.seller_id} ({self.get_status_display()})"
+
+
+class NotificationMessage(models.Model):
+    """One notification Amazon sent, as read from the queue: kept so that a repeat (SQS
+    delivers at least once, Amazon may publish twice) is recognised by its id and ignored, and
+    so that one that could not be read or applied is kept with its reason."""
+
+    class Status(models.TextChoices):
+        APPLIED = "applied", "Applied"
+        IGNORED = "ignored", "Ignored"
+        FAILED = "failed", "Failed"
+
+    notification_id = models.CharField(max_length=100, help_text="Amazon's NotificationId.")
+    notification_type = models.CharField(max_length=64)
+    seller_id = models.CharField(max_length=64, blank=True)
+    channel = models.ForeignKey(
+        SalesChannel,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="notifications",
+    )
+    subject = models.CharField(
+        max_length=200, blank=True, help_text="What it is about: an Amazon order id, a SKU."
+    )
+    event_time = models.DateTimeField(null=True, blank=True, help_text="Amazon's EventTime.")
+    received_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    reason = models.TextField(blank=True, help_text="Why it was ignored or failed.")
+    payload = models.JSONField(default=dict, blank=True, help_text="The message as Amazon sent it.")
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["notification_id"], name="notification_once"),
+        ]
+        indexes = [
+            # Show Details' health and Sync History's list: a channel's recent messages.
+            models.Index(F("channel"), F("received_at").desc(), name="notification_channel_recent"),
+            models.Index(fields=["seller_id", "received_at"], name="notification_seller_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.notification_type} {self.notification_id} ({self.status})"
+
+
 # The North-American marketplaces one authorization can cover (Amazon's marketplace ids).
 MARKETPLACES: dict[str, MarketplaceInfo] = {
     info.code: info
