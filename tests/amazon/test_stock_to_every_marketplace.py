@@ -152,3 +152,63 @@ def merchant_skus_pending(channel: SalesChannel) -> set[str]:
         channel=channel, fulfillment_channel=FulfillmentChannel.MERCHANT, push_pending=True
     )
     return set(listings.values_list("seller_sku", flat=True))
+
+
+def test_the_drift_check_of_each_marketplace_reads_and_flags_that_marketplaces_listings_only(
+    amazon_settings: Simulator,
+    warehouse: Warehouse,
+    two_marketplaces: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from marketplaces.amazon import drift
+    from marketplaces.amazon.connection import client_for
+
+    sim = amazon_settings
+    canada, us = two_marketplaces
+    Listing.objects.update(push_pending=False)
+    edited_on_us, edited_on_canada, untouched = sorted(merchant_skus(canada) & merchant_skus(us))[
+        :3
+    ]
+    with django_capture_on_commit_callbacks(execute=True):  # the stock change marks both
+        for sku in (edited_on_us, edited_on_canada, untouched):
+            stock.set_opening_stock(
+                Listing.objects.get(channel=us, seller_sku=sku).item, warehouse, 6
+            )
+    for channel in (canada, us):
+        assert run_push(sim, channel).status == SyncRun.Status.SUCCEEDED
+    # Someone edits a quantity in Seller Central: one SKU on Amazon.com, another on Amazon.ca.
+    us_listing = Listing.objects.get(channel=us, seller_sku=edited_on_us)
+    client_for(us).patch_listing_quantity(edited_on_us, us_listing.product_type, 99)
+    canada_listing = Listing.objects.get(channel=canada, seller_sku=edited_on_canada)
+    client_for(canada).patch_listing_quantity(edited_on_canada, canada_listing.product_type, 55)
+
+    canada_report = drift.check_drift(canada, client_for(canada))
+    us_report = drift.check_drift(us, client_for(us))
+
+    assert canada_report.drifted == [edited_on_canada]
+    assert us_report.drifted == [edited_on_us]
+    assert canada_report.checked == len(listed(sim, CANADA))
+    assert us_report.checked == len(listed(sim, UNITED_STATES))
+    amazon_quantities = {
+        (channel_id, sku): quantity
+        for channel_id, sku, quantity in Listing.objects.filter(
+            seller_sku__in=[edited_on_us, edited_on_canada, untouched]
+        ).values_list("channel_id", "seller_sku", "amazon_quantity")
+    }
+    assert amazon_quantities == {
+        (canada.id, edited_on_us): 6,
+        (canada.id, edited_on_canada): 55,
+        (canada.id, untouched): 6,
+        (us.id, edited_on_us): 99,
+        (us.id, edited_on_canada): 6,
+        (us.id, untouched): 6,
+    }
+
+    # Re-push on Amazon.com sends Amazon.com's SKU again, and only to Amazon.com.
+    assert drift.repush(us) == 1
+    assert merchant_skus_pending(us) == {edited_on_us}
+    assert merchant_skus_pending(canada) == set()
+    assert run_push(sim, us).status == SyncRun.Status.SUCCEEDED
+    assert listed(sim, UNITED_STATES)[edited_on_us] == 6
+    assert listed(sim, CANADA)[edited_on_canada] == 55  # Amazon.ca's own check, own re-push
+    assert drift.check_drift(us, client_for(us)).drifted == []
