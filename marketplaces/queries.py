@@ -12,7 +12,14 @@ from django.utils import timezone
 
 from inventory_sync.paging import keyset_page
 from marketplaces import fba
-from marketplaces.models import ApiQuota, FulfillmentChannel, Listing, SalesChannel, SalesOrder
+from marketplaces.models import (
+    MARKETPLACES,
+    ApiQuota,
+    FulfillmentChannel,
+    Listing,
+    SalesChannel,
+    SalesOrder,
+)
 from synchistory.models import SyncRun
 from warehouses import currency
 from warehouses.models import Stock, Warehouse
@@ -58,9 +65,44 @@ def active_runs(channel: SalesChannel) -> list[SyncRun]:
     )
 
 
-def api_quotas(channel: SalesChannel) -> QuerySet[ApiQuota]:
-    """Our token bucket per operation of this seller account."""
-    return ApiQuota.objects.filter(seller_id=channel.seller_id).order_by("operation")
+@dataclass(frozen=True)
+class QuotaRow:
+    quota: ApiQuota
+    used_by: list[str]  # the marketplaces whose channels called it, by name
+
+
+@dataclass(frozen=True)
+class ApiQuotas:
+    """The seller's buckets, as seen from one of its channels."""
+
+    channel: SalesChannel
+    sharing: list[SalesChannel]  # every channel of the seller, this one included
+    rows: list[QuotaRow]
+
+    @property
+    def shared(self) -> bool:
+        return len(self.sharing) > 1
+
+
+def api_quotas(channel: SalesChannel) -> ApiQuotas:
+    """Our token bucket per operation of this seller account. Amazon's usage plans are per
+    seller and application across marketplaces, so the buckets are those of every channel of
+    the seller: each row says which marketplaces called it."""
+    order = list(MARKETPLACES)
+    sharing = sorted(
+        SalesChannel.objects.filter(seller_id__iexact=channel.seller_id),
+        key=lambda c: (order.index(c.marketplace) if c.marketplace in order else len(order), c.pk),
+    )
+    quotas = ApiQuota.objects.filter(seller_id=channel.seller_id).order_by("operation")
+    rows = [QuotaRow(quota, _marketplace_names(quota.marketplace_ids)) for quota in quotas]
+    return ApiQuotas(channel=channel, sharing=sharing, rows=rows)
+
+
+def _marketplace_names(marketplace_ids: list[str]) -> list[str]:
+    """Amazon.ca, Amazon.com, Amazon.com.mx in that order; an id we do not know as itself."""
+    known = {info.marketplace_id: info.name for info in MARKETPLACES.values()}
+    names = [name for marketplace_id, name in known.items() if marketplace_id in marketplace_ids]
+    return names + sorted(m for m in marketplace_ids if m not in known)
 
 
 # -- Stock on Amazon (drift) ----------------------------------------------------------------

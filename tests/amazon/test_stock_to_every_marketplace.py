@@ -10,7 +10,7 @@ import pytest
 from django.db import transaction
 
 from marketplaces import channel_settings, connect, tasks
-from marketplaces.models import FulfillmentChannel, Listing, SalesChannel, StockPush
+from marketplaces.models import ApiQuota, FulfillmentChannel, Listing, SalesChannel, StockPush
 from spapi_simulator import Simulator
 from spapi_simulator.testing import sim_get
 from synchistory.models import SyncRun
@@ -189,6 +189,9 @@ def test_the_drift_check_of_each_marketplace_reads_and_flags_that_marketplaces_l
     assert us_report.drifted == [edited_on_us]
     assert canada_report.checked == len(listed(sim, CANADA))
     assert us_report.checked == len(listed(sim, UNITED_STATES))
+    # Both checks drew on the seller's one searchListingsItems bucket, which knows who did.
+    bucket = ApiQuota.objects.get(operation="searchListingsItems")
+    assert (bucket.seller_id, bucket.marketplace_ids) == (SELLER_ID, [CANADA, UNITED_STATES])
     amazon_quantities = {
         (channel_id, sku): quantity
         for channel_id, sku, quantity in Listing.objects.filter(
