@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -69,6 +70,12 @@ def active_runs(channel: SalesChannel) -> list[SyncRun]:
 class QuotaRow:
     quota: ApiQuota
     used_by: list[str]  # the marketplaces whose channels called it, by name
+    wait_seconds: int  # until the next call is allowed; 0 for now
+
+    @property
+    def wait_under_a_minute(self) -> bool:
+        # Django's timeuntil says "0 minutes" for a wait of seconds: give those as seconds.
+        return 0 < self.wait_seconds < 60
 
 
 @dataclass(frozen=True)
@@ -94,7 +101,17 @@ def api_quotas(channel: SalesChannel) -> ApiQuotas:
         key=lambda c: (order.index(c.marketplace) if c.marketplace in order else len(order), c.pk),
     )
     quotas = ApiQuota.objects.filter(seller_id=channel.seller_id).order_by("operation")
-    rows = [QuotaRow(quota, _marketplace_names(quota.marketplace_ids)) for quota in quotas]
+    now = timezone.now()
+    rows = [
+        QuotaRow(
+            quota,
+            _marketplace_names(quota.marketplace_ids),
+            wait_seconds=max(0, math.ceil((quota.next_allowed_at - now).total_seconds()))
+            if quota.next_allowed_at
+            else 0,
+        )
+        for quota in quotas
+    ]
     return ApiQuotas(channel=channel, sharing=sharing, rows=rows)
 
 

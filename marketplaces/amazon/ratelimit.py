@@ -192,18 +192,23 @@ def reserve(seller_id: str, operation: str, max_wait: float, marketplace_id: str
         bucket.fold(now - CALL_SPREAD)  # those have reached Amazon by now
         call_at = bucket.next_call_at(now)
         wait = (call_at - now).total_seconds()
-        if wait > max_wait:
+        deferred = wait > max_wait
+        if deferred:
             quota.paced += 1
             quota.next_allowed_at = call_at
             quota.save(update_fields=["paced", "next_allowed_at", "marketplace_ids"])
-            raise AmazonThrottled(operation, wait, f"{operation}: our pacing defers the call")
-        bucket.in_flight.append(call_at)
-        bucket.store(quota)
-        quota.calls += 1
-        quota.paced += 1 if wait else 0
-        quota.last_call_at = call_at
-        quota.next_allowed_at = bucket.next_call_at(call_at)
-        quota.save()
+        else:
+            bucket.in_flight.append(call_at)
+            bucket.store(quota)
+            quota.calls += 1
+            quota.paced += 1 if wait else 0
+            quota.last_call_at = call_at
+            quota.next_allowed_at = bucket.next_call_at(call_at)
+            quota.save()
+    if deferred:
+        # Raised once the transaction has committed: raised inside it, the exception rolled
+        # back the count of the deferred call and the quota view never showed it.
+        raise AmazonThrottled(operation, wait, f"{operation}: our pacing defers the call")
     return wait
 
 

@@ -144,3 +144,21 @@ def test_stock_on_amazon_of_the_second_marketplace_names_it_and_lists_its_skus_o
     assert "Stock on Amazon.ca</h2>" in canada_drift
     assert 'id="drift-table"' not in canada_drift
     assert "Every merchant-fulfilled SKU on Amazon.ca matches what we last sent." in canada_drift
+
+
+def test_a_wait_of_seconds_is_given_in_seconds_not_as_0_minutes(staff_client: Client) -> None:
+    (canada,) = seller_on(SalesChannel.Marketplace.AMAZON_CA)
+    ApiQuotaFactory.create(
+        seller_id=SELLER,
+        operation="getOrder",
+        next_allowed_at=timezone.now() + timedelta(seconds=30),
+    )
+    ApiQuotaFactory.create(
+        seller_id=SELLER,
+        operation="searchOrders",
+        next_allowed_at=timezone.now() + timedelta(minutes=3, seconds=30),
+    )
+    rows = text(section(page(staff_client, canada), "api-quota"))
+    assert re.search(r"getOrder 0 0 0 in (29|30) s ", rows), rows
+    assert "searchOrders 0 0 0 in 3 minutes " in rows  # text() makes the no-break space one
+    assert "0 minutes" not in rows
