@@ -393,10 +393,18 @@ class ApiQuota(models.Model):
 
     Shared by every worker process through the database, so all of them together stay within
     Amazon's rate; also what the API quota view shows (calls made, throttles met, next call).
+    Amazon's usage plans are per seller and application, not per marketplace, so the channels
+    of one seller (Amazon.ca, Amazon.com, ...) draw on the same row; ``marketplace_ids`` says
+    which of them have.
     """
 
     seller_id = models.CharField(max_length=64)
     operation = models.CharField(max_length=64)
+    marketplace_ids = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The marketplaces whose channels have called this operation on this bucket.",
+    )
     tokens = models.FloatField()
     refilled_at = models.DateTimeField()
     in_flight = models.JSONField(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -12,7 +13,14 @@ from django.utils import timezone
 
 from inventory_sync.paging import keyset_page
 from marketplaces import fba
-from marketplaces.models import ApiQuota, FulfillmentChannel, Listing, SalesChannel, SalesOrder
+from marketplaces.models import (
+    MARKETPLACES,
+    ApiQuota,
+    FulfillmentChannel,
+    Listing,
+    SalesChannel,
+    SalesOrder,
+)
 from synchistory.models import SyncRun
 from warehouses import currency
 from warehouses.models import Stock, Warehouse
@@ -58,9 +66,60 @@ def active_runs(channel: SalesChannel) -> list[SyncRun]:
     )
 
 
-def api_quotas(channel: SalesChannel) -> QuerySet[ApiQuota]:
-    """Our token bucket per operation of this seller account."""
-    return ApiQuota.objects.filter(seller_id=channel.seller_id).order_by("operation")
+@dataclass(frozen=True)
+class QuotaRow:
+    quota: ApiQuota
+    used_by: list[str]  # the marketplaces whose channels called it, by name
+    wait_seconds: int  # until the next call is allowed; 0 for now
+
+    @property
+    def wait_under_a_minute(self) -> bool:
+        # Django's timeuntil says "0 minutes" for a wait of seconds: give those as seconds.
+        return 0 < self.wait_seconds < 60
+
+
+@dataclass(frozen=True)
+class ApiQuotas:
+    """The seller's buckets, as seen from one of its channels."""
+
+    channel: SalesChannel
+    sharing: list[SalesChannel]  # every channel of the seller, this one included
+    rows: list[QuotaRow]
+
+    @property
+    def shared(self) -> bool:
+        return len(self.sharing) > 1
+
+
+def api_quotas(channel: SalesChannel) -> ApiQuotas:
+    """Our token bucket per operation of this seller account. Amazon's usage plans are per
+    seller and application across marketplaces, so the buckets are those of every channel of
+    the seller: each row says which marketplaces called it."""
+    order = list(MARKETPLACES)
+    sharing = sorted(
+        SalesChannel.objects.filter(seller_id__iexact=channel.seller_id),
+        key=lambda c: (order.index(c.marketplace) if c.marketplace in order else len(order), c.pk),
+    )
+    quotas = ApiQuota.objects.filter(seller_id=channel.seller_id).order_by("operation")
+    now = timezone.now()
+    rows = [
+        QuotaRow(
+            quota,
+            _marketplace_names(quota.marketplace_ids),
+            wait_seconds=max(0, math.ceil((quota.next_allowed_at - now).total_seconds()))
+            if quota.next_allowed_at
+            else 0,
+        )
+        for quota in quotas
+    ]
+    return ApiQuotas(channel=channel, sharing=sharing, rows=rows)
+
+
+def _marketplace_names(marketplace_ids: list[str]) -> list[str]:
+    """Amazon.ca, Amazon.com, Amazon.com.mx in that order; an id we do not know as itself."""
+    known = {info.marketplace_id: info.name for info in MARKETPLACES.values()}
+    names = [name for marketplace_id, name in known.items() if marketplace_id in marketplace_ids]
+    return names + sorted(m for m in marketplace_ids if m not in known)
 
 
 # -- Stock on Amazon (drift) ----------------------------------------------------------------

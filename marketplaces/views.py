@@ -494,7 +494,11 @@ def channel_drift_check(request: HttpRequest, channel_id: int) -> HttpResponse:
         )
     else:
         jobs.enqueue(jobs.CHECK_DRIFT, channel.id)
-        messages.success(request, "Checking Amazon's quantities… Reload in a minute to see them.")
+        messages.success(
+            request,
+            f"Checking {channel.get_marketplace_display()}'s quantities… Reload in a minute to "
+            "see them.",
+        )
     return redirect(reverse("channel-detail", args=[channel.id]) + "#stock-on-amazon")
 
 
@@ -507,11 +511,14 @@ def channel_drift_repush(request: HttpRequest, channel_id: int) -> HttpResponse:
         jobs.enqueue(jobs.PUSH_STOCK_SOON, channel.id)
         messages.success(
             request,
-            f"{count} SKU{'' if count == 1 else 's'} will be sent to Amazon again with the "
-            "quantity we decided.",
+            f"{count} SKU{'' if count == 1 else 's'} will be sent to "
+            f"{channel.get_marketplace_display()} again with the quantity we decided.",
         )
     else:
-        messages.info(request, "No SKU disagrees with Amazon: nothing to send again.")
+        messages.info(
+            request,
+            f"No SKU disagrees with {channel.get_marketplace_display()}: nothing to send again.",
+        )
     return redirect(reverse("channel-detail", args=[channel.id]) + "#stock-on-amazon")
 
 

@@ -354,7 +354,9 @@ class AmazonClient:
                 ) from None
 
     def _call_once(self, operation: str, call: Callable[[], T]) -> T:
-        ratelimit.acquire(self.connection.seller_id, operation, self.max_wait)
+        ratelimit.acquire(
+            self.connection.seller_id, operation, self.max_wait, self.connection.marketplace_id
+        )
         try:
             return call()
         except AuthorizationError as error:

@@ -175,37 +175,48 @@ def tokens_left(quota: ApiQuota, moment: datetime) -> float:
     return _Bucket.of(quota, plan_for(quota.operation)).level(moment)
 
 
-def reserve(seller_id: str, operation: str, max_wait: float) -> float:
+def reserve(seller_id: str, operation: str, max_wait: float, marketplace_id: str = "") -> float:
     """Take one token; return how long to sleep before calling (0 when a token was there).
 
     Raises ``AmazonThrottled`` without taking a token when the wait would exceed ``max_wait``.
+    ``marketplace_id`` is the calling channel's: the bucket is the seller's, whichever
+    marketplace calls, and the quota view names the marketplaces that use it.
     """
     plan = plan_for(operation)
     with transaction.atomic():
         now = clock.now()
         quota = _locked_quota(seller_id, operation, now)
+        if marketplace_id and marketplace_id not in quota.marketplace_ids:
+            quota.marketplace_ids = sorted([*quota.marketplace_ids, marketplace_id])
         bucket = _Bucket.of(quota, plan)
         bucket.fold(now - CALL_SPREAD)  # those have reached Amazon by now
         call_at = bucket.next_call_at(now)
         wait = (call_at - now).total_seconds()
-        if wait > max_wait:
+        deferred = wait > max_wait
+        if deferred:
             quota.paced += 1
             quota.next_allowed_at = call_at
-            quota.save(update_fields=["paced", "next_allowed_at"])
-            raise AmazonThrottled(operation, wait, f"{operation}: our pacing defers the call")
-        bucket.in_flight.append(call_at)
-        bucket.store(quota)
-        quota.calls += 1
-        quota.paced += 1 if wait else 0
-        quota.last_call_at = call_at
-        quota.next_allowed_at = bucket.next_call_at(call_at)
-        quota.save()
+            quota.save(update_fields=["paced", "next_allowed_at", "marketplace_ids"])
+        else:
+            bucket.in_flight.append(call_at)
+            bucket.store(quota)
+            quota.calls += 1
+            quota.paced += 1 if wait else 0
+            quota.last_call_at = call_at
+            quota.next_allowed_at = bucket.next_call_at(call_at)
+            quota.save()
+    if deferred:
+        # Raised once the transaction has committed: raised inside it, the exception rolled
+        # back the count of the deferred call and the quota view never showed it.
+        raise AmazonThrottled(operation, wait, f"{operation}: our pacing defers the call")
     return wait
 
 
-def acquire(seller_id: str, operation: str, max_wait: float = 30.0) -> None:
+def acquire(
+    seller_id: str, operation: str, max_wait: float = 30.0, marketplace_id: str = ""
+) -> None:
     """Wait (outside any transaction of ours) until a call is within the usage plan."""
-    wait = reserve(seller_id, operation, max_wait)
+    wait = reserve(seller_id, operation, max_wait, marketplace_id)
     if wait > 0:
         clock.sleep(wait)
 

@@ -80,6 +80,23 @@ def test_it_defers_instead_of_exceeding_the_usage_plan(amazon: AmazonClient) -> 
     assert raised.value.retry_after == pytest.approx(1 / 0.0056, rel=0.01)
 
 
+def test_the_marketplaces_of_a_seller_draw_on_one_bucket_that_names_them(
+    sim: Simulator, amazon: AmazonClient
+) -> None:
+    """Amazon's usage plans are per seller, not per marketplace: Amazon.com's call finds the
+    bucket Amazon.ca emptied, and the bucket records both, also for a call it deferred."""
+    from dataclasses import replace
+
+    us = AmazonClient(replace(connection_to(sim), marketplace_id="ATVPDKIKX0DER"), max_wait=0)
+    amazon.search_orders(last_updated_after=SIM_START - timedelta(days=1), page_size=1)
+    ApiQuota.objects.filter(operation="searchOrders").update(tokens=0.0, in_flight=[])
+    with pytest.raises(AmazonThrottled):
+        us.search_orders(last_updated_after=SIM_START - timedelta(days=1), page_size=1)
+    quota = ApiQuota.objects.get()
+    assert (quota.seller_id, quota.calls, quota.paced) == ("A3SIMULATORCA", 1, 1)
+    assert quota.marketplace_ids == ["A2EUQ1WTGCTBG2", "ATVPDKIKX0DER"]
+
+
 def test_it_waits_for_a_token_when_the_caller_accepts_the_wait(
     amazon: AmazonClient, fake_clock: FakeClock
 ) -> None:

@@ -287,7 +287,7 @@ def test_an_admin_checks_stock_on_amazon_and_re_pushes_the_drifted_sku(
     section = page.locator("#stock-on-amazon")
     expect(section).to_contain_text("Not checked yet.")
     section.get_by_role("button", name="Check now").click()
-    expect(page.get_by_text("Checking Amazon's quantities…")).to_be_visible()
+    expect(page.get_by_text("Checking Amazon.ca's quantities…")).to_be_visible()
 
     drift.check_drift(channel, client_for(channel))  # what the worker does
 
@@ -297,7 +297,7 @@ def test_an_admin_checks_stock_on_amazon_and_re_pushes_the_drifted_sku(
     expect(rows.first).to_contain_text(re.compile(rf"{changed.seller_sku}.*99\s+7", re.S))
     shot(page, "channel-detail")
     section.get_by_role("button", name="Re-push").click()
-    expect(page.get_by_text("1 SKU will be sent to Amazon again")).to_be_visible()
+    expect(page.get_by_text("1 SKU will be sent to Amazon.ca again")).to_be_visible()
 
     run_push(live_sim, channel)  # the push the view queued
     drift.check_drift(channel, client_for(channel))

@@ -70,7 +70,7 @@ def test_an_admin_maps_a_warehouse_through_the_pop_up(admin_page: Page) -> None:
     page.goto("/settings/integrations/marketplaces/")
     screenshot(page, "marketplaces-list")
     page.get_by_role("link", name="Show Details").click()
-    expect(page.get_by_role("heading", name=re.compile("Amazon.ca"))).to_be_visible()
+    expect(page.get_by_role("heading", level=1, name=re.compile("Amazon.ca"))).to_be_visible()
     page.get_by_role("switch", name="Warehouse mapping").check()
     dialog = page.get_by_role("dialog", name="Map a warehouse")
     expect(dialog).to_be_visible()
@@ -387,7 +387,7 @@ def test_an_admin_adds_amazon_com_from_the_same_authorization(
     table.get_by_role("button", name="Add Amazon.com", exact=True).click()
 
     expect(page.get_by_text("Amazon.com is connected from the same authorization")).to_be_visible()
-    expect(page.get_by_role("heading", name=re.compile("Amazon.com"))).to_be_visible()
+    expect(page.get_by_role("heading", level=1, name=re.compile("Amazon.com"))).to_be_visible()
     us = SalesChannel.objects.get(marketplace=SalesChannel.Marketplace.AMAZON_COM)
     assert (us.currency, us.refresh_token) == ("USD", canada.refresh_token)
     page.get_by_role("link", name="Marketplaces").last.click()

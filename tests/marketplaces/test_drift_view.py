@@ -82,7 +82,7 @@ def test_it_says_when_nothing_was_checked_or_everything_matches(admin_client: Cl
     assert "Not checked yet." in admin_client.get(url).content.decode()
     listing(channel, "SAME-1", **checked(5, 5))
     html = admin_client.get(url).content.decode()
-    assert "Every merchant-fulfilled SKU matches what we last sent." in html
+    assert "Every merchant-fulfilled SKU on Amazon.ca matches what we last sent." in html
     assert "Re-push" not in html
 
 
@@ -93,7 +93,7 @@ def test_check_now_queues_the_drift_check(post: Any, queued: dict[str, list[int]
     assert response.redirect_chain == [
         (f"/settings/integrations/marketplaces/{channel.id}/#stock-on-amazon", 302)
     ]
-    assert "Checking Amazon&#x27;s quantities…" in response.content.decode()
+    assert "Checking Amazon.ca&#x27;s quantities…" in response.content.decode()
 
 
 def test_check_now_refuses_an_inactive_channel(
@@ -117,7 +117,7 @@ def test_re_push_marks_the_drifted_skus_and_queues_a_push(
 
     response = post(f"/settings/integrations/marketplaces/{channel.id}/drift/repush/")
 
-    assert "2 SKUs will be sent to Amazon again" in response.content.decode()
+    assert "2 SKUs will be sent to Amazon.ca again" in response.content.decode()
     assert queued["push_stock_soon"] == [channel.id]
     for row in (drifted, drifted_too):
         row.refresh_from_db()

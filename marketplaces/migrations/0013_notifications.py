@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('marketplaces', '0011_north_american_marketplaces'),
+        ('marketplaces', '0012_api_quota_marketplaces'),
     ]
 
     operations = [
