@@ -39,6 +39,19 @@ OPERATION_MODELS = {
     "searchListingsItems": "listingsItems_2021-08-01.json",
     "getInventorySummaries": "fbaInventory.json",
     "getMarketplaceParticipations": "sellers.json",
+    **dict.fromkeys(
+        (
+            "createDestination",
+            "getDestinations",
+            "getDestination",
+            "deleteDestination",
+            "createSubscription",
+            "getSubscription",
+            "getSubscriptionById",
+            "deleteSubscriptionById",
+        ),
+        "notifications.json",
+    ),
 }
 
 

@@ -68,10 +68,12 @@ class Simulator:
 
     def close(self) -> None:
         self._server.server_close()
+        self.state.outbox.close()
 
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        self.state.outbox.close()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
@@ -110,6 +112,7 @@ def banner(simulator: Simulator) -> str:
             f"  consent page:        {simulator.base_url}/apps/authorize/consent"
             "?application_id=...&state=...",
             f"  redirect URI:        {simulator.config.redirect_uri}",
+            f"  SQS endpoint:        {simulator.config.sqs_endpoint_url or '(none yet)'}",
             f"  control API:         {simulator.base_url}/_sim  (docs/SIMULATOR.md)",
             "Default credentials:",
             f"  LWA client id        {DEFAULT_CLIENT_ID}",
@@ -128,9 +131,17 @@ def serve(
     time_scale: float = 1.0,
     redirect_uri: str = DEFAULT_REDIRECT_URI,
     quiet: bool = False,
+    sqs_endpoint_url: str | None = None,
+    notification_delay_seconds: float = 0.0,
 ) -> None:
     """Run in the foreground until Ctrl-C (the management command and ``python -m`` use this)."""
-    config = SimConfig(seed=seed, time_scale=time_scale, redirect_uri=redirect_uri)
+    config = SimConfig(
+        seed=seed,
+        time_scale=time_scale,
+        redirect_uri=redirect_uri,
+        sqs_endpoint_url=sqs_endpoint_url,
+        notification_delay_seconds=notification_delay_seconds,
+    )
     simulator = Simulator(config, host=host, port=port, quiet=quiet)
     print(banner(simulator), flush=True)
     try:
