@@ -605,3 +605,21 @@ def test_bad_notification_settings_are_refused_and_change_nothing(simulator: Sim
     assert [a.status_code for a in answers] == [400] * 4
     assert "between 0 and 1" in answers[0].json()["errors"][0]["message"]
     assert sim_get(simulator, "/_sim/notifications")["settings"] == before
+
+
+def test_a_running_clock_publishes_new_orders_without_any_request(
+    sim_factory: Any, sqs_server: SqsServer, sqs: Any, sqs_queue: tuple[str, str]
+) -> None:
+    url, arn = sqs_queue
+    sim = sim_factory(
+        time_scale=600,  # ten simulated minutes a second: a new order every 0.1 s or so
+        order_interval_seconds=60,
+        enforce_rate_limits=False,
+        sqs_endpoint_url=sqs_server.endpoint_url,
+    )
+    subscribe(sim, arn)
+
+    # Nothing calls the simulator from here on: only its own ticking can publish.
+    messages = receive_all(sqs, url, expect=1, timeout=20)
+
+    assert messages and messages[0]["NotificationType"] == "ORDER_CHANGE"
