@@ -326,7 +326,7 @@ class Outbox:
         self._thread: threading.Thread | None = None
         self._closed = False
         self._clients: dict[tuple[str | None, str], Any] = {}
-        self._queue_urls: dict[str, str] = {}
+        self._queue_urls: dict[tuple[str, str], str] = {}  # (endpoint, ARN) -> queue URL
         self.sent: deque[dict[str, Any]] = deque(maxlen=RECENT)
         self.failures: deque[dict[str, Any]] = deque(maxlen=RECENT)
         self.counters = dict.fromkeys(
@@ -422,7 +422,8 @@ class Outbox:
         item.attempts += 1
         if item.first_failure is None:
             item.first_failure = monotonic
-        self._queue_urls.pop(item.arn, None)  # the queue may have been recreated
+        # The queue may have been recreated (or the endpoint changed): look it up again.
+        self._queue_urls = {k: v for k, v in self._queue_urls.items() if k[1] != item.arn}
         gave_up = monotonic - item.first_failure >= self.retry_seconds
         log.warning(
             "notification %s to %s failed (attempt %d)%s: %s",
@@ -462,10 +463,10 @@ class Outbox:
             raise ValueError(f"not an SQS queue ARN: {item.arn}")
         region, account, name = match.groups()
         client = self._client(endpoint, region)
-        url = self._queue_urls.get(item.arn)
+        url = self._queue_urls.get((endpoint, item.arn))
         if url is None:
             url = client.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
-            self._queue_urls[item.arn] = url
+            self._queue_urls[(endpoint, item.arn)] = url
         client.send_message(QueueUrl=url, MessageBody=item.body)
 
     def _client(self, endpoint: str, region: str) -> Any:
