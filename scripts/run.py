@@ -1,4 +1,5 @@
-"""Run the whole product in the foreground: web, Celery worker, Celery beat and the simulator.
+"""Run the whole product in the foreground: web, Celery worker, Celery beat, the simulator and
+a local SQS (moto's server, where the simulator sends Amazon's notifications).
 
 Started by `make run` after `migrate` and `setup_demo`. Every line a process prints is prefixed
 with its name. Ctrl-C (or SIGTERM) stops them all; if one of them dies, the others are stopped
@@ -10,7 +11,8 @@ synced). The simulator runs 60 times faster than real time, so orders keep arriv
 10 seconds or so) and Amazon's reports and feeds take about a second; web, worker and beat get
 AMAZON_RATE_SCALE=60, so the product paces its Amazon calls to the simulator's speed.
 
-Environment: PORT (web, default 8000), SIMULATOR_PORT (default 8765), VAR_DIR (default var/).
+Environment: PORT (web, default 8000), SIMULATOR_PORT (default 8765), SQS_PORT (moto's SQS
+server, default 9324), VAR_DIR (default var/).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ class Child:
     process: subprocess.Popen[bytes] | None = None
 
 
-def commands(python: str, port: str, simulator_port: str) -> list[Child]:
+def commands(python: str, port: str, simulator_port: str, sqs_port: str = "9324") -> list[Child]:
     manage = [python, str(ROOT / "manage.py")]
     celery = [python, "-m", "celery", "-A", "inventory_sync"]
     children = [
@@ -66,6 +68,11 @@ def commands(python: str, port: str, simulator_port: str) -> list[Child]:
         ),
     ]
     if SIMULATOR_COMMAND.exists():
+        # A real SQS-API server on this machine (moto's, a dev dependency), the queue the
+        # simulator delivers notifications to, as Amazon delivers to the seller's AWS queue.
+        children.append(
+            Child("sqs", [python, "-m", "moto.server", "-H", "127.0.0.1", "-p", sqs_port])
+        )
         children.append(
             Child(
                 "simulator",
@@ -84,6 +91,8 @@ def commands(python: str, port: str, simulator_port: str) -> list[Child]:
                     # The seller comes back to this web server, on whatever PORT it listens.
                     "--redirect-uri",
                     f"http://127.0.0.1:{port}/integrations/amazon/callback/",
+                    "--sqs-endpoint",
+                    f"http://127.0.0.1:{sqs_port}",
                     "--quiet",
                 ],
             )
@@ -211,13 +220,14 @@ def wait_for(url: str, supervisor: Supervisor, timeout: float = 60.0) -> bool:
 def main() -> int:
     port = os.environ.get("PORT", "8000")
     simulator_port = os.environ.get("SIMULATOR_PORT", "8765")
+    sqs_port = os.environ.get("SQS_PORT", "9324")
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     if not os.environ.get("REDIS_URL"):
         # kombu's filesystem transport does not create its folders (setup_demo does too).
         for folder in ("queue", "processed", "control"):
             (VAR_DIR / "celery" / folder).mkdir(parents=True, exist_ok=True)
 
-    supervisor = Supervisor(commands(sys.executable, port, simulator_port))
+    supervisor = Supervisor(commands(sys.executable, port, simulator_port, sqs_port))
     reason: list[str] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

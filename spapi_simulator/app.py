@@ -20,14 +20,18 @@ from werkzeug.wrappers import Request, Response
 from .api import OPERATION_IDS, OPERATIONS, auth, control, document_urls
 from .api.common import (
     EDGE_ERROR_HTML,
+    EITHER,
+    GRANTLESS,
     QUOTA_EXCEEDED,
+    SELLER,
     UNAUTHORIZED,
     ApiError,
     Handler,
     Result,
 )
+from .notifications import NOTIFICATIONS_SCOPE
 from .ratelimit import USAGE_PLANS
-from .state import Fault, SimState
+from .state import AccessToken, Fault, SimState
 
 __all__ = ["OPERATION_IDS", "OPERATIONS", "Result", "SimulatorApp"]
 
@@ -51,6 +55,7 @@ class SimulatorApp:
         # strict_slashes off: a stray trailing slash must not turn into a redirect.
         self.url_map = Map(rules, strict_slashes=False, merge_slashes=False)
         self.handlers: dict[str, Handler] = {op.operation_id: op.handler for op in OPERATIONS}
+        self.token_kinds: dict[str, str] = {op.operation_id: op.tokens for op in OPERATIONS}
         self.control: dict[str, Handler] = {
             route.endpoint: route.handler for route in control.ROUTES
         }
@@ -144,10 +149,10 @@ class SimulatorApp:
             with self.state.lock:
                 now = self.state.tick()
                 access = self.state.authenticate(request.headers.get("x-amz-access-token"))
-                if access is None:
+                if access is None or not self._token_fits(operation, access):
                     response = self._json(403, UNAUTHORIZED, operation, request_id)
                 elif self.state.config.enforce_rate_limits and not self.state.buckets.try_acquire(
-                    access.seller_id, operation, now
+                    access.rate_limit_key, operation, now
                 ):
                     response = self._json(429, QUOTA_EXCEEDED, operation, request_id)
                 else:
@@ -166,6 +171,14 @@ class SimulatorApp:
         with self.state.lock:
             self.state.count(operation, status=response.status_code, size=len(response.get_data()))
         return response
+
+    def _token_fits(self, operation: str, access: AccessToken) -> bool:
+        """A seller's token on a grantless operation, or a grantless one on a seller's, is
+        refused as Amazon does: 403 Unauthorized, like a missing token."""
+        kind = self.token_kinds[operation]
+        if access.scope is None:
+            return kind in (SELLER, EITHER)
+        return kind in (GRANTLESS, EITHER) and access.scope == NOTIFICATIONS_SCOPE
 
     def _plain_operation(
         self, request: Request, operation: str, args: Mapping[str, Any]

@@ -11,7 +11,9 @@ from typing import Any
 from .server import serve
 from .state import redirect_uri_for
 
-DESCRIPTION = "Local Amazon SP-API simulator (LWA, Orders, Reports, Feeds, Listings, FBA)."
+DESCRIPTION = (
+    "Local Amazon SP-API simulator (LWA, Orders, Reports, Feeds, Listings, FBA, Notifications)."
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,6 +33,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="where the consent page sends the seller back (default: the callback on $PORT)",
     )
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
+    parser.add_argument(
+        "--sqs-endpoint",
+        default=os.environ.get("SPAPI_SIMULATOR_SQS_ENDPOINT") or None,
+        help="the SQS API endpoint notifications are sent through, e.g. moto's server "
+        "(default: $SPAPI_SIMULATOR_SQS_ENDPOINT)",
+    )
+    parser.add_argument(
+        "--notification-delay",
+        type=float,
+        default=0.0,
+        help="simulated seconds between a change and its notification being sent",
+    )
 
 
 def run(options: Mapping[str, Any]) -> None:
@@ -43,6 +57,8 @@ def run(options: Mapping[str, Any]) -> None:
         time_scale=options["time_scale"],
         redirect_uri=options["redirect_uri"],
         quiet=options["quiet"],
+        sqs_endpoint_url=options.get("sqs_endpoint"),
+        notification_delay_seconds=options.get("notification_delay", 0.0),
     )
 
 

@@ -39,23 +39,63 @@ OPERATION_MODELS = {
     "searchListingsItems": "listingsItems_2021-08-01.json",
     "getInventorySummaries": "fbaInventory.json",
     "getMarketplaceParticipations": "sellers.json",
+    **dict.fromkeys(
+        (
+            "createDestination",
+            "getDestinations",
+            "getDestination",
+            "deleteDestination",
+            "createSubscription",
+            "getSubscription",
+            "getSubscriptionById",
+            "deleteSubscriptionById",
+        ),
+        "notifications.json",
+    ),
 }
 
 
-def _strict(node: Any) -> Any:
+def _strict(node: Any, definitions: dict[str, Any] | None = None) -> Any:
     """Forbid properties a definition does not declare, so invented field names fail.
 
     Swagger 2.0 objects allow extra properties unless they say otherwise; Amazon's clients
     ignore unknown fields, but a simulator that invents them would teach the product wrong.
+    An ``allOf`` of objects (Notifications' EventFilter) is first merged into one object:
+    forbidding extras in each part would refuse every property the other parts declare.
     """
+    if definitions is None and isinstance(node, dict):
+        definitions = node.get("definitions", {})
     if isinstance(node, dict):
-        result = {key: _strict(value) for key, value in node.items()}
+        if "allOf" in node:
+            node = _merged_all_of(node, definitions or {})
+        result = {key: _strict(value, definitions) for key, value in node.items()}
         if "properties" in node and "additionalProperties" not in node:
             result["additionalProperties"] = False
         return result
     if isinstance(node, list):
-        return [_strict(value) for value in node]
+        return [_strict(value, definitions) for value in node]
     return node
+
+
+def _merged_all_of(node: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any]:
+    """``{"allOf": [A, B]}`` as one object schema with A's and B's properties and required
+    fields (parts named by ``#/definitions/...`` are looked up); left alone unless every
+    part is such an object."""
+    parts = []
+    for part in node["allOf"]:
+        ref = part.get("$ref", "") if isinstance(part, dict) else ""
+        if ref.startswith("#/definitions/"):
+            part = definitions.get(ref.removeprefix("#/definitions/"), {})
+        if not isinstance(part, dict) or "allOf" in part or "properties" not in part:
+            return node
+        parts.append(part)
+    merged: dict[str, Any] = {k: v for k, v in node.items() if k != "allOf"}
+    merged["type"] = "object"
+    merged["properties"] = {k: v for part in parts for k, v in part["properties"].items()}
+    required = [name for part in parts for name in part.get("required", [])]
+    if required:
+        merged["required"] = sorted(set(required))
+    return merged
 
 
 @cache
@@ -107,6 +147,14 @@ def json_schema_validator(name: str) -> Validator:
         name, Resource.from_contents(schema, default_specification=DRAFT7)
     )
     return jsonschema.Draft7Validator(schema, registry=registry)
+
+
+@cache
+def notification_validator(name: str) -> Validator:
+    """A Draft 7 validator for a notification's schema (``OrderChangeNotification.json``,
+    ...), strict as the response validators are: fields the schema does not declare fail."""
+    schema = _strict(copy.deepcopy(load_model(name)))
+    return jsonschema.Draft7Validator(schema)
 
 
 def errors_of(validator: Validator, instance: Any) -> list[str]:

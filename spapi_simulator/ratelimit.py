@@ -34,11 +34,21 @@ USAGE_PLANS: dict[str, UsagePlan] = {
     "searchListingsItems": UsagePlan(5.0, 5),
     "getInventorySummaries": UsagePlan(2.0, 2),
     "getMarketplaceParticipations": UsagePlan(0.016, 15),
+    # Notifications API v1: every operation 1 request per second, burst 5.
+    "createDestination": UsagePlan(1.0, 5),
+    "getDestinations": UsagePlan(1.0, 5),
+    "getDestination": UsagePlan(1.0, 5),
+    "deleteDestination": UsagePlan(1.0, 5),
+    "createSubscription": UsagePlan(1.0, 5),
+    "getSubscription": UsagePlan(1.0, 5),
+    "getSubscriptionById": UsagePlan(1.0, 5),
+    "deleteSubscriptionById": UsagePlan(1.0, 5),
 }
 
 
 class TokenBuckets:
-    """One bucket per (selling partner, operation); not thread-safe (the state lock guards it)."""
+    """One bucket per (selling partner, operation), or per (application, operation) for a
+    grantless call; not thread-safe (the state lock guards it)."""
 
     def __init__(self, plans: dict[str, UsagePlan] | None = None) -> None:
         self.plans = dict(plans or USAGE_PLANS)

@@ -21,6 +21,10 @@ from .state import (
     SimState,
 )
 
+# Real seconds between two ticks of simulated time while a seller is subscribed to
+# notifications (an event is published at most this late).
+TICK_SECONDS = 0.25
+
 
 class _QuietHandler(WSGIRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
@@ -54,6 +58,8 @@ class Simulator:
         self.base_url = f"http://{host}:{self.port}"
         self.state.base_url = self.base_url
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._ticker: threading.Thread | None = None
 
     def start(self) -> Simulator:
         # A short poll interval keeps stop() fast (tests start and stop many simulators).
@@ -61,17 +67,45 @@ class Simulator:
             target=self._server.serve_forever, args=(0.05,), name="amazon-simulator", daemon=True
         )
         self._thread.start()
+        self._start_ticker()
         return self
 
     def serve_forever(self) -> None:
+        self._start_ticker()
         self._server.serve_forever()
+
+    def _start_ticker(self) -> None:
+        """Simulated time otherwise acts only when a request comes in; a seller subscribed to
+        notifications must hear of a new order when it happens, not at the next poll."""
+        if self.clock.time_scale <= 0:
+            return  # a manual clock moves (and ticks) only through the control API
+
+        def tick_while_subscribed() -> None:
+            while not self._stopping.wait(TICK_SECONDS):
+                if self.state.subscriptions:
+                    with self.state.lock:
+                        self.state.tick()
+
+        self._ticker = threading.Thread(
+            target=tick_while_subscribed, name="amazon-simulator-ticker", daemon=True
+        )
+        self._ticker.start()
+
+    def _stop_background(self) -> None:
+        self._stopping.set()
+        if self._ticker is not None:
+            self._ticker.join(timeout=5)
+            self._ticker = None
+        self.state.outbox.close()
 
     def close(self) -> None:
         self._server.server_close()
+        self._stop_background()
 
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        self._stop_background()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
@@ -110,6 +144,7 @@ def banner(simulator: Simulator) -> str:
             f"  consent page:        {simulator.base_url}/apps/authorize/consent"
             "?application_id=...&state=...",
             f"  redirect URI:        {simulator.config.redirect_uri}",
+            f"  SQS endpoint:        {simulator.config.sqs_endpoint_url or '(none yet)'}",
             f"  control API:         {simulator.base_url}/_sim  (docs/SIMULATOR.md)",
             "Default credentials:",
             f"  LWA client id        {DEFAULT_CLIENT_ID}",
@@ -128,9 +163,17 @@ def serve(
     time_scale: float = 1.0,
     redirect_uri: str = DEFAULT_REDIRECT_URI,
     quiet: bool = False,
+    sqs_endpoint_url: str | None = None,
+    notification_delay_seconds: float = 0.0,
 ) -> None:
     """Run in the foreground until Ctrl-C (the management command and ``python -m`` use this)."""
-    config = SimConfig(seed=seed, time_scale=time_scale, redirect_uri=redirect_uri)
+    config = SimConfig(
+        seed=seed,
+        time_scale=time_scale,
+        redirect_uri=redirect_uri,
+        sqs_endpoint_url=sqs_endpoint_url,
+        notification_delay_seconds=notification_delay_seconds,
+    )
     simulator = Simulator(config, host=host, port=port, quiet=quiet)
     print(banner(simulator), flush=True)
     try:

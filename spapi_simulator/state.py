@@ -45,6 +45,19 @@ from .documents import (
     process_listings_feed,
     report_window_orders,
 )
+from .notifications import (
+    FBA_INVENTORY_AVAILABILITY_CHANGES,
+    ORDER_CHANGE,
+    Destination,
+    NotificationSettings,
+    Outbox,
+    Outgoing,
+    Subscription,
+    encode,
+    envelope,
+    fba_inventory_payload,
+    order_change_payload,
+)
 from .orders import ALL_INCLUDED, ALL_ROLES, OrderBook, order_json
 from .ratelimit import TokenBuckets
 
@@ -117,6 +130,11 @@ class SimConfig:
     # Keep every SP-API response (operation, status, body) in ``SimState.recorded``: the
     # contract tests validate what the server sent, whichever client made the call.
     record_responses: bool = False
+    # Where notifications go: the SQS API endpoint (moto's server on 127.0.0.1 locally); None
+    # keeps them in the outbox, failing and logged, until one is set (POST /_sim/notifications).
+    sqs_endpoint_url: str | None = None
+    # Simulated seconds between an order or FBA change and its notification being sent.
+    notification_delay_seconds: float = 0.0
 
 
 @dataclass
@@ -193,9 +211,17 @@ class RefreshToken:
 @dataclass
 class AccessToken:
     token: str
-    seller_id: str
+    seller_id: str  # "" for a grantless token: it acts for the application, not a seller
     refresh_token: str
     expires: datetime
+    client_id: str = DEFAULT_CLIENT_ID
+    # The LWA scope of a grantless (client_credentials) token; None for a seller's token.
+    scope: str | None = None
+
+    @property
+    def rate_limit_key(self) -> str:
+        """Whose usage plan the call draws on: the seller's, or the application's."""
+        return self.seller_id if self.scope is None else f"application:{self.client_id}"
 
 
 @dataclass
@@ -282,6 +308,20 @@ class SimState:
         # The application's restricted roles: its registration, not the seller's data, so a
         # reset keeps them.
         self.roles: frozenset[str] = frozenset(config.restricted_roles)
+        # Notifications: destinations (the application's) and subscriptions (the application's
+        # for one seller) are registrations too, kept across a reset. Their ids, and each
+        # notification's, are random UUIDs, never from the seed: the product keeps them, and a
+        # restarted simulator must not repeat a NotificationId it would take for a duplicate.
+        self.destinations: dict[str, Destination] = {}
+        self.subscriptions: dict[str, Subscription] = {}
+        self.notification_settings = NotificationSettings(
+            delay_seconds=config.notification_delay_seconds,
+            sqs_endpoint_url=config.sqs_endpoint_url,
+        )
+        self.outbox = Outbox(clock)
+        self.outbox.endpoint_url = config.sqs_endpoint_url
+        # Off while a reset replays history: only changes from now on are news.
+        self.publishing = False
         self._install_default_refresh_token()
         self.reset(config.seed)
 
@@ -290,6 +330,7 @@ class SimState:
     def reset(self, seed: int) -> None:
         """Fresh data from ``seed`` at the current simulated time; issued tokens stay valid."""
         with self.lock:
+            self.publishing = False
             self.config.seed = seed
             now = self.clock.now().replace(microsecond=0)
             self.rng = random.Random(f"{seed}:ids")
@@ -333,6 +374,7 @@ class SimState:
             self.counters: dict[str, Counter] = {}
             self.faults: list[Fault] = []
             self.fault_rng = random.Random(f"{seed}:faults")
+            self.notification_rng = random.Random(f"{seed}:notifications:faults")
             self.shipments: list[dict[str, Any]] = []
             self.participations: dict[str, bool] = dict(DEFAULT_PARTICIPATIONS)
             self.buckets = TokenBuckets()
@@ -356,6 +398,7 @@ class SimState:
                 if interval > 0
                 else {}
             )
+            self.publishing = True
 
     def _install_default_refresh_token(self) -> None:
         self.refresh_tokens[DEFAULT_REFRESH_TOKEN] = RefreshToken(
@@ -502,6 +545,7 @@ class SimState:
         stock.inbound -= received
         stock.quantity += received
         stock.last_updated = self.now().replace(microsecond=0)
+        self.fba_changed(stock, stock.last_updated)
         return stock
 
     def _new_order(
@@ -542,6 +586,7 @@ class SimState:
             )
         while order.order_id in self.orders.by_id:  # astronomically rare, but ids must be unique
             order.order_id = order.order_id[:-1] + str((int(order.order_id[-1]) + 1) % 10)
+        moved: list[Listing] = []
         for line in order.lines:
             listing = catalogue[line.sku]
             # FBA: the units leave fulfillable for reserved in the network's stock.
@@ -550,8 +595,12 @@ class SimState:
             if listing.is_fba:
                 stock.reserved += line.quantity
                 stock.last_updated = created
+                moved.append(stock)
             listing.last_updated = created
         self.orders.add(order)
+        self.order_changed(order, created, reason="New order")
+        for stock in moved:
+            self.fba_changed(stock, created)
         if lifecycle:
             life = self._order_rng(order)
             if life.random() < 0.05:
@@ -572,11 +621,20 @@ class SimState:
                 )
         return order
 
-    def _set_status(self, order: Order, status: str, when: datetime) -> None:
+    def _set_status(
+        self,
+        order: Order,
+        status: str,
+        when: datetime,
+        change_type: str = "OrderStatusChange",
+        reason: str | None = None,
+    ) -> None:
         order.status = status
         self.orders.touch(order, max(when, order.last_updated))
+        self.order_changed(order, when, change_type, reason)
 
     def _cancel(self, order: Order, when: datetime, by: str, reason: str) -> None:
+        moved: list[Listing] = []
         for line in order.lines:
             listing = self.catalogues[order.marketplace_id].get(line.sku)
             if listing is None:
@@ -587,12 +645,21 @@ class SimState:
             if listing.is_fba:
                 stock.reserved = max(0, stock.reserved - restored)
                 stock.last_updated = when
+                moved.append(stock)
             listing.last_updated = when
         order.cancelled_by, order.cancel_reason = by, reason
-        self._set_status(order, "CANCELLED", when)
+        if by == "BUYER":
+            self._set_status(
+                order, "CANCELLED", when, "BuyerRequestedChange", "Buyer Requested Cancel"
+            )
+        else:
+            self._set_status(order, "CANCELLED", when)
+        for stock in moved:
+            self.fba_changed(stock, when)
 
     def _ship_all(self, order: Order, when: datetime) -> None:
         items: list[tuple[str, int]] = []
+        moved: list[Listing] = []
         for line in order.lines:
             if line.unshipped:
                 items.append((line.order_item_id, line.unshipped))
@@ -601,6 +668,7 @@ class SimState:
                     # Shipped: the units leave the network's reserved count.
                     stock = listing.stock
                     stock.reserved = max(0, stock.reserved - line.unshipped)
+                    moved.append(stock)
                 line.quantity_shipped = line.quantity
         if items:
             fba = order.fulfilled_by == "AMAZON"
@@ -624,6 +692,8 @@ class SimState:
                 )
             )
         self._set_status(order, "SHIPPED", when)
+        for stock in moved:
+            self.fba_changed(stock, when)
 
     def create_orders(
         self,
@@ -732,6 +802,98 @@ class SimState:
 
     def order_view(self, order: Order) -> dict[str, Any]:
         return order_json(order, ALL_INCLUDED, roles=None)
+
+    # -- notifications -------------------------------------------------------------------
+
+    def order_changed(
+        self,
+        order: Order,
+        when: datetime,
+        change_type: str = "OrderStatusChange",
+        reason: str | None = None,
+    ) -> None:
+        """An order was created or changed status: ORDER_CHANGE to whoever subscribed."""
+        if not self.publishing:
+            return
+        reason = reason or f"Order status changed to {order.status}"
+        payload = order_change_payload(order, self.config.seller_id, change_type, reason, when)
+        self._publish(ORDER_CHANGE, payload, when, order.marketplace_id, change_type)
+
+    def fba_changed(self, stock: Listing, when: datetime) -> None:
+        """An FBA SKU's counts moved in its network: FBA_INVENTORY_AVAILABILITY_CHANGES, one
+        entry per marketplace that network serves and lists the SKU on."""
+        if not self.publishing:
+            return
+        pool = MARKETPLACES[stock.marketplace_id].fba_pool
+        listings = [
+            listing
+            for market in MARKETPLACES.values()
+            if market.fba_pool == pool
+            and (listing := self.catalogues[market.marketplace_id].get(stock.sku)) is not None
+            and listing.is_fba
+        ]
+        payload = fba_inventory_payload(self.config.seller_id, stock, listings)
+        self._publish(FBA_INVENTORY_AVAILABILITY_CHANGES, payload, when, None, None)
+
+    def _publish(
+        self,
+        notification_type: str,
+        payload: dict[str, Any],
+        event_time: datetime,
+        marketplace_id: str | None,
+        change_type: str | None,
+    ) -> None:
+        """Queue one notification per matching subscription of this simulator's seller; the
+        outbox sends it (never this thread). Delay, duplicates and reordering apply here."""
+        settings = self.notification_settings
+        now = self.clock.now().replace(microsecond=0)
+        for subscription in self.subscriptions.values():
+            if (
+                subscription.notification_type != notification_type
+                or subscription.seller_id != self.config.seller_id
+                or not subscription.wants(marketplace_id, change_type)
+            ):
+                continue
+            destination = self.destinations.get(subscription.destination_id)
+            if destination is None:
+                continue
+            due = now + timedelta(seconds=settings.delay_seconds)
+            held = settings.reorder_share > 0 and self.notification_rng.random() < (
+                settings.reorder_share
+            )
+            if held:
+                due += timedelta(seconds=settings.reorder_seconds)
+            notification_id = str(uuid.uuid4())
+            body = encode(
+                envelope(
+                    notification_type,
+                    payload,
+                    event_time=event_time,
+                    publish_time=due,
+                    subscription_id=subscription.subscription_id,
+                    application_id=DEFAULT_APPLICATION_ID,
+                    notification_id=notification_id,
+                )
+            )
+            copies = 1
+            if settings.duplicate_share > 0 and self.notification_rng.random() < (
+                settings.duplicate_share
+            ):
+                copies = 2
+            for copy in range(copies):
+                self.outbox.push(
+                    Outgoing(
+                        due=due,
+                        seq=0,
+                        arn=destination.arn,
+                        body=body,
+                        notification_id=notification_id,
+                        notification_type=notification_type,
+                        subscription_id=subscription.subscription_id,
+                        duplicate=copy > 0,
+                        held_back=held,
+                    )
+                )
 
     # -- reports -----------------------------------------------------------------------
 
@@ -872,6 +1034,20 @@ class SimState:
             seller_id=refresh.seller_id,
             refresh_token=refresh.token,
             expires=now + timedelta(seconds=ACCESS_TOKEN_SECONDS),
+            client_id=refresh.client_id,
+        )
+        self.access_tokens[token.token] = token
+        return token
+
+    def issue_grantless_token(self, client_id: str, scope: str) -> AccessToken:
+        """LWA ``client_credentials``: a token for the application itself, no seller."""
+        token = AccessToken(
+            token="Atza|simgrantless" + secrets.token_urlsafe(32),
+            seller_id="",
+            refresh_token="",
+            expires=self.clock.now() + timedelta(seconds=ACCESS_TOKEN_SECONDS),
+            client_id=client_id,
+            scope=scope,
         )
         self.access_tokens[token.token] = token
         return token
@@ -882,6 +1058,8 @@ class SimState:
         access = self.access_tokens.get(token)
         if access is None or access.expires <= self.clock.now():
             return None
+        if access.scope is not None:
+            return access  # grantless: no refresh token behind it to revoke
         refresh = self.refresh_tokens.get(access.refresh_token)
         if refresh is None or refresh.revoked:
             return None

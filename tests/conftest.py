@@ -35,6 +35,7 @@ pytest_plugins = [
     "tests.fixtures.browser",
     "tests.fixtures.services",
     "tests.fixtures.valet",
+    "tests.fixtures.sqs",
 ]
 
 
@@ -46,7 +47,8 @@ class OutsideNetworkRefused(OSError):
 def _this_machine_only() -> Iterator[None]:
     """Nothing in the suite may reach a real Amazon host (or any host but this machine): a
     channel left at Amazon's default endpoints fails at once and says so, instead of trying
-    the network. Simulators, PostgreSQL, Redis and the browser are all on 127.0.0.1."""
+    the network. Simulators, PostgreSQL, Redis, the SQS server and the browser are all on
+    127.0.0.1."""
     connect = socket.socket.connect
 
     def this_machine_only(self: socket.socket, address: Any) -> Any:

@@ -2,7 +2,9 @@
 
 The consent page (``/apps/authorize/consent``) is the OAuth step a seller sees on Seller
 Central: it redirects to the product's callback with ``spapi_oauth_code``, which the token
-endpoint exchanges (``grant_type=authorization_code``) for a refresh token.
+endpoint exchanges (``grant_type=authorization_code``) for a refresh token. The token endpoint
+also gives grantless tokens (``grant_type=client_credentials`` with a ``scope``), the ones
+Notifications' destination operations take.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from urllib.parse import urlencode
 
 from werkzeug.wrappers import Request, Response
 
+from ..notifications import LWA_SCOPES
 from ..state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_SELLER_ID, SimState
 
 
@@ -32,6 +35,24 @@ def lwa_token(state: SimState, request: Request) -> Response:
     ):
         return error(401, "invalid_client", "Client authentication failed")
     grant_type = form.get("grant_type")
+    if grant_type == "client_credentials":
+        # Grantless operations (Notifications' destinations, ...): a token for the application
+        # itself, for one scope, with no refresh token.
+        scope = form.get("scope")
+        if not scope:
+            return error(
+                400, "invalid_request", "The request is missing a required parameter : scope"
+            )
+        if scope not in LWA_SCOPES:
+            return error(400, "invalid_scope", "The request has an invalid parameter : scope")
+        grantless = state.issue_grantless_token(DEFAULT_CLIENT_ID, scope)
+        body = {
+            "access_token": grantless.token,
+            "scope": scope,
+            "token_type": "bearer",
+            "expires_in": int((grantless.expires - state.now()).total_seconds() + 0.5),
+        }
+        return Response(json.dumps(body), status=200, content_type="application/json;charset=UTF-8")
     if grant_type == "refresh_token":
         refresh = state.refresh_tokens.get(form.get("refresh_token", ""))
         if refresh is None or refresh.revoked:

@@ -67,6 +67,12 @@ class Operation:
     method: str
     operation_id: str
     handler: Handler
+    # Which access tokens it takes: a seller's (``SELLER``), only a grantless one with the
+    # notifications scope (``GRANTLESS``), or either (``EITHER``); any other gets 403.
+    tokens: str = "seller"
+
+
+SELLER, GRANTLESS, EITHER = "seller", "grantless", "either"
 
 
 @dataclass(frozen=True)

@@ -190,6 +190,7 @@ def sim_fba_inventory(state: SimState, request: Request) -> Result:
             raise invalid(f"{name} must be a non-negative whole number.")
         setattr(stock, attribute, units)
     stock.last_updated = state.now().replace(microsecond=0)
+    state.fba_changed(stock, stock.last_updated)
     return 200, _fba_counts(market, stock)
 
 
@@ -267,6 +268,32 @@ def sim_faults(state: SimState, request: Request) -> Result:
     )
     state.add_fault(fault)
     return 201, {"fault": fault.as_json(), "faults": [f.as_json() for f in state.faults]}
+
+
+def sim_notifications(state: SimState, request: Request) -> Result:
+    """Notifications: POST changes the delivery settings (``delaySeconds``, ``duplicateShare``,
+    ``reorderShare``, ``reorderSeconds``, ``sqsEndpointUrl``); both answer them with the
+    destinations, the subscriptions and the outbox (counters, last sent, last failures)."""
+    settings = state.notification_settings
+    if request.method == "POST":
+        try:
+            settings.update(json_body(request))
+        except ValueError as error:
+            raise invalid(str(error)) from error
+        state.outbox.endpoint_url = settings.sqs_endpoint_url
+    return 200, {
+        "settings": settings.as_json(),
+        "destinations": [d.as_json() for d in state.destinations.values()],
+        "subscriptions": [
+            {
+                **s.as_json(),
+                "notificationType": s.notification_type,
+                "sellerId": s.seller_id,
+            }
+            for s in state.subscriptions.values()
+        ],
+        **state.outbox.snapshot(),
+    }
 
 
 def sim_roles(state: SimState, request: Request) -> Result:
@@ -348,6 +375,7 @@ ROUTES = [
     ControlRoute("/_sim/faults", ("GET", "POST", "DELETE"), "sim_faults", sim_faults),
     ControlRoute("/_sim/participations", ("GET", "POST"), "sim_participations", sim_participations),
     ControlRoute("/_sim/roles", ("GET", "POST"), "sim_roles", sim_roles),
+    ControlRoute("/_sim/notifications", ("GET", "POST"), "sim_notifications", sim_notifications),
     ControlRoute("/_sim/auth/revoke", ("POST",), "sim_revoke", sim_revoke),
     ControlRoute("/_sim/reset", ("POST",), "sim_reset", sim_reset),
     ControlRoute("/_sim/counters", ("GET",), "sim_counters", sim_counters),

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sp_api.api import Feeds, Inventories, ListingsItems, Orders, Reports, Sellers
+from sp_api.api import Feeds, Inventories, ListingsItems, Notifications, Orders, Reports, Sellers
 from sp_api.base.exceptions import SellingApiException
 
 from spapi_simulator import Simulator
@@ -197,6 +197,8 @@ def drive_every_operation(sim: Simulator) -> dict[str, Any]:
     sim.clock.advance(1)
     inventories.get_inventory_summary_marketplace(details=False, nextToken=first.next_token)
 
+    drive_notifications(sim, kw)
+
     # Errors, through raw HTTP so every status is seen whatever the client library does.
     token = orders._auth.get_auth().access_token
     http = httpx.Client(base_url=sim.base_url, headers={"x-amz-access-token": token})
@@ -262,6 +264,65 @@ def drive_every_operation(sim: Simulator) -> dict[str, Any]:
     return {"processing_reports": processing_reports, "feed_document": feed_document}
 
 
+def drive_notifications(sim: Simulator, kw: dict[str, Any]) -> None:
+    """Every Notifications operation: successes through sp_api (grantless where Amazon's model
+    says so), errors and the usage plan through raw httpx with both kinds of token."""
+    notifications = Notifications(**kw)
+    arn = "arn:aws:sqs:us-east-1:123456789012:contract"
+    destination = notifications.create_destination(name="orders", arn=arn).payload["destinationId"]
+    notifications.get_destinations()
+    notifications.get_destination(destination)
+    order_change = notifications.create_subscription(
+        "ORDER_CHANGE",
+        destination_id=destination,
+        processingDirective={
+            "eventFilter": {
+                "eventFilterType": "ORDER_CHANGE",
+                "orderChangeTypes": ["OrderStatusChange", "BuyerRequestedChange"],
+                "marketplaceIds": ["A2EUQ1WTGCTBG2"],
+            }
+        },
+    ).payload["subscriptionId"]
+    fba = notifications.create_subscription(
+        "FBA_INVENTORY_AVAILABILITY_CHANGES", destination_id=destination
+    ).payload["subscriptionId"]
+    notifications.get_subscription("ORDER_CHANGE")
+    notifications.get_subscription_by_id("ORDER_CHANGE", order_change)
+
+    seller_token = notifications._auth.get_auth().access_token
+    grantless_token = notifications.grantless_auth.access_token
+    seller = httpx.Client(base_url=sim.base_url, headers={"x-amz-access-token": seller_token})
+    app = httpx.Client(base_url=sim.base_url, headers={"x-amz-access-token": grantless_token})
+    subscriptions = "/notifications/v1/subscriptions"
+    app.post("/notifications/v1/destinations", json={"name": "x", "resourceSpecification": {}})
+    app.post(
+        "/notifications/v1/destinations",
+        json={"name": "again", "resourceSpecification": {"sqs": {"arn": arn}}},
+    )
+    app.get("/notifications/v1/destinations/nope")
+    app.delete(f"/notifications/v1/destinations/{destination}")  # in use: 409
+    seller.post("/notifications/v1/destinations", json={})  # a seller's token: 403
+    seller.post(
+        f"{subscriptions}/ORDER_CHANGE",
+        json={"payloadVersion": "1.0", "destinationId": destination},
+    )  # already subscribed: 409
+    seller.post(f"{subscriptions}/ORDER_CHANGE", json={"payloadVersion": "9"})
+    seller.get(f"{subscriptions}/NOT_A_TYPE")
+    seller.get(f"{subscriptions}/ORDER_CHANGE/nope")
+    app.get(f"{subscriptions}/ORDER_CHANGE/{fba}")  # another type's id: 404
+    app.delete(f"{subscriptions}/ORDER_CHANGE/nope")
+    app.get(f"{subscriptions}/ORDER_CHANGE")  # grantless on a seller's operation: 403
+
+    notifications.delete_notification_subscription("ORDER_CHANGE", order_change)
+    app.delete(f"{subscriptions}/FBA_INVENTORY_AVAILABILITY_CHANGES/{fba}")
+    seller.get(f"{subscriptions}/ORDER_CHANGE")  # none left: 404
+    notifications.delete_destination(destination)
+    for _ in range(6):  # getDestinations' burst of 5 (one spent above) -> 429
+        app.get("/notifications/v1/destinations")
+    for _ in range(6):  # getSubscription's burst of 5, the seller's bucket -> 429
+        seller.get(f"{subscriptions}/ORDER_CHANGE")
+
+
 def test_it_answers_every_operation_within_its_contract(
     recording_simulator: Simulator, validators: dict[str, Any]
 ) -> None:
@@ -286,7 +347,7 @@ def test_it_answers_every_operation_within_its_contract(
     assert set(seen) == set(OPERATION_IDS)
     assert all(any(200 <= s < 300 for s in statuses) for statuses in seen.values())
     errors_seen = {s for statuses in seen.values() for s in statuses if s >= 400}
-    assert errors_seen == {400, 403, 404, 429}
+    assert errors_seen == {400, 403, 404, 409, 429}
 
     report_schema = validators["json_schema"]("listings-feed-processing-report-schema-v2.json")
     for report in extra["processing_reports"]:

@@ -39,3 +39,14 @@ def test_the_simulator_s_redirect_uri_follows_port(monkeypatch: pytest.MonkeyPat
     cli.add_arguments(parser)
     options = parser.parse_args([])
     assert options.redirect_uri == "http://127.0.0.1:9000/integrations/amazon/callback/"
+
+
+def test_the_demo_simulator_sends_notifications_to_the_demo_sqs_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    children = load_run_script(monkeypatch).commands(sys.executable, "9000", "8765", "9555")
+    sqs = next(child for child in children if child.name == "sqs")
+    simulator = next(child for child in children if child.name == "simulator")
+    assert sqs.argv[1:] == ["-m", "moto.server", "-H", "127.0.0.1", "-p", "9555"]
+    flag = simulator.argv.index("--sqs-endpoint")
+    assert simulator.argv[flag + 1] == "http://127.0.0.1:9555"

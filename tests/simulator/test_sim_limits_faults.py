@@ -176,7 +176,7 @@ def test_it_runs_as_a_module_without_django(tmp_path: Path) -> None:
             first = process.stdout.readline()
         assert first.startswith("Amazon SP-API simulator listening on http://127.0.0.1:")
         url = first.split(" on ")[1].strip()
-        banner = [process.stdout.readline() for _ in range(11)]
+        banner = [process.stdout.readline() for _ in range(12)]
         assert httpx.get(f"{url}/_sim").json()["credentials"]["sellingPartnerId"] == "A3SIMULATORCA"
     finally:
         process.send_signal(2)
