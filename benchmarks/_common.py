@@ -52,6 +52,33 @@ def setup_django(rate_scale: float = 1_000_000.0) -> str:
     return f"{database['ENGINE'].rsplit('.', 1)[-1]} ({database['NAME']})"
 
 
+def main_warehouse(*, import_every_order: bool = False) -> Any:
+    """The organization's primary warehouse, made; ``import_every_order``: the "Confirmed and
+    fulfilled" preference, so every order Amazon hands over, shipped ones included, is one."""
+    from warehouses.models import Organization, Warehouse
+
+    warehouse = Warehouse.objects.create(name="Main warehouse")
+    organization = Organization.load()
+    organization.primary_warehouse = warehouse
+    if import_every_order:
+        preference = Organization.OrderSyncPreference.CONFIRMED_AND_FULFILLED
+        organization.order_sync_preference = preference
+    organization.save()
+    return warehouse
+
+
+def simulator_channel(sim: Any, **fields: Any) -> Any:
+    """A sales channel of the simulator's seller (Amazon.ca unless ``fields`` say otherwise)."""
+    from marketplaces.models import SalesChannel
+
+    return SalesChannel.objects.create(
+        **{"name": "Amazon.ca", "seller_id": "A3SIMULATORCA", **fields},
+        refresh_token="Atzr|simulator",  # noqa: S106 - the simulator's public demo token
+        spapi_endpoint=sim.base_url,
+        lwa_endpoint=sim.base_url,
+    )
+
+
 def counters(base_url: str) -> dict[str, int]:
     from spapi_simulator.testing import sim_get
 

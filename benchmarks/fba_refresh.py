@@ -129,20 +129,11 @@ def prepare(sim: Any, skus: list[str]) -> Any:
     """What the item sync leaves: an item and an FBA listing per SKU, and the FBA warehouse
     (``fba.fba_warehouse``, as the item sync makes it); no stock in it yet."""
     from marketplaces import fba
-    from marketplaces.models import FulfillmentChannel, Listing, SalesChannel
-    from warehouses.models import Item, Organization, Warehouse
+    from marketplaces.models import FulfillmentChannel, Listing
+    from warehouses.models import Item
 
-    warehouse = Warehouse.objects.create(name="Main warehouse")
-    organization = Organization.load()
-    organization.primary_warehouse = warehouse
-    organization.save()
-    channel = SalesChannel.objects.create(
-        name="Amazon.ca",
-        seller_id="A3SIMULATORCA",
-        refresh_token="Atzr|simulator",  # noqa: S106 - the simulator's public demo token
-        spapi_endpoint=sim.base_url,
-        lwa_endpoint=sim.base_url,
-    )
+    _common.main_warehouse()
+    channel = _common.simulator_channel(sim)
     on_amazon = sim.state.listings
     # Setup, not measured: rows written in bulk rather than through the item sync.
     items = Item.objects.bulk_create(

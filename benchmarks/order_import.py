@@ -77,28 +77,16 @@ def main() -> None:
 def prepare(sim: Any) -> Any:
     import httpx
 
-    from marketplaces.models import SalesChannel
     from warehouses import stock
-    from warehouses.models import Item, Organization, Warehouse
+    from warehouses.models import Item
 
-    warehouse = Warehouse.objects.create(name="Main warehouse")
-    organization = Organization.load()
-    organization.primary_warehouse = warehouse
-    # Every order Amazon hands over, shipped ones included, becomes a sales order.
-    organization.order_sync_preference = Organization.OrderSyncPreference.CONFIRMED_AND_FULFILLED
-    organization.save()
+    warehouse = _common.main_warehouse(import_every_order=True)
     for entry in httpx.get(f"{sim.base_url}/_sim/listings", timeout=30).json()["listings"]:
         if entry["isParent"]:
             continue
         item = Item.objects.create(sku=entry["sku"], name=entry["title"][:500])
         stock.set_opening_stock(item, warehouse, 100_000)
-    return SalesChannel.objects.create(
-        name="Amazon.ca",
-        seller_id="A3SIMULATORCA",
-        refresh_token="Atzr|simulator",  # noqa: S106 - the simulator's public demo token
-        spapi_endpoint=sim.base_url,
-        lwa_endpoint=sim.base_url,
-    )
+    return _common.simulator_channel(sim)
 
 
 def run_variant(

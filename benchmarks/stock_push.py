@@ -88,20 +88,11 @@ def grow_catalogue(sim: Any, wanted: int) -> list[str]:
 
 
 def prepare(sim: Any, skus: list[str]) -> tuple[Any, Any]:
-    from marketplaces.models import FulfillmentChannel, Listing, SalesChannel
-    from warehouses.models import Item, Organization, Stock, Warehouse
+    from marketplaces.models import FulfillmentChannel, Listing
+    from warehouses.models import Item, Stock
 
-    warehouse = Warehouse.objects.create(name="Main warehouse")
-    organization = Organization.load()
-    organization.primary_warehouse = warehouse
-    organization.save()
-    channel = SalesChannel.objects.create(
-        name="Amazon.ca",
-        seller_id="A3SIMULATORCA",
-        refresh_token="Atzr|simulator",  # noqa: S106 - the simulator's public demo token
-        spapi_endpoint=sim.base_url,
-        lwa_endpoint=sim.base_url,
-    )
+    warehouse = _common.main_warehouse()
+    channel = _common.simulator_channel(sim)
     on_amazon = sim.state.listings
     items = Item.objects.bulk_create(Item(sku=sku, name=on_amazon[sku].title[:500]) for sku in skus)
     # Setup, not measured: rows written in bulk rather than through the stock services.
