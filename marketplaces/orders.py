@@ -42,16 +42,23 @@ def importable_statuses(organization: Organization) -> set[str]:
     return CONFIRMED_STATUSES | FULFILLED_STATUSES
 
 
+# Why a run fetched an order and did not import it: each a sync record of its own, grouped by
+# these words on the run's page. The run's other skip is UP_TO_DATE (seen again, unchanged).
+PENDING_REASON = "Pending at Amazon: imported once Amazon has the buyer's payment"
+SHIPPED_REASON = 'Shipped before it was ever imported, and the order preference is "Confirmed only"'
+CANCELLED_REASON = "Cancelled at Amazon before it was ever imported"
+UP_TO_DATE_REASON = "Already up to date: nothing changed at Amazon since it was imported"
+
+
 def skip_reason(organization: Organization, amazon_status: str) -> str | None:
-    """``None``: a new order in this Amazon status is imported. Otherwise why it is not (an
-    empty reason: not worth a history row)."""
+    """``None``: a new order in this Amazon status is imported. Otherwise why it is not."""
     if amazon_status in NEVER_IMPORTED:
-        return ""  # picked up once Amazon has the payment
+        return PENDING_REASON
     if amazon_status not in importable_statuses(organization):
         if amazon_status in FULFILLED_STATUSES:
-            return ""  # already fulfilled and the preference is "Confirmed only"
+            return SHIPPED_REASON
         if amazon_status == CANCELLED:
-            return ""  # cancelled before we ever saw it
+            return CANCELLED_REASON
         return f"Amazon status {amazon_status} is not imported"
     return None
 

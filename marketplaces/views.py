@@ -606,7 +606,9 @@ def _estimate(channel: SalesChannel, form: ManualSyncForm) -> dict[str, Any]:
     if window_start is None:
         window_start = order_window(channel, timezone.now())
     try:
-        estimate = estimate_orders(client_for(channel, max_wait=5), window_start, window_end)
+        estimate = estimate_orders(
+            client_for(channel, max_wait=5), window_start, window_end, channel=channel
+        )
     except AmazonError as error:
         return {"error": f"could not estimate: {error}"}
     return {
@@ -614,6 +616,9 @@ def _estimate(channel: SalesChannel, form: ManualSyncForm) -> dict[str, Any]:
         "exact": estimate.exact,
         "noun": "order" if estimate.count == 1 else "orders",
         "note": f"Orders updated since {timezone.localtime(window_start):%Y-%m-%d %H:%M}.",
+        "orders": True,
+        "imported": estimate.imported,
+        "not_imported": estimate.not_imported,
     }
 
 

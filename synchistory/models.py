@@ -45,6 +45,9 @@ class SyncRun(models.Model):
     items_failed = models.PositiveIntegerField(default=0)
     orders_synced = models.PositiveIntegerField(default=0)
     orders_failed = models.PositiveIntegerField(default=0)
+    orders_skipped = models.PositiveIntegerField(
+        default=0, help_text="Orders fetched and not imported (each record says why)."
+    )
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(null=True, blank=True)
     error = models.TextField(blank=True, help_text="Why the run failed as a whole.")

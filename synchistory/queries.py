@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import F, QuerySet, Sum
+from django.db.models import Count, F, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -141,3 +141,15 @@ def reinitiated_by(run: SyncRun) -> QuerySet[SyncRun]:
 def fetched_together(run: SyncRun) -> QuerySet[SyncRun]:
     """The other channels' runs whose orders came in this run's Amazon calls."""
     return SyncRun.objects.filter(fetched_with=run).select_related("channel").order_by("id")
+
+
+def skipped_by_reason(run: SyncRun, *, limit: int = 10) -> list[tuple[str, int]]:
+    """What the run fetched and did not import, by reason, most first: one aggregate over the
+    run's skipped records (the ``record_run_outcome`` index)."""
+    rows = (
+        SyncRecord.objects.filter(run=run, outcome=SyncRecord.Outcome.SKIPPED)
+        .values("reason")
+        .annotate(count=Count("id"))
+        .order_by("-count", "reason")[:limit]
+    )
+    return [(row["reason"] or "No reason given", row["count"]) for row in rows]

@@ -340,6 +340,7 @@ _COUNTERS: dict[tuple[str, str], str] = {
     (SyncRecord.RecordType.ITEM, SyncRecord.Outcome.FAILED): "items_failed",
     (SyncRecord.RecordType.ORDER, SyncRecord.Outcome.SYNCED): "orders_synced",
     (SyncRecord.RecordType.ORDER, SyncRecord.Outcome.FAILED): "orders_failed",
+    (SyncRecord.RecordType.ORDER, SyncRecord.Outcome.SKIPPED): "orders_skipped",
     (SyncRecord.RecordType.STOCK, SyncRecord.Outcome.SYNCED): "items_synced",
     (SyncRecord.RecordType.STOCK, SyncRecord.Outcome.FAILED): "items_failed",
     (SyncRecord.RecordType.SHIPMENT, SyncRecord.Outcome.SYNCED): "orders_synced",
@@ -390,7 +391,8 @@ def _counts(run: SyncRun) -> str:
     noun, counter = _COUNTED.get(SyncRun.Kind(run.kind), ("records", "orders"))
     synced = getattr(run, f"{counter}_synced")
     failed = getattr(run, f"{counter}_failed")
-    return f"{synced} {noun} synced, {failed} failed"
+    skipped = f", {run.orders_skipped} skipped" if run.kind == SyncRun.Kind.ORDERS else ""
+    return f"{synced} {noun} synced, {failed} failed{skipped}"
 
 
 def reap_dead_runs(now: datetime | None = None) -> int:

@@ -100,6 +100,7 @@ def sync_run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
             "has_next": has_next,
             "reinitiated_by": queries.reinitiated_by(run),
             "fetched_together": queries.fetched_together(run),
+            "skipped_by_reason": queries.skipped_by_reason(run) if run.orders_skipped else [],
         },
     )
 

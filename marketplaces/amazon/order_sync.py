@@ -112,9 +112,7 @@ class OrderOutcome:
     unchanged: bool = False
 
     def entries(self, order_id: str) -> list[history.Entry]:
-        """The sync record to write; a skip without a reason (PENDING, not wanted) is none."""
-        if self.outcome == SyncRecord.Outcome.SKIPPED and not self.reason:
-            return []
+        """The sync record to write: synced, failed, or skipped with the reason."""
         record_type = SyncRecord.RecordType.ORDER
         return [history.Entry(record_type, order_id, self.outcome, self.reason, self.order)]
 
@@ -415,24 +413,64 @@ def _refetch_recorded_orders(
 class Estimate:
     count: int
     exact: bool
+    # Of ``count``, how many would be imported or updated under the current order preference,
+    # and why the others would not, most first (extrapolated like the count).
+    imported: int = 0
+    not_imported: tuple[tuple[str, int], ...] = ()
 
 
-def estimate_orders(client: AmazonClient, start: datetime, end: datetime | None) -> Estimate:
-    """Dry run: one searchOrders page of 100; exact when it is the only page,
-    otherwise extrapolated from how much of the window those 100 orders cover."""
+def estimate_orders(
+    client: AmazonClient,
+    start: datetime,
+    end: datetime | None,
+    *,
+    channel: SalesChannel | None = None,
+) -> Estimate:
+    """Dry run: one searchOrders page of 100; exact when it is the only page, otherwise
+    extrapolated from how much of the window those 100 orders cover. With ``channel``, the
+    page's orders are also sorted into those a run would import and those it would skip."""
     now = timezone.now()
     if end is not None and end > now - SEARCH_LAG:
         end = None
     page = client.search_orders(last_updated_after=start, last_updated_before=end)
     count = len(page.orders) + len(page.invalid)
-    if not page.next_token or not page.orders:
-        return Estimate(count, exact=True)
-    window_end = end or page.last_updated_before or now
-    covered = max(o.last_updated for o in page.orders) - start
-    total = window_end - start
-    if covered.total_seconds() <= 0:
-        return Estimate(count, exact=False)
-    return Estimate(int(count * total / covered), exact=False)
+    scale = 1.0
+    exact = not page.next_token or not page.orders
+    if not exact:
+        window_end = end or page.last_updated_before or now
+        covered = max(o.last_updated for o in page.orders) - start
+        if covered.total_seconds() > 0:
+            scale = (window_end - start) / covered
+    if channel is None:
+        return Estimate(int(count * scale), exact=exact)
+    reasons: dict[str, int] = {}
+    imported = 0
+    organization = Organization.load()
+    existing = {
+        order.amazon_order_id: order
+        for order in SalesOrder.objects.filter(
+            channel=channel, amazon_order_id__in=[o.order_id for o in page.orders]
+        )
+    }
+    for amazon_order in page.orders:
+        known = existing.get(amazon_order.order_id)
+        if known is not None:
+            reason = order_rules.UP_TO_DATE_REASON if _unchanged(known, amazon_order) else None
+        else:
+            reason = order_rules.skip_reason(organization, amazon_order.status)
+        if reason is None:
+            imported += 1
+        else:
+            reasons[reason] = reasons.get(reason, 0) + 1
+    if page.invalid:
+        reasons["Amazon's answer for it could not be read"] = len(page.invalid)
+    ranked = sorted(reasons.items(), key=lambda entry: (-entry[1], entry[0]))
+    return Estimate(
+        int(count * scale),
+        exact=exact,
+        imported=int(imported * scale),
+        not_imported=tuple((reason, int(number * scale)) for reason, number in ranked),
+    )
 
 
 def advance_checkpoint(
@@ -649,7 +687,7 @@ def _import_page(
         existing = context.existing.get(amazon_order.order_id)
         if existing is not None:
             if _unchanged(existing, amazon_order):
-                outcomes[index] = OrderOutcome(SyncRecord.Outcome.SYNCED, existing, unchanged=True)
+                outcomes[index] = _up_to_date(existing)
             else:
                 outcomes[index] = _import_one(channel, organization, amazon_order, context)
             continue
@@ -684,7 +722,7 @@ def _import_one(
         if skip is not None:
             return OrderOutcome(SyncRecord.Outcome.SKIPPED, None, skip)
     elif _unchanged(existing, amazon_order):
-        return OrderOutcome(SyncRecord.Outcome.SYNCED, existing, unchanged=True)
+        return _up_to_date(existing)
     try:
         with transaction.atomic():
             if existing is None:
@@ -702,6 +740,12 @@ def _import_one(
         logger.exception("Order %s could not be imported", amazon_order.order_id)
         return OrderOutcome(SyncRecord.Outcome.FAILED, None, _reason(error))
     return OrderOutcome(SyncRecord.Outcome.SYNCED, order)
+
+
+def _up_to_date(order: SalesOrder) -> OrderOutcome:
+    return OrderOutcome(
+        SyncRecord.Outcome.SKIPPED, order, order_rules.UP_TO_DATE_REASON, unchanged=True
+    )
 
 
 def _unchanged(order: SalesOrder, amazon_order: AmazonOrder) -> bool:

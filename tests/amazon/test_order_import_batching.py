@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from marketplaces import orders
 from marketplaces.amazon import order_sync
 from marketplaces.amazon.types import AmazonOrder, AmazonOrderItem
 from marketplaces.models import Listing, SalesChannel, SalesOrder, SalesOrderLine
@@ -142,7 +143,8 @@ def test_a_page_seen_again_writes_only_its_sync_records(shop: SalesChannel) -> N
     later_run = SyncRunFactory.create(channel=shop, status=SyncRun.Status.RUNNING)
     outcomes, statements = import_page(shop, page, later_run)
 
-    assert [outcome.outcome for outcome in outcomes] == ["synced"] * 12
+    assert [outcome.outcome for outcome in outcomes] == ["skipped"] * 12
+    assert {outcome.reason for outcome in outcomes} == {orders.UP_TO_DATE_REASON}
     assert written_tables(statements) == ["synchistory_syncrecord", "synchistory_syncrun"]
     # The same run meeting the page again (a retried page) already recorded those orders.
     _, statements = import_page(shop, page, run)

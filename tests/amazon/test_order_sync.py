@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -308,3 +309,55 @@ def test_a_run_resumed_after_its_pagination_token_expired_lists_its_window_again
     assert first_attempt < set(recorded)
     assert placed <= set(recorded)
     assert placed <= set(SalesOrder.objects.values_list("amazon_order_id", flat=True))
+
+
+def test_a_run_counts_and_lists_what_it_fetched_and_did_not_import(
+    live_sim: Simulator,
+    channel: SalesChannel,
+    stocked_items: dict[str, Item],
+    staff_client: Any,
+) -> None:
+    """Under "Confirmed only", shipped orders are fetched and skipped: the run says so."""
+    status = {o["orderId"]: o["fulfillment"]["fulfillmentStatus"] for o in amazon_orders(live_sim)}
+
+    run = run_order_sync(channel)
+
+    skipped = run.records.filter(outcome=SyncRecord.Outcome.SKIPPED)
+    assert run.orders_skipped == skipped.count() > 0
+    for record in skipped:
+        expected = {
+            "SHIPPED": orders.SHIPPED_REASON,
+            "PENDING": orders.PENDING_REASON,
+            "CANCELLED": orders.CANCELLED_REASON,
+        }[status[record.external_id]]
+        assert record.reason == expected, record.external_id
+    assert not SalesOrder.objects.filter(
+        amazon_order_id__in=skipped.values_list("external_id", flat=True)
+    ).exists()
+    assert skipped.filter(reason=orders.SHIPPED_REASON).exists()
+    page = staff_client.get(f"/sync-runs/{run.id}/").content.decode()
+    assert "Fetched and not imported" in page
+    assert orders.SHIPPED_REASON.replace('"', "&quot;") in page
+
+    SalesChannel.objects.filter(id=channel.id).update(orders_checkpoint=None)  # same window
+    again = run_order_sync(channel)
+    up_to_date = again.records.filter(reason=orders.UP_TO_DATE_REASON)
+    assert up_to_date.count() == SalesOrder.objects.filter(channel=channel).count()
+    assert again.orders_synced == 0
+
+
+def test_the_estimate_says_how_many_would_be_imported_and_why_not_the_rest(
+    live_sim: Simulator, channel: SalesChannel, stocked_items: dict[str, Item]
+) -> None:
+    start = timezone.now() - timedelta(days=3)
+    confirmed_only = order_sync.estimate_orders(client_for(channel), start, None, channel=channel)
+    by_reason = dict(confirmed_only.not_imported)
+    assert by_reason.get(orders.SHIPPED_REASON, 0) > 0
+    assert confirmed_only.imported + sum(by_reason.values()) == confirmed_only.count
+
+    Organization.objects.filter(id=Organization.SINGLETON_ID).update(
+        order_sync_preference=Organization.OrderSyncPreference.CONFIRMED_AND_FULFILLED
+    )
+    everything = order_sync.estimate_orders(client_for(channel), start, None, channel=channel)
+    assert orders.SHIPPED_REASON not in dict(everything.not_imported)
+    assert everything.imported > confirmed_only.imported

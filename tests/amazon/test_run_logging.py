@@ -40,7 +40,7 @@ def test_an_order_sync_logs_its_start_and_its_end_and_no_http_call(
         f"synchistory.services: Sync run {run.id} started: orders of channel {channel.id} "
         "(automatic)",
         f"synchistory.services: Sync run {run.id} {run.status}: "
-        f"{run.orders_synced} orders synced, 0 failed",
+        f"{run.orders_synced} orders synced, 0 failed, {run.orders_skipped} skipped",
     ]
 
 

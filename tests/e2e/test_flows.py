@@ -127,6 +127,39 @@ def test_a_manual_sync_of_a_period_runs_and_the_page_follows_it_to_the_result(
     shot(page, "sync-run")
 
 
+def test_the_estimate_and_the_run_say_what_is_not_imported_and_why(
+    admin_page: Page,
+    live_sim: Simulator,
+    channel: SalesChannel,
+    stocked_items: dict[str, Item],
+) -> None:
+    """Under "Confirmed only", a period of shipped orders: the estimate says they would not
+    be imported and why, and the run lists them as skipped with that reason."""
+    page = admin_page
+    today = timezone.localdate()
+    page.goto(f"/settings/integrations/marketplaces/{channel.id}/sync/")
+    page.get_by_label("Orders").check()
+    page.get_by_label("Specific Period").check()
+    page.get_by_label("Start Date").fill((today - timedelta(days=6)).isoformat())
+    page.get_by_label("End Date").fill(today.isoformat())
+    page.get_by_role("button", name="Estimate").click()
+    expect(page.locator("#estimate-imported")).to_contain_text("would be imported or updated")
+    expect(page.locator("#estimate-skipped")).to_contain_text('"Confirmed only"')
+    shot(page, "sync-manually-estimate-skipped")
+
+    page.get_by_role("button", name="Initiate Sync").click()
+    run = SyncRun.objects.get(kind="orders", trigger="manual")
+    sync_orders_task.apply(args=(run.id,))
+    expect(page.locator("#run-status")).to_have_text("Succeeded", timeout=15_000)
+    run.refresh_from_db()
+    assert run.orders_skipped > 0
+    expect(page.locator("#run-skipped")).to_have_text(str(run.orders_skipped))
+    expect(page.locator("#skipped")).to_contain_text("Shipped before it was ever imported")
+    shot(page, "sync-run-skipped")
+    page.get_by_role("link", name="Sync History").click()
+    expect(page.locator("#run-table tbody tr").first).to_contain_text(str(run.orders_skipped))
+
+
 def test_an_admin_opens_a_failed_run_from_the_history_and_re_initiates_it(
     admin_page: Page,
     live_sim: Simulator,
