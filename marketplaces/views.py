@@ -479,9 +479,7 @@ def channel_notifications(request: HttpRequest, channel_id: int) -> HttpResponse
             "queue within seconds. Polling continues as the safety net.",
         )
     elif not turning_on and setup.status == NotificationSetup.Status.DISABLED:
-        messages.success(
-            request, "Amazon notifications are off: orders come in by polling alone."
-        )
+        messages.success(request, "Amazon notifications are off: orders come in by polling alone.")
     else:
         messages.error(request, setup.status_reason)
     return back

@@ -10,6 +10,7 @@ import pytest
 
 from accounts.models import AuditEvent
 from marketplaces import channel_settings, notifications
+from marketplaces.amazon.connection import client_for
 from marketplaces.amazon.sqs import parse_queue_arn, queue_url_from_arn
 from marketplaces.models import FulfillmentChannel, NotificationSetup, SalesChannel
 from spapi_simulator import Simulator
@@ -67,8 +68,9 @@ def test_enable_creates_the_destination_and_the_order_subscription(
     order = sim_post(live_sim, "/_sim/orders", {"count": 1, "fulfilledBy": "MERCHANT"})
     [message] = receive_all(sqs, queue[0], expect=1)
     assert message["NotificationType"] == "ORDER_CHANGE"
-    assert message["Payload"]["OrderChangeNotification"]["AmazonOrderId"] == (
-        order["orders"][0]["orderId"]
+    assert (
+        message["Payload"]["OrderChangeNotification"]["AmazonOrderId"]
+        == (order["orders"][0]["orderId"])
     )
 
 
@@ -108,7 +110,7 @@ def test_what_amazon_already_has_is_reused(
 ) -> None:
     """A destination and a subscription made before (another install, a lost answer): Amazon
     answers 409 to making them again; they are looked up and recorded."""
-    client_made = notifications.client_for(channel)
+    client_made = client_for(channel)
     destination = client_made.create_destination("made-elsewhere", queue[1])
     with authorized_client(live_sim) as seller:
         made = seller.post(
@@ -134,9 +136,9 @@ def test_a_subscription_to_another_queue_is_replaced(
 ) -> None:
     old = notifications.enable(channel, actor=None)
     new_url = sqs.create_queue(QueueName=f"{parse_queue_arn(queue[1]).name}-new")["QueueUrl"]
-    new_arn = sqs.get_queue_attributes(QueueUrl=new_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
+    new_arn = sqs.get_queue_attributes(QueueUrl=new_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     settings.AMAZON_NOTIFICATIONS_QUEUE_ARN = new_arn
 
     setup = notifications.enable(channel, actor=None)
