@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts import audit
+from marketplaces import notifications
 from marketplaces.models import FulfillmentChannel, Listing, SalesChannel, mark_for_push
 from warehouses.models import Organization, Warehouse
 
@@ -124,33 +125,38 @@ def set_warehouse_mapping(
     return locked
 
 
-@transaction.atomic
 def disable_channel(channel: SalesChannel, *, actor: audit.Who) -> SalesChannel:
-    """Inactive: nothing syncs, automatic or manual, until it is re-enabled."""
-    SalesChannel.objects.filter(id=channel.id).update(
-        status=SalesChannel.Status.INACTIVE, status_reason="Disabled by an admin."
-    )
-    channel.refresh_from_db()
-    audit.record(actor, "channel-disconnected", target=channel)
+    """Inactive: nothing syncs, automatic or manual, until it is re-enabled. The seller's last
+    active channel takes its Amazon notifications with it (``marketplaces.notifications``),
+    once the channel is saved: Amazon is never called inside the transaction."""
+    with transaction.atomic():
+        SalesChannel.objects.filter(id=channel.id).update(
+            status=SalesChannel.Status.INACTIVE, status_reason="Disabled by an admin."
+        )
+        channel.refresh_from_db()
+        audit.record(actor, "channel-disconnected", target=channel)
+    notifications.after_channel_disabled(channel, actor=actor)
     return channel
 
 
-@transaction.atomic
 def enable_channel(channel: SalesChannel, *, actor: audit.Who) -> SalesChannel:
     """Active again. Order sync resumes from its checkpoint (minus the overlap), so the orders
     placed while it was inactive come in, and none is imported twice. Refused
-    (ValidationError) for a channel that needs re-authorizing."""
+    (ValidationError) for a channel that needs re-authorizing. Notifications that were on
+    when the seller's channels were disabled are turned on again."""
     if channel.status == SalesChannel.Status.NEEDS_REAUTHORIZATION:
         raise ValidationError(
             "Amazon no longer accepts this channel's authorization: connect it again."
         )
-    SalesChannel.objects.filter(id=channel.id).update(
-        status=SalesChannel.Status.ACTIVE, status_reason=""
-    )
-    # Stock changes while inactive marked nothing for this channel: push every SKU again.
-    _push_every_listing(channel.id)
-    channel.refresh_from_db()
-    audit.record(actor, "channel-enabled", target=channel)
+    with transaction.atomic():
+        SalesChannel.objects.filter(id=channel.id).update(
+            status=SalesChannel.Status.ACTIVE, status_reason=""
+        )
+        # Stock changes while inactive marked nothing for this channel: push every SKU again.
+        _push_every_listing(channel.id)
+        channel.refresh_from_db()
+        audit.record(actor, "channel-enabled", target=channel)
+    notifications.after_channel_enabled(channel, actor=actor)
     return channel
 
 

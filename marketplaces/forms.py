@@ -110,6 +110,12 @@ class OrderPreferenceForm(ModelForm[Organization]):
         widgets = {"order_sync_preference": forms.RadioSelect}
 
 
+class NotificationsForm(forms.Form):
+    """Show Details' Turn on / Turn off of the seller's Amazon notifications."""
+
+    notifications = forms.ChoiceField(choices=[("on", "Turn on"), ("off", "Turn off")])
+
+
 class AddMarketplaceForm(forms.Form):
     marketplace = forms.ChoiceField(
         choices=[

@@ -510,6 +510,11 @@ class NotificationSetup(models.Model):
         default=dict, blank=True, help_text="Amazon's subscription id per notification type."
     )
     enabled_at = models.DateTimeField(null=True, blank=True)
+    resume_with_channel = models.BooleanField(
+        default=False,
+        help_text="Turned off because every channel of the seller was disabled: re-enabling "
+        "one turns them on again.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -18,6 +18,8 @@ from marketplaces.models import (
     ApiQuota,
     FulfillmentChannel,
     Listing,
+    NotificationMessage,
+    NotificationSetup,
     SalesChannel,
     SalesOrder,
 )
@@ -195,6 +197,57 @@ def fba_summary(channel: SalesChannel) -> FbaSummary | None:
         )
         .order_by("-created_at", "-id")
         .first(),
+    )
+
+
+# -- Amazon notifications ---------------------------------------------------------------------
+
+# Notifications on, and nothing from Amazon for this long: not healthy. A quiet seller can go
+# that long without an order change; the sentence says to check rather than that it is broken.
+NOTIFICATIONS_QUIET_AFTER = timedelta(hours=2)
+
+
+@dataclass(frozen=True)
+class NotificationHealth:
+    setup: NotificationSetup | None
+    last_received_at: datetime | None
+    received_today: int
+    failed_today: int
+    quiet_since: datetime | None  # on, and nothing received since then, longer than allowed
+
+    @property
+    def enabled(self) -> bool:
+        return self.setup is not None and self.setup.status == NotificationSetup.Status.ENABLED
+
+    @property
+    def healthy(self) -> bool:
+        return self.enabled and self.quiet_since is None
+
+
+def notification_health(channel: SalesChannel, now: datetime) -> NotificationHealth:
+    """The seller's notifications and what came of them: the last message received, the
+    messages received and failed since local midnight. Two queries, whatever the volume."""
+    setup = NotificationSetup.objects.filter(seller_id__iexact=channel.seller_id).first()
+    midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = Q(received_at__gte=midnight)
+    figures = NotificationMessage.objects.filter(seller_id=channel.seller_id).aggregate(
+        last=Max("received_at"),
+        received=Count("id", filter=today),
+        failed=Count("id", filter=today & Q(status=NotificationMessage.Status.FAILED)),
+    )
+    last: datetime | None = figures["last"]
+    quiet_since = None
+    if setup is not None and setup.status == NotificationSetup.Status.ENABLED:
+        # Counted from the last message, or from turning on when none came since.
+        since = max([moment for moment in (last, setup.enabled_at) if moment], default=None)
+        if since is not None and now - since > NOTIFICATIONS_QUIET_AFTER:
+            quiet_since = since
+    return NotificationHealth(
+        setup=setup,
+        last_received_at=last,
+        received_today=figures["received"] or 0,
+        failed_today=figures["failed"] or 0,
+        quiet_since=quiet_since,
     )
 
 

@@ -36,6 +36,7 @@ urlpatterns = [
     path(CHANNEL + "drift/check/", views.channel_drift_check, name="channel-drift-check"),
     path(CHANNEL + "drift/repush/", views.channel_drift_repush, name="channel-drift-repush"),
     path(CHANNEL + "fba/refresh/", views.channel_fba_refresh, name="channel-fba-refresh"),
+    path(CHANNEL + "notifications/", views.channel_notifications, name="channel-notifications"),
     path(CHANNEL + "marketplaces/", views.channel_marketplaces, name="channel-marketplaces"),
     path(CHANNEL + "sync/", views.channel_sync, name="channel-sync"),
     path(CHANNEL + "sync/estimate/", views.channel_sync_estimate, name="channel-sync-estimate"),

@@ -30,6 +30,7 @@ from marketplaces import (
     connect,
     items,
     jobs,
+    notifications,
     privacy,
     queries,
     services,
@@ -46,6 +47,7 @@ from marketplaces.forms import (
     LinkItemForm,
     ManualSyncForm,
     ModulesForm,
+    NotificationsForm,
     OrderPreferenceForm,
     SalesOrderFilterForm,
     ShipmentForm,
@@ -55,6 +57,7 @@ from marketplaces.forms import (
 )
 from marketplaces.models import (
     Listing,
+    NotificationSetup,
     SalesChannel,
     SalesOrder,
     SalesOrderTax,
@@ -279,7 +282,9 @@ def _detail_context(channel: SalesChannel, **forms: Any) -> dict[str, Any]:
         "preference_form": OrderPreferenceForm(instance=organization),
         "mapping_form": WarehouseMappingForm(initial={"warehouse": channel.mapped_warehouse_id}),
         "now": timezone.now(),
+        "notification_queue": notifications.configured_queue(),
     }
+    context["notifications"] = queries.notification_health(channel, context["now"])
     withheld = queries.withheld_personal_data(channel, context["now"])
     if withheld is not None:
         context["withheld"] = withheld
@@ -442,6 +447,42 @@ def channel_enable(request: HttpRequest, channel_id: int) -> HttpResponse:
 
 
 # -- Stock on Amazon (drift) ----------------------------------------------------------------
+
+
+# -- Amazon notifications -------------------------------------------------------------------
+
+
+@require_POST
+@admin_required
+def channel_notifications(request: HttpRequest, channel_id: int) -> HttpResponse:
+    """Turn the seller's Amazon notifications on or off (Amazon is called in the request: a
+    handful of calls, and the admin sees Amazon's answer at once)."""
+    channel = _get_channel(channel_id)
+    back = redirect(reverse("channel-detail", args=[channel.id]) + "#notifications")
+    form = NotificationsForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose Turn on or Turn off.")
+        return back
+    turning_on = form.cleaned_data["notifications"] == "on"
+    try:
+        if turning_on:
+            setup = notifications.enable(channel, actor=request)
+        else:
+            setup = notifications.disable(channel, actor=request)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return back
+    if turning_on and setup.status == NotificationSetup.Status.ENABLED:
+        messages.success(
+            request,
+            f"Amazon notifications are on for seller {setup.seller_id}: order changes reach the "
+            "queue within seconds. Polling continues as the safety net.",
+        )
+    elif not turning_on and setup.status == NotificationSetup.Status.DISABLED:
+        messages.success(request, "Amazon notifications are off: orders come in by polling alone.")
+    else:
+        messages.error(request, setup.status_reason)
+    return back
 
 
 # -- The seller's other marketplaces ----------------------------------------------------------

@@ -28,11 +28,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 from django.conf import settings
-from sp_api.api import Feeds, Inventories, ListingsItems, Orders, Reports, Sellers
+from sp_api.api import Feeds, Inventories, ListingsItems, Notifications, Orders, Reports, Sellers
 from sp_api.auth import AccessTokenClient
 from sp_api.auth.access_token_response import AccessTokenResponse
 from sp_api.auth.exceptions import AuthorizationError
@@ -58,13 +58,17 @@ from marketplaces.amazon.types import (
     ListingDetails,
     ListingQuantity,
     MarketplaceParticipation,
+    NotificationDestination,
+    NotificationSubscription,
     OrdersPage,
     ReportStatus,
+    parse_destination,
     parse_inventory_summaries,
     parse_listing_details,
     parse_order,
     parse_orders_page,
     parse_participations,
+    parse_subscription,
 )
 from marketplaces.endpoints import (
     UntrustedUrl,
@@ -84,6 +88,8 @@ def _http_timeout() -> float:
 
 
 ORDERS_VERSION = "2026-01-01"
+# Login with Amazon's scope for the Notifications API's grantless operations.
+NOTIFICATIONS_SCOPE = "sellingpartnerapi::notifications"
 
 
 @dataclass(frozen=True)
@@ -211,6 +217,23 @@ class _LwaClient(AccessTokenClient):  # type: ignore[misc]
         if cached and cached[0] > now:
             return AccessTokenResponse(**cached[1])
         data = self._request(url, self.data, self.headers)
+        lifetime = float(data.get("expires_in") or 3600)
+        with _tokens_lock:
+            _tokens[key] = (now + max(0.0, lifetime - _TOKEN_MARGIN), data)
+        return AccessTokenResponse(**data)
+
+    def get_grantless_auth(self, scope: str = NOTIFICATIONS_SCOPE) -> AccessTokenResponse:
+        """A grantless token (``client_credentials``, for the application and no seller), in
+        the same cache as the sellers' tokens: sp_api's own keeps one per scope whatever the
+        endpoint or client, for 3200 s whatever Amazon says."""
+        url = self.scheme + self.host + self.path
+        key = _token_key(url, self.cred.client_id, f"\0grantless\0{scope}")
+        now = time.monotonic()
+        with _tokens_lock:
+            cached = _tokens.get(key)
+        if cached and cached[0] > now:
+            return AccessTokenResponse(**cached[1])
+        data = self._request(url, self.grantless_data(scope), self.headers)
         lifetime = float(data.get("expires_in") or 3600)
         with _tokens_lock:
             _tokens[key] = (now + max(0.0, lifetime - _TOKEN_MARGIN), data)
@@ -712,6 +735,124 @@ class AmazonClient:
         pagination = response.pagination or payload.get("pagination") or {}
         token = pagination.get("nextToken") if isinstance(pagination, dict) else None
         return read, unreadable, token or None
+
+    # -- notifications --------------------------------------------------------------------
+    # Destinations are the application's and take a grantless token (LWA client_credentials,
+    # scope sellingpartnerapi::notifications; sp_api's ``grantless_scope``); subscriptions are
+    # the seller's and application's, made with the seller's token. getSubscriptionById and
+    # deleteSubscriptionById are grantless in Amazon's model: sent grantless here, so that
+    # subscriptions can still be deleted once the seller's authorization is gone. Amazon's
+    # grantless usage plans are the application's; they are paced in the seller's buckets here
+    # (a few calls when an admin turns notifications on or off), which the API quota view shows.
+
+    def _notifications_path(self, notification_type: str, subscription_id: str = "") -> str:
+        path = f"/notifications/v1/subscriptions/{quote(notification_type, safe='')}"
+        return f"{path}/{quote(subscription_id, safe='')}" if subscription_id else path
+
+    def get_destinations(self) -> list[NotificationDestination]:
+        # Reference: https://developer-docs.amazon.com/sp-api/reference/getdestinations
+        notifications = self._sp(Notifications)
+        response = self._call("getDestinations", lambda: notifications.get_destinations())
+        payload = response.payload if isinstance(response, ApiResponse) else None
+        # sp_api reads an empty list as an empty dict: no destination yet.
+        if payload == {}:
+            return []
+        if not isinstance(payload, list):
+            raise AmazonPayloadError("getDestinations answered without a list of destinations")
+        return [parse_destination(raw) for raw in payload]
+
+    def create_destination(self, name: str, queue_arn: str) -> NotificationDestination:
+        """A destination for the SQS queue; 409 (AmazonRejected) when the application already
+        has one for it."""
+        # Reference: https://developer-docs.amazon.com/sp-api/reference/createdestination
+        notifications = self._sp(Notifications)
+        response = self._call(
+            "createDestination",
+            lambda: notifications.create_destination(name=name, arn=queue_arn),
+        )
+        return parse_destination(self._payload("createDestination", response))
+
+    def get_destination(self, destination_id: str) -> NotificationDestination:
+        # Reference: https://developer-docs.amazon.com/sp-api/reference/getdestination
+        notifications = self._sp(Notifications)
+        response = self._call(
+            "getDestination", lambda: notifications.get_destination(destination_id)
+        )
+        return parse_destination(self._payload("getDestination", response))
+
+    def delete_destination(self, destination_id: str) -> None:
+        # Reference: https://developer-docs.amazon.com/sp-api/reference/deletedestination
+        notifications = self._sp(Notifications)
+        self._call("deleteDestination", lambda: notifications.delete_destination(destination_id))
+
+    def create_subscription(
+        self,
+        notification_type: str,
+        destination_id: str,
+        *,
+        payload_version: str,
+        processing_directive: dict[str, Any] | None = None,
+    ) -> NotificationSubscription:
+        """409 (AmazonRejected) when the seller already has a subscription to the type."""
+        # Reference: https://developer-docs.amazon.com/sp-api/reference/createsubscription
+        notifications = self._sp(Notifications)
+        extra: dict[str, Any] = {}
+        if processing_directive is not None:
+            extra["processingDirective"] = processing_directive
+        response = self._call(
+            "createSubscription",
+            lambda: notifications.create_subscription(
+                notification_type,
+                destination_id=destination_id,
+                payload_version=payload_version,
+                **extra,
+            ),
+        )
+        return parse_subscription(self._payload("createSubscription", response))
+
+    def get_subscription(self, notification_type: str) -> NotificationSubscription | None:
+        """The seller's subscription to the type, or None when there is none (404)."""
+        # Reference: https://developer-docs.amazon.com/sp-api/reference/getsubscription
+        notifications = self._sp(Notifications)
+        try:
+            response = self._call(
+                "getSubscription", lambda: notifications.get_subscription(notification_type)
+            )
+        except AmazonRejected as rejected:
+            if rejected.status == 404:
+                return None
+            raise
+        return parse_subscription(self._payload("getSubscription", response))
+
+    def get_subscription_by_id(
+        self, notification_type: str, subscription_id: str
+    ) -> NotificationSubscription:
+        # Reference: https://developer-docs.amazon.com/sp-api/reference/getsubscriptionbyid
+        notifications = self._sp(Notifications)
+        path = self._notifications_path(notification_type, subscription_id)
+        response = self._call(
+            "getSubscriptionById",
+            lambda: notifications._request_grantless_operation(path, params={"method": "GET"}),
+        )
+        return parse_subscription(self._payload("getSubscriptionById", response))
+
+    def delete_subscription(self, notification_type: str, subscription_id: str) -> bool:
+        """Delete the subscription; False when Amazon no longer has it (404)."""
+        # Reference: https://developer-docs.amazon.com/sp-api/reference/deletesubscriptionbyid
+        notifications = self._sp(Notifications)
+        path = self._notifications_path(notification_type, subscription_id)
+        try:
+            self._call(
+                "deleteSubscriptionById",
+                lambda: notifications._request_grantless_operation(
+                    path, params={"method": "DELETE"}
+                ),
+            )
+        except AmazonRejected as rejected:
+            if rejected.status == 404:
+                return False
+            raise
+        return True
 
     # -- documents ------------------------------------------------------------------------
 

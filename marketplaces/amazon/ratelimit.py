@@ -49,6 +49,15 @@ USAGE_PLANS: dict[str, UsagePlan] = {
     "searchListingsItems": UsagePlan(5, 5),
     "getInventorySummaries": UsagePlan(2, 2),
     "getMarketplaceParticipations": UsagePlan(0.016, 15),
+    # Notifications API v1: every operation 1 per second, burst 5 (notifications.json).
+    "getDestinations": UsagePlan(1, 5),
+    "createDestination": UsagePlan(1, 5),
+    "getDestination": UsagePlan(1, 5),
+    "deleteDestination": UsagePlan(1, 5),
+    "createSubscription": UsagePlan(1, 5),
+    "getSubscription": UsagePlan(1, 5),
+    "getSubscriptionById": UsagePlan(1, 5),
+    "deleteSubscriptionById": UsagePlan(1, 5),
 }
 
 

@@ -566,3 +566,46 @@ def _inventory(raw: dict[str, Any]) -> FbaInventory:
             "totalUnfulfillableQuantity",
         ),
     )
+
+
+# -- Notifications ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NotificationDestination:
+    """An SQS destination of the application (Notifications API ``Destination``)."""
+
+    destination_id: str
+    name: str
+    queue_arn: str  # "" for a destination that is not an SQS queue (EventBridge)
+
+
+@dataclass(frozen=True)
+class NotificationSubscription:
+    """One subscription of the seller and application (Notifications API ``Subscription``)."""
+
+    subscription_id: str
+    payload_version: str
+    destination_id: str
+    processing_directive: dict[str, Any] | None = None
+
+
+def parse_destination(raw: Any) -> NotificationDestination:
+    raw = _dict(raw)
+    resource = _dict(raw.get("resource"))
+    return NotificationDestination(
+        destination_id=_identifier(raw.get("destinationId"), "destinationId"),
+        name=_text(raw.get("name")),
+        queue_arn=_text(_dict(resource.get("sqs")).get("arn")),
+    )
+
+
+def parse_subscription(raw: Any) -> NotificationSubscription:
+    raw = _dict(raw)
+    directive = raw.get("processingDirective")
+    return NotificationSubscription(
+        subscription_id=_identifier(raw.get("subscriptionId"), "subscriptionId"),
+        payload_version=_text(raw.get("payloadVersion")),
+        destination_id=_identifier(raw.get("destinationId"), "destinationId"),
+        processing_directive=directive if isinstance(directive, dict) else None,
+    )

@@ -231,6 +231,18 @@ def _feed_result(sim: Simulator, client: AmazonClient) -> str:
 
 
 Prepare = Callable[[Simulator, AmazonClient], Callable[[], object]]
+QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:walk"
+
+
+def _destination_id(client: AmazonClient) -> str:
+    return client.create_destination("walk", QUEUE_ARN).destination_id
+
+
+def _subscription_id(client: AmazonClient) -> str:
+    return client.create_subscription(
+        "ORDER_CHANGE", _destination_id(client), payload_version="1.0"
+    ).subscription_id
+
 
 # method -> (what its call needs first, done without faults; the Amazon requests it makes)
 WALK: dict[str, tuple[Prepare, tuple[str, ...]]] = {
@@ -302,6 +314,45 @@ WALK: dict[str, tuple[Prepare, tuple[str, ...]]] = {
     "get_fba_inventory": (
         lambda sim, c: lambda: c.get_fba_inventory(),
         ("getInventorySummaries",),
+    ),
+    "get_destinations": (lambda sim, c: lambda: c.get_destinations(), ("getDestinations",)),
+    "create_destination": (
+        lambda sim, c: lambda: c.create_destination("walk", QUEUE_ARN),
+        ("createDestination",),
+    ),
+    "get_destination": (
+        lambda sim, c: (lambda found: lambda: c.get_destination(found))(_destination_id(c)),
+        ("getDestination",),
+    ),
+    "delete_destination": (
+        lambda sim, c: (lambda found: lambda: c.delete_destination(found))(_destination_id(c)),
+        ("deleteDestination",),
+    ),
+    "create_subscription": (
+        lambda sim, c: (
+            lambda found: (
+                lambda: c.create_subscription("ORDER_CHANGE", found, payload_version="1.0")
+            )
+        )(_destination_id(c)),
+        ("createSubscription",),
+    ),
+    "get_subscription": (
+        lambda sim, c: (lambda _made: lambda: c.get_subscription("ORDER_CHANGE"))(
+            _subscription_id(c)
+        ),
+        ("getSubscription",),
+    ),
+    "get_subscription_by_id": (
+        lambda sim, c: (lambda made: lambda: c.get_subscription_by_id("ORDER_CHANGE", made))(
+            _subscription_id(c)
+        ),
+        ("getSubscriptionById",),
+    ),
+    "delete_subscription": (
+        lambda sim, c: (lambda made: lambda: c.delete_subscription("ORDER_CHANGE", made))(
+            _subscription_id(c)
+        ),
+        ("deleteSubscriptionById",),
     ),
 }
 
@@ -377,3 +428,21 @@ def test_an_expired_document_url_is_transient_so_the_document_is_asked_for_again
         amazon.download_report(document_id)
 
     assert "item-name" in amazon.download_report(document_id)
+
+
+def test_grantless_calls_use_a_token_of_their_own_and_a_duplicate_is_409(
+    sim: Simulator, amazon: AmazonClient
+) -> None:
+    from sp_api.auth import access_token_client
+
+    made = amazon.create_destination("walk", QUEUE_ARN)
+
+    with pytest.raises(AmazonRejected) as conflict:
+        amazon.create_destination("again", QUEUE_ARN)
+    assert conflict.value.status == 409
+    assert [d.destination_id for d in amazon.get_destinations()] == [made.destination_id]
+    assert amazon.get_destination(made.destination_id).queue_arn == QUEUE_ARN
+    # Our cache (honouring expires_in, keyed by endpoint and client), never sp_api's.
+    assert len(access_token_client.grantless_cache) == 0
+    assert amazon.get_subscription("ORDER_CHANGE") is None
+    assert amazon.delete_subscription("ORDER_CHANGE", "no-such-subscription") is False

@@ -182,6 +182,7 @@ def valid_values(world: dict[str, Any], admin: User) -> dict[str, str]:
         "spapi_oauth_code": "",
         "selling_partner_id": "",
         "marketplace": "amazon_com",
+        "notifications": "on",
         # exchange rates
         "currency": "USD",
         "date": today,
