@@ -383,6 +383,18 @@ AMAZON_APPLICATION_ID: str = _typed(
 # While the application is a draft, Amazon's consent URL needs version=beta.
 AMAZON_APPLICATION_BETA: bool = _strict_bool("AMAZON_APPLICATION_BETA", False)
 
+# Amazon's notifications: the seller's SQS queue Amazon sends them to (its ARN), and where SQS
+# is (empty: AWS itself; a local SQS-API server such as moto's in the demo). The AWS keys that
+# read the queue come from boto3's own chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, a role).
+AMAZON_NOTIFICATIONS_QUEUE_ARN: str = _typed("AMAZON_NOTIFICATIONS_QUEUE_ARN", env.str, "")
+SQS_ENDPOINT_URL: str = _typed("SQS_ENDPOINT_URL", env.str, "")
+AWS_REGION: str = _typed("AWS_REGION", env.str, "us-east-1")
+# Notifications count as healthy while a message was applied this recently (or the setup was
+# turned on this recently): polling then slows down (marketplaces/order_polling.py).
+AMAZON_NOTIFICATIONS_HEALTHY_MINUTES: int = _typed(
+    "AMAZON_NOTIFICATIONS_HEALTHY_MINUTES", env.int, 30
+)
+
 LOG_LEVEL: str = _typed("LOG_LEVEL", env.str, "INFO").upper()
 _HTTP_LOG_LEVEL = "DEBUG" if LOG_LEVEL == "DEBUG" else "WARNING"
 LOGGING = {
