@@ -17,7 +17,7 @@ SELLER = "A3POLLINGTEST"
 
 
 def test_the_quota_interval_follows_amazons_search_orders_plan() -> None:
-    assert order_polling.SEARCH_ORDERS_RATE == plan_for("searchOrders").rate
+    assert plan_for("searchOrders").rate == order_polling.SEARCH_ORDERS_RATE
     interval = order_polling.quota_interval()
     # One call per 180 s sustained, less the slack that lets the minute tick 3 minutes later
     # start it.
