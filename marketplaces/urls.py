@@ -38,6 +38,11 @@ urlpatterns = [
     path(CHANNEL + "fba/refresh/", views.channel_fba_refresh, name="channel-fba-refresh"),
     path(CHANNEL + "marketplaces/", views.channel_marketplaces, name="channel-marketplaces"),
     path(CHANNEL + "sync/", views.channel_sync, name="channel-sync"),
+    path(
+        CHANNEL + "history/notifications/",
+        views.channel_notifications,
+        name="channel-notifications",
+    ),
     path(CHANNEL + "sync/estimate/", views.channel_sync_estimate, name="channel-sync-estimate"),
     path(
         "sync-runs/<int:run_id>/reinitiate/",
