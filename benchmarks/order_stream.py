@@ -303,8 +303,13 @@ with a stream per channel (the stream turned off, as the product worked before i
   and items, and its own sync records), where a stream each writes one. Local times moved
   both ways between runs on this busy machine (load 1 to 4 on 2 cores) and are not compared.
 - A day of 10,000 orders polled every 15 minutes uses most of the day's quota, mainly to
-  re-read the 10-minute overlap: polling more often, as notifications' safety net will, needs
-  a shorter overlap. Sales orders on Amazon that were not imported are pending ones (imported once Amazon
+  re-read the 10-minute overlap. Polling as the safety net of notifications (every ~3 minutes
+  while they are not healthy, `marketplaces/order_polling.py`) keeps the overlap: it covers
+  Amazon's late commits, which polling more often does not make any shorter, and in that mode
+  polling is the only way orders arrive. A 3-minute poll re-reads 13 minutes: one call while
+  those hold fewer than 100 order changes (about 7 a minute, 10,000 a day); a busier seller's
+  polls are paced by the limiter, and with healthy notifications polls are hourly.
+  Sales orders on Amazon that were not imported are pending ones (imported once Amazon
   has the payment) and orders cancelled before they were ever seen.
 - Amazon time is what Amazon's usage plan imposes on those calls from a full bucket,
   max(0, (calls − {plan.burst}) / {plan.rate}) — for the day of polling, spread over the day, the
