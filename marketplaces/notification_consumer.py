@@ -39,6 +39,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
 
+from marketplaces import orders as order_rules
 from marketplaces.amazon import order_sync, sqs
 from marketplaces.amazon.connection import client_for
 from marketplaces.amazon.errors import AmazonError, AmazonThrottled
@@ -55,6 +56,18 @@ FBA_INVENTORY_AVAILABILITY_CHANGES = "FBA_INVENTORY_AVAILABILITY_CHANGES"
 BODY_KEPT = 10_000
 # How long getOrder may wait for the seller's limiter before the message is left for later.
 MAX_PACING_WAIT = 5.0
+
+# The ORDER_CHANGE Summary's OrderStatus (Orders v0 spelling) -> the Orders API's statuses.
+SUMMARY_STATUS = {
+    "Pending": "PENDING",
+    "PendingAvailability": "PENDING_AVAILABILITY",
+    "Unshipped": "UNSHIPPED",
+    "PartiallyShipped": "PARTIALLY_SHIPPED",
+    "Shipped": "SHIPPED",
+    "Canceled": "CANCELLED",
+    "Unfulfillable": "UNFULFILLABLE",
+    "InvoiceUnconfirmed": "INVOICE_UNCONFIRMED",
+}
 
 APPLIED = NotificationMessage.Status.APPLIED
 IGNORED = NotificationMessage.Status.IGNORED
@@ -267,10 +280,24 @@ def _order_change(notification: Notification, record: Record) -> Outcome:
         # A repeat of a change already imported (by polling, or an earlier notification) or one
         # that arrives after a newer one: asking Amazon would only bring what we have.
         return Outcome(IGNORED, f"The order is already as Amazon had it at {have.isoformat()}")
+    status = SUMMARY_STATUS.get(_text(summary.get("OrderStatus")) if summary else "")
+    organization = Organization.load()
+    if have is None and status in order_rules.NEVER_IMPORTED:
+        # Not paid yet: never imported, and Amazon notifies again once it is.
+        return Outcome(IGNORED, f"Amazon status {status}: imported once Amazon has the payment")
+    # A new merchant order to ship is imported with its buyer's address (Data Protection
+    # Policy: only those): asked for in this one call rather than in a second by the import.
+    personal_data = (
+        have is None
+        and isinstance(summary, dict)
+        and summary.get("FulfillmentType") == "MFN"
+        and status in order_rules.CONFIRMED_STATUSES
+        and order_rules.skip_reason(organization, status) is None
+    )
     client = client_for(channel, max_wait=MAX_PACING_WAIT)
     try:
-        amazon_order = client.get_order(order_id)
-        result = order_sync.import_order(channel, Organization.load(), amazon_order, client)
+        amazon_order = client.get_order(order_id, personal_data=personal_data)
+        result = order_sync.import_order(channel, organization, amazon_order, client)
     except AmazonThrottled as throttled:
         return Outcome(LATER, str(throttled), retry_after=throttled.retry_after)
     except AmazonError as error:
