@@ -382,3 +382,23 @@ def test_parse_reads_amazons_envelope() -> None:
     )
     assert notification.event_time is not None
     assert notification.event_time.isoformat() == "2026-03-01T12:00:00.250000+00:00"
+
+
+def test_a_throttled_get_order_leaves_the_message_until_amazon_takes_calls_again(
+    amazon_settings: Simulator, channel: SalesChannel, queue: tuple[str, str], sqs: Any
+) -> None:
+    url, arn = queue
+    place_order(amazon_settings, fulfillmentStatus="UNSHIPPED")
+    wait_sent(amazon_settings, 2)
+    sim_post(
+        amazon_settings,
+        "/_sim/faults",
+        {"operation": "getOrder", "kind": "throttle", "count": 5},
+    )
+
+    outcomes = consume(Consumer(arn), expect=2)
+
+    # The Pending one needed no call; the other waits in the queue, nothing recorded for it.
+    assert outcomes == {"ignored": 1, "later": 1}
+    assert list(NotificationMessage.objects.values_list("status", flat=True)) == ["ignored"]
+    assert queue_depth(sqs, url) == 1
