@@ -83,12 +83,17 @@ def prepare(sim: Any) -> list[Any]:
     """A clean database: the three channels of the seller, an item per SKU listed anywhere."""
     from django.core.management import call_command
 
+    from marketplaces.models import SalesChannel
     from spapi_simulator.testing import sim_get
     from warehouses import stock
-    from warehouses.models import Item
+    from warehouses.models import Item, Organization, Warehouse
 
     call_command("flush", verbosity=0, interactive=False)
-    warehouse = _common.main_warehouse(import_every_order=True)
+    warehouse = Warehouse.objects.create(name="Main warehouse")
+    organization = Organization.load()
+    organization.primary_warehouse = warehouse
+    organization.order_sync_preference = Organization.OrderSyncPreference.CONFIRMED_AND_FULFILLED
+    organization.save()
     skus: dict[str, str] = {}
     for marketplace_id, _, _ in MARKETPLACES.values():
         listings = sim_get(sim, f"/_sim/listings?marketplaceId={marketplace_id}", timeout=30)
@@ -99,8 +104,16 @@ def prepare(sim: Any) -> list[Any]:
         item = Item.objects.create(sku=sku, name=title)
         stock.set_opening_stock(item, warehouse, 100_000)
     return [
-        _common.simulator_channel(
-            sim, name=name, marketplace=code, marketplace_id=marketplace_id, currency=currency
+        SalesChannel.objects.create(
+            name=name,
+            marketplace=code,
+            marketplace_id=marketplace_id,
+            currency=currency,
+            seller_id=SELLER,
+            refresh_token="Atzr|simulator",  # noqa: S106 - the simulator's public demo token
+            spapi_endpoint=sim.base_url,
+            lwa_endpoint=sim.base_url,
+            sync_interval_minutes=15,
         )
         for code, (marketplace_id, name, currency) in MARKETPLACES.items()
     ]
@@ -290,10 +303,14 @@ with a stream per channel (the stream turned off, as the product worked before i
   and items, and its own sync records), where a stream each writes one. Local times moved
   both ways between runs on this busy machine (load 1 to 4 on 2 cores) and are not compared.
 - A day of 10,000 orders polled every 15 minutes uses most of the day's quota, mainly to
-  re-read the 10-minute overlap: polling more often, as notifications' safety net will, needs
-  a shorter overlap.
-- Sales orders on Amazon that were not imported are pending ones (imported once Amazon has the
-  payment) and orders cancelled before they were ever seen.
+  re-read the 10-minute overlap. Polling as the safety net of notifications (every ~3 minutes
+  while they are not healthy, `marketplaces/order_polling.py`) keeps the overlap: it covers
+  Amazon's late commits, which polling more often does not make any shorter, and in that mode
+  polling is the only way orders arrive. A 3-minute poll re-reads 13 minutes: one call while
+  those hold fewer than 100 order changes (about 7 a minute, 10,000 a day); a busier seller's
+  polls are paced by the limiter, and with healthy notifications polls are hourly.
+  Sales orders on Amazon that were not imported are pending ones (imported once Amazon
+  has the payment) and orders cancelled before they were ever seen.
 - Amazon time is what Amazon's usage plan imposes on those calls from a full bucket,
   max(0, (calls − {plan.burst}) / {plan.rate}) — for the day of polling, spread over the day, the
   question is whether the day's calls fit the day's quota.

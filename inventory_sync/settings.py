@@ -386,18 +386,23 @@ AMAZON_APPLICATION_BETA: bool = _strict_bool("AMAZON_APPLICATION_BETA", False)
 # Amazon's notifications (README "Orders within seconds"): the seller's standard SQS queue
 # Amazon sends ORDER_CHANGE to. Empty: notifications cannot be turned on; polling alone.
 AMAZON_NOTIFICATIONS_QUEUE_ARN: str = _typed("AMAZON_NOTIFICATIONS_QUEUE_ARN", env.str, "")
-# The queue's URL for the consumer; empty: derived from the ARN and SQS_ENDPOINT_URL
+# The queue's URL for the consumer; empty: asked of SQS by the ARN's queue name and account
 # (marketplaces.amazon.sqs.queue_url_from_arn).
 AMAZON_NOTIFICATIONS_QUEUE_URL: str = _typed("AMAZON_NOTIFICATIONS_QUEUE_URL", env.str, "")
 # The SQS API the consumer reads the queue through: empty is AWS itself; the demo and the tests
 # point it at moto's server on 127.0.0.1.
 SQS_ENDPOINT_URL: str = _typed("SQS_ENDPOINT_URL", env.str, "")
-# The queue's region; empty: the region the ARN names.
+# The SQS client's default region; the consumer talks to the queue in the region its ARN names.
 AWS_REGION: str = _typed("AWS_REGION", env.str, "")
 # The keys of the IAM user that reads the queue (boto3's own variable names; only the consumer
 # uses them). Empty: boto3 looks for credentials its usual way (an instance role, ~/.aws).
 AWS_ACCESS_KEY_ID: str = _typed("AWS_ACCESS_KEY_ID", env.str, "")
 AWS_SECRET_ACCESS_KEY: str = _secret("AWS_SECRET_ACCESS_KEY", "")
+# Notifications count as healthy while a message was applied this recently (or the setup was
+# turned on this recently): polling then slows down (marketplaces/order_polling.py).
+AMAZON_NOTIFICATIONS_HEALTHY_MINUTES: int = _typed(
+    "AMAZON_NOTIFICATIONS_HEALTHY_MINUTES", env.int, 30
+)
 
 LOG_LEVEL: str = _typed("LOG_LEVEL", env.str, "INFO").upper()
 _HTTP_LOG_LEVEL = "DEBUG" if LOG_LEVEL == "DEBUG" else "WARNING"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from marketplaces import order_polling
 from marketplaces.models import SalesChannel
 from synchistory.models import SyncRun
 
@@ -40,11 +41,15 @@ def stream_partners(lead: SalesChannel, now: datetime) -> list[SalesChannel]:
         .exclude(id=lead.id)
         .order_by("id")
     )
-    lead_next = now + timedelta(minutes=lead.sync_interval_minutes)
-    return [channel for channel in candidates if _due_by(channel, lead_next)]
+    # One seller, one health: every channel of the stream polls at the same pace.
+    healthy = order_polling.notifications_healthy(lead.seller_id, now)
+    lead_next = now + order_polling.orders_interval(
+        timedelta(minutes=lead.sync_interval_minutes), healthy
+    )
+    return [channel for channel in candidates if _due_by(channel, lead_next, healthy)]
 
 
-def _due_by(channel: SalesChannel, moment: datetime) -> bool:
+def _due_by(channel: SalesChannel, moment: datetime, healthy: bool) -> bool:
     """The channel's own schedule would poll its orders by ``moment``."""
     last = (
         SyncRun.objects.filter(channel=channel, kind=SyncRun.Kind.ORDERS)
@@ -52,7 +57,10 @@ def _due_by(channel: SalesChannel, moment: datetime) -> bool:
         .values_list("created_at", flat=True)
         .first()
     )
-    return last is None or last + timedelta(minutes=channel.sync_interval_minutes) <= moment
+    interval = order_polling.orders_interval(
+        timedelta(minutes=channel.sync_interval_minutes), healthy
+    )
+    return last is None or last + interval <= moment
 
 
 def streamed_by_another(channel: SalesChannel) -> bool:

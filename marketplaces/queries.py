@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, F, Max, Q, QuerySet, Sum
+from django.db.models import Case, Count, F, IntegerField, Max, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -360,3 +360,23 @@ def order_days_by_currency(base_currency: str) -> dict[str, set[date]]:
     for code, day in rows:
         days.setdefault(code, set()).add(day)
     return days
+
+
+NOTIFICATIONS_SHOWN = 100
+
+
+def recent_notifications(channel: SalesChannel) -> list[NotificationMessage]:
+    """The channel's most recent notifications, failures first (newest first within each):
+    one query, without the payloads."""
+    return list(
+        NotificationMessage.objects.filter(channel=channel)
+        .defer("payload")
+        .annotate(
+            failed_first=Case(
+                When(status=NotificationMessage.Status.FAILED, then=Value(0)),
+                default=Value(1),
+                output_field=IntegerField(),
+            )
+        )
+        .order_by("failed_first", "-received_at", "-id")[:NOTIFICATIONS_SHOWN]
+    )

@@ -16,7 +16,7 @@ from django.db import DatabaseError
 from django.db.models import Q
 from django.utils import timezone
 
-from marketplaces import jobs, order_stream, stock_levels
+from marketplaces import jobs, order_polling, order_stream, stock_levels
 from marketplaces.models import (
     FulfillmentChannel,
     Listing,
@@ -37,7 +37,8 @@ logger = logging.getLogger(__name__)
 def start_due_syncs(now: datetime | None = None) -> int:
     """Start each active channel's due syncs; returns how many started.
 
-    Orders every channel's interval, items every AMAZON_ITEM_SYNC_HOURS, stock and shipments
+    Orders at ``order_polling.orders_interval`` (Amazon's quota rate without healthy
+    notifications, slower with them), items every AMAZON_ITEM_SYNC_HOURS, stock and shipments
     as soon as there is something to send. Runs whose task was lost are handed out again first.
     """
     now = now or timezone.now()
@@ -45,9 +46,15 @@ def start_due_syncs(now: datetime | None = None) -> int:
     redispatch_lost_runs(now)
     deliver_lost_stock_changes()
     item_interval = timedelta(hours=settings.AMAZON_ITEM_SYNC_HOURS)
+    healthy: dict[str, bool] = {}  # per seller: the seller's channels share its notifications
     for channel in SalesChannel.objects.filter(status=SalesChannel.Status.ACTIVE):
+        seller = channel.seller_id.upper()
+        if seller not in healthy:
+            healthy[seller] = order_polling.notifications_healthy(channel.seller_id, now)
         intervals = {
-            SyncRun.Kind.ORDERS: timedelta(minutes=channel.sync_interval_minutes),
+            SyncRun.Kind.ORDERS: order_polling.orders_interval(
+                timedelta(minutes=channel.sync_interval_minutes), healthy[seller]
+            ),
             SyncRun.Kind.ITEMS: item_interval,
         }
         if Listing.objects.filter(

@@ -39,6 +39,11 @@ urlpatterns = [
     path(CHANNEL + "notifications/", views.channel_notifications, name="channel-notifications"),
     path(CHANNEL + "marketplaces/", views.channel_marketplaces, name="channel-marketplaces"),
     path(CHANNEL + "sync/", views.channel_sync, name="channel-sync"),
+    path(
+        CHANNEL + "history/notifications/",
+        views.channel_notification_history,
+        name="channel-notification-history",
+    ),
     path(CHANNEL + "sync/estimate/", views.channel_sync_estimate, name="channel-sync-estimate"),
     path(
         "sync-runs/<int:run_id>/reinitiate/",

@@ -579,6 +579,22 @@ def channel_fba_refresh(request: HttpRequest, channel_id: int) -> HttpResponse:
     return redirect(reverse("channel-detail", args=[channel.id]) + "#fba-stock")
 
 
+@require_GET
+def channel_notification_history(request: HttpRequest, channel_id: int) -> HttpResponse:
+    """Sync History's Notifications tab: what Amazon's notifications for this channel became,
+    the failed ones first with their reason."""
+    channel = _get_channel(channel_id)
+    return render(
+        request,
+        "marketplaces/channel_notifications.html",
+        {
+            "channel": channel,
+            "notifications": queries.recent_notifications(channel),
+            "shown": queries.NOTIFICATIONS_SHOWN,
+        },
+    )
+
+
 # -- Sync Manually, estimate, re-initiate ---------------------------------------------------
 
 

@@ -1,5 +1,6 @@
-"""Run the whole product in the foreground: web, Celery worker, Celery beat, the simulator and
-a local SQS (moto's server, where the simulator sends Amazon's notifications).
+"""Run the whole product in the foreground: web, Celery worker, Celery beat, the notifications
+consumer, the simulator and a local SQS (moto's server, where the simulator sends Amazon's
+notifications and the consumer reads them).
 
 Started by `make run` after `migrate` and `setup_demo`. Every line a process prints is prefixed
 with its name. Ctrl-C (or SIGTERM) stops them all; if one of them dies, the others are stopped
@@ -10,6 +11,10 @@ items with stock in two warehouses and queues the first syncs (only on a channel
 synced). The simulator runs 60 times faster than real time, so orders keep arriving (one every
 10 seconds or so) and Amazon's reports and feeds take about a second; web, worker and beat get
 AMAZON_RATE_SCALE=60, so the product paces its Amazon calls to the simulator's speed.
+
+The demo's queue (DEMO_QUEUE_ARN, in moto's account) is created once moto answers, as a seller
+creates theirs in AWS; the consumer (`manage.py consume_notifications`) reads it through
+SQS_ENDPOINT_URL and waits, retrying, until it exists.
 
 Environment: PORT (web, default 8000), SIMULATOR_PORT (default 8765), SQS_PORT (moto's SQS
 server, default 9324), VAR_DIR (default var/).
@@ -37,6 +42,9 @@ SIMULATOR_COMMAND = ROOT / "spapi_simulator" / "__main__.py"
 STOP_TIMEOUT = 20.0  # seconds a process gets to stop after SIGTERM before it is killed
 # Simulated seconds per real second in the demo; the product's pacing follows (AMAZON_RATE_SCALE).
 DEMO_TIME_SCALE = "60"
+# The seller's queue in the demo: moto's default account and region.
+DEMO_QUEUE_NAME = "inventory-sync-notifications"
+DEMO_QUEUE_ARN = f"arn:aws:sqs:us-east-1:123456789012:{DEMO_QUEUE_NAME}"
 
 
 @dataclass
@@ -66,6 +74,8 @@ def commands(python: str, port: str, simulator_port: str, sqs_port: str = "9324"
                 str(VAR_DIR / "celerybeat.pid"),
             ],
         ),
+        # Amazon's notifications from the SQS queue, applied (its own process, as in production).
+        Child("notifications", [*manage, "consume_notifications"]),
     ]
     if SIMULATOR_COMMAND.exists():
         # A real SQS-API server on this machine (moto's, a dev dependency), the queue the
@@ -103,8 +113,9 @@ def commands(python: str, port: str, simulator_port: str, sqs_port: str = "9324"
 
 
 class Supervisor:
-    def __init__(self, children: list[Child]) -> None:
+    def __init__(self, children: list[Child], sqs_port: str = "9324") -> None:
         self.children = children
+        self.sqs_port = sqs_port
         self.width = max(len(name) for name in ["demo", *(child.name for child in children)])
         self.stopping = threading.Event()
         self.print_lock = threading.Lock()
@@ -115,7 +126,7 @@ class Supervisor:
             sys.stdout.flush()
 
     def start(self) -> None:
-        env = child_environment()
+        env = child_environment(self.sqs_port)
         for child in self.children:
             # Each child leads its own process group: the terminal's Ctrl-C reaches only this
             # script, which then stops every group in order (runserver's reloader and Celery's
@@ -172,12 +183,37 @@ class Supervisor:
             os.killpg(child.process.pid, signum)
 
 
-def child_environment() -> dict[str, str]:
+def child_environment(sqs_port: str = "9324") -> dict[str, str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.setdefault("AMAZON_RATE_SCALE", DEMO_TIME_SCALE)
+    # The demo's SQS is moto's server on this machine, which takes any keys.
+    env.setdefault("SQS_ENDPOINT_URL", f"http://127.0.0.1:{sqs_port}")
+    env.setdefault("AMAZON_NOTIFICATIONS_QUEUE_ARN", DEMO_QUEUE_ARN)
+    env.setdefault("AWS_REGION", "us-east-1")
+    env.setdefault("AWS_ACCESS_KEY_ID", "demo")
+    env.setdefault("AWS_SECRET_ACCESS_KEY", "demo")
     # The demo's Amazon is the local simulator (http, 127.0.0.1), which production refuses.
     env.setdefault("AMAZON_ALLOW_SIMULATOR_HOSTS", "true")
     return env
+
+
+def create_demo_queue(supervisor: Supervisor) -> None:
+    """The seller's queue, in moto's server: what a seller creates in AWS (README). Creating
+    an existing queue with the same attributes is a no-op, so a restart is fine."""
+    env = child_environment(supervisor.sqs_port)
+    try:
+        import boto3
+
+        sqs = boto3.client(
+            "sqs",
+            endpoint_url=env["SQS_ENDPOINT_URL"],
+            region_name=env["AWS_REGION"],
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        )
+        sqs.create_queue(QueueName=DEMO_QUEUE_NAME)
+    except Exception as error:  # noqa: BLE001 - reported; the rest of the demo runs
+        supervisor.say("demo", f"the demo SQS queue was not created: {error}")
 
 
 def prime_demo(python: str, simulator_port: str, supervisor: Supervisor) -> None:
@@ -187,10 +223,12 @@ def prime_demo(python: str, simulator_port: str, supervisor: Supervisor) -> None
         if not supervisor.stopping.is_set():
             supervisor.say("demo", "the simulator did not answer; demo data not loaded")
         return
+    if wait_for(f"http://127.0.0.1:{supervisor.sqs_port}/", supervisor, timeout=30.0):
+        create_demo_queue(supervisor)
     result = subprocess.run(  # noqa: S603 - fixed argv
         [python, str(ROOT / "manage.py"), "setup_demo", "--stock-from-simulator"],
         cwd=ROOT,
-        env=child_environment(),
+        env=child_environment(supervisor.sqs_port),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -227,7 +265,7 @@ def main() -> int:
         for folder in ("queue", "processed", "control"):
             (VAR_DIR / "celery" / folder).mkdir(parents=True, exist_ok=True)
 
-    supervisor = Supervisor(commands(sys.executable, port, simulator_port, sqs_port))
+    supervisor = Supervisor(commands(sys.executable, port, simulator_port, sqs_port), sqs_port)
     reason: list[str] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

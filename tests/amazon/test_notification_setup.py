@@ -11,7 +11,7 @@ import pytest
 from accounts.models import AuditEvent
 from marketplaces import channel_settings, notifications
 from marketplaces.amazon.connection import client_for
-from marketplaces.amazon.sqs import parse_queue_arn, queue_url_from_arn
+from marketplaces.amazon.sqs import parse_queue_arn
 from marketplaces.models import FulfillmentChannel, NotificationSetup, SalesChannel
 from spapi_simulator import Simulator
 from spapi_simulator.testing import authorized_client, sim_get, sim_post
@@ -285,13 +285,12 @@ def test_another_active_channel_of_the_seller_keeps_them_on(
     assert len(registrations(live_sim)["subscriptions"]) == 1
 
 
-def test_queue_url_from_arn() -> None:
-    arn = "arn:aws:sqs:ca-central-1:123456789012:inventory-sync"
-    assert queue_url_from_arn(arn) == (
-        "https://sqs.ca-central-1.amazonaws.com/123456789012/inventory-sync"
-    )
-    assert queue_url_from_arn(arn, "http://127.0.0.1:9324/") == (
-        "http://127.0.0.1:9324/123456789012/inventory-sync"
+def test_a_queue_arn_is_read_or_refused_with_what_it_looks_like() -> None:
+    queue = parse_queue_arn("arn:aws:sqs:ca-central-1:123456789012:inventory-sync")
+    assert (queue.region, queue.account, queue.name) == (
+        "ca-central-1",
+        "123456789012",
+        "inventory-sync",
     )
     with pytest.raises(ValueError, match="not an SQS queue ARN"):
-        queue_url_from_arn("arn:aws:sns:ca-central-1:123456789012:topic")
+        parse_queue_arn("arn:aws:sns:ca-central-1:123456789012:topic")

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from marketplaces import connect, schedule
-from marketplaces.models import SalesChannel, SalesOrder
+from marketplaces.models import NotificationSetup, SalesChannel, SalesOrder
 from spapi_simulator import Simulator
 from spapi_simulator.testing import sim_get, sim_post
 from synchistory import services as history
@@ -121,6 +121,11 @@ def test_a_channel_not_due_for_long_is_left_to_its_own_interval(
     amazon_settings: Simulator, warehouse: Any
 ) -> None:
     channels = seller_on_three_marketplaces()
+    # Healthy notifications: each channel polls at its own pace (without them every channel
+    # polls as often as Amazon's quota allows, and all are due together).
+    NotificationSetup.objects.create(
+        seller_id=SELLER, status=NotificationSetup.Status.ENABLED, enabled_at=timezone.now()
+    )
     us = channels[SalesChannel.Marketplace.AMAZON_COM]
     SalesChannel.objects.filter(id=us.id).update(sync_interval_minutes=240)
     polled = history.start_run(us.id, SyncRun.Kind.ORDERS, SyncRun.Trigger.AUTOMATIC)

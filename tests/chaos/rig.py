@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from inventory_sync.celery import app
 from marketplaces.jobs import TASK_FOR_KIND
-from marketplaces.models import FulfillmentChannel, Listing, SalesChannel
+from marketplaces.models import FulfillmentChannel, Listing, NotificationSetup, SalesChannel
 from marketplaces.services import request_sync
 from spapi_simulator import Simulator
 from spapi_simulator.testing import sim_get, sim_post
@@ -110,6 +110,10 @@ class Rig:
             "AMAZON_MAX_PACING_WAIT": "2",
             "AMAZON_HTTP_TIMEOUT": "2",
             "STOCK_PUSH_DEBOUNCE_SECONDS": "5",
+            # With the setup connect_channel makes, notifications count as healthy for the
+            # whole scenario: orders keep the channel's own (day-long) interval instead of
+            # being polled every 3 minutes, so this rig's beat decides when orders sync.
+            "AMAZON_NOTIFICATIONS_HEALTHY_MINUTES": str(24 * 60),
             "AMAZON_LWA_CLIENT_ID": "amzn1.application-oa2-client.simulator",
             "AMAZON_LWA_CLIENT_SECRET": "simulator-secret",
             **self.extra_env,
@@ -298,6 +302,11 @@ def connect_channel(
         lwa_endpoint=sim.base_url,
         sync_items=False,  # listings are set up here; the item sync has its own tests
         sync_interval_minutes=24 * 60,  # this rig's beat decides when orders sync
+    )
+    # Healthy notifications (with the workers' AMAZON_NOTIFICATIONS_HEALTHY_MINUTES): the
+    # scheduler then keeps the day-long interval above rather than Amazon's 3-minute rate.
+    NotificationSetup.objects.create(
+        seller_id=SELLER_ID, status=NotificationSetup.Status.ENABLED, enabled_at=timezone.now()
     )
     listings = httpx.get(f"{sim.base_url}/_sim/listings", timeout=30).json()["listings"]
     listings = [row for row in listings if not row["isParent"]]

@@ -50,3 +50,19 @@ def test_the_demo_simulator_sends_notifications_to_the_demo_sqs_server(
     assert sqs.argv[1:] == ["-m", "moto.server", "-H", "127.0.0.1", "-p", "9555"]
     flag = simulator.argv.index("--sqs-endpoint")
     assert simulator.argv[flag + 1] == "http://127.0.0.1:9555"
+
+
+def test_the_demo_runs_the_notifications_consumer_on_the_demo_queue(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("SQS_ENDPOINT_URL", "AMAZON_NOTIFICATIONS_QUEUE_ARN"):
+        monkeypatch.delenv(name, raising=False)
+    script = load_run_script(monkeypatch)
+    children = script.commands(sys.executable, "9000", "8765", "9555")
+    consumer = next(child for child in children if child.name == "notifications")
+    env = script.child_environment("9555")
+
+    assert consumer.argv[1:] == [str(ROOT / "manage.py"), "consume_notifications"]
+    assert env["SQS_ENDPOINT_URL"] == "http://127.0.0.1:9555"
+    assert env["AMAZON_NOTIFICATIONS_QUEUE_ARN"] == script.DEMO_QUEUE_ARN
+    assert script.DEMO_QUEUE_ARN.endswith(":" + script.DEMO_QUEUE_NAME)

@@ -207,3 +207,50 @@ def test_runs_of_one_order_stream_link_each_other(staff_client: Client) -> None:
     assert "Fetched in the same Amazon calls as Amazon.ca" in companion_page
     assert f'href="/sync-runs/{lead.id}/"' in companion_page
     assert ">shared</small>" in history
+
+
+def test_the_notifications_tab_lists_failures_first_in_constant_queries(
+    staff_client: Client, django_assert_num_queries: Any
+) -> None:
+    from marketplaces.models import NotificationMessage
+
+    channel = SalesChannelFactory.create()
+    other = SalesChannelFactory.create(seller_id="A3OTHERSELLER")
+    url = f"/settings/integrations/marketplaces/{channel.id}/history/notifications/"
+
+    def add(number: int, status: str, reason: str = "", on: Any = channel) -> None:
+        NotificationMessage.objects.create(
+            notification_id=f"n-{number}",
+            notification_type="ORDER_CHANGE",
+            seller_id=on.seller_id,
+            channel=on,
+            subject=f"702-0000000-{number:07d}",
+            status=status,
+            reason=reason,
+        )
+
+    add(1, "failed", "Amazon rejected getOrder (404 NotFound): no such order")
+    for number in range(2, 12):
+        add(number, "applied")
+    add(12, "ignored", "The order is already as Amazon had it at 2026-01-01")
+    add(13, "failed", "Other seller's failure", on=other)
+    with django_assert_num_queries(QUERIES_FOR_TAB):
+        few = staff_client.get(url)
+    for number in range(14, 60):
+        add(number, "applied")
+    with django_assert_num_queries(QUERIES_FOR_TAB):
+        many = staff_client.get(url)
+
+    html = few.content.decode()
+    assert few.status_code == 200
+    subjects = [message.subject for message in few.context["notifications"]]
+    assert subjects[:2] == ["702-0000000-0000001", "702-0000000-0000012"]
+    assert len(subjects) == 12  # the other channel's are not shown
+    assert "no such order" in html and "Other seller" not in html
+    assert len(many.context["notifications"]) == 58
+    sync_history = staff_client.get(f"/settings/integrations/marketplaces/{channel.id}/history/")
+    assert url in sync_history.content.decode()
+
+
+# The session, the user, the channel and the messages (the other queries are the layout's).
+QUERIES_FOR_TAB = 4
