@@ -307,12 +307,9 @@ def _order_change(notification: Notification, record: Record) -> Outcome:
     if result.outcome == SyncRecord.Outcome.FAILED:
         return Outcome(FAILED, result.reason)
     if result.outcome == SyncRecord.Outcome.SKIPPED:
-        reason = result.reason or (
-            f"Amazon status {amazon_order.status}: not imported (pending orders are once paid)"
-        )
-        return Outcome(IGNORED, reason)
-    if result.unchanged:
-        return Outcome(IGNORED, "The order was already as Amazon has it")
+        # Not imported (pending, shipped under "Confirmed only"…) or already as Amazon has it:
+        # the same reasons a polling run records (marketplaces/orders.py).
+        return Outcome(IGNORED, result.reason)
     return Outcome(APPLIED)
 
 

@@ -19,7 +19,8 @@ from django.conf import settings
 # idle consumer costs three calls a minute and a message is handed over as soon as it lands.
 WAIT_SECONDS = 20
 BATCH = 10  # SQS' maximum per ReceiveMessage
-SQS_ARN = re.compile(r"^arn:aws:sqs:([a-z0-9-]+):(\d{12}|[^:]+):([A-Za-z0-9_-]{1,80}(\.fifo)?)$")
+# The Notifications model's SqsResource.arn pattern: Amazon checks the rest (it answers 400).
+SQS_ARN = re.compile(r"^arn:aws:sqs:(\S+?):(\S+?):(\S+)$")
 
 
 class SqsUnavailable(Exception):
@@ -51,7 +52,7 @@ def parse_queue_arn(arn: str) -> QueueArn:
             "arn:aws:sqs:us-east-1:123456789012:inventory-sync-notifications "
             "(the queue's details page in the AWS console shows it)"
         )
-    region, account, name, _ = match.groups()
+    region, account, name = match.groups()
     return QueueArn(region, account, name)
 
 

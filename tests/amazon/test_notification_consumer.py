@@ -16,6 +16,7 @@ import httpx
 import pytest
 from django.utils import timezone
 
+from marketplaces import orders
 from marketplaces.models import NotificationMessage, SalesChannel, SalesOrder
 from marketplaces.notification_consumer import Consumer, handle, parse
 from spapi_simulator import Simulator
@@ -225,9 +226,7 @@ def test_an_older_notification_never_moves_an_order_back_even_when_it_is_fetched
 
     assert outcomes == {"ignored": 1}
     assert SalesOrder.objects.get(amazon_order_id=order_id).amazon_status == "SHIPPED"
-    assert NotificationMessage.objects.get(status="ignored").reason == (
-        "The order was already as Amazon has it"
-    )
+    assert NotificationMessage.objects.get(status="ignored").reason == orders.UP_TO_DATE_REASON
 
 
 @pytest.mark.parametrize(
