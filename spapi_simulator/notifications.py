@@ -206,9 +206,11 @@ def envelope(
 
 
 def _item_status(order: Order, line: OrderLine) -> str:
-    if order.status == "CANCELLED" or line.quantity_cancelled == line.quantity:
-        return "Canceled"
-    return "Shipped" if line.unshipped == 0 else "Unshipped"
+    # The model knows only these two: a cancelled line stays "Unshipped", the summary's
+    # OrderStatus and NumberOfItemsUnshipped say the rest.
+    shipped = line.quantity_shipped
+    done = shipped > 0 and shipped == line.quantity - line.quantity_cancelled
+    return "Shipped" if done else "Unshipped"
 
 
 def order_change_payload(
