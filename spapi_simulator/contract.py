@@ -39,6 +39,7 @@ OPERATION_MODELS = {
     "searchListingsItems": "listingsItems_2021-08-01.json",
     "getInventorySummaries": "fbaInventory.json",
     "getMarketplaceParticipations": "sellers.json",
+    "listTransactions": "finances_2024-06-19.json",
     **dict.fromkeys(
         (
             "createDestination",

@@ -154,6 +154,9 @@ class OrderLine:
     ship_promo_cents: int = 0
     promotion_ids: list[str] = field(default_factory=list)
     quantity_shipped: int = 0
+    # Units the seller cancelled (order acknowledgement feed) and the CancelReason given.
+    quantity_cancelled: int = 0
+    cancel_reason: str | None = None
 
     @property
     def item_cents(self) -> int:
@@ -161,7 +164,7 @@ class OrderLine:
 
     @property
     def unshipped(self) -> int:
-        return self.quantity - self.quantity_shipped
+        return self.quantity - self.quantity_shipped - self.quantity_cancelled
 
 
 @dataclass
@@ -198,6 +201,9 @@ class Order:
     cancel_reason: str | None = None
     cancelled_by: str | None = None
     marketplace_id: str = MARKETPLACE_ID
+    # A buyer's cancellation request the seller has not acted on yet (its reason), kept on
+    # record once the order is cancelled.
+    buyer_cancel_reason: str | None = None
 
     @property
     def marketplace(self) -> Marketplace:

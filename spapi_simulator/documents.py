@@ -21,7 +21,13 @@ logger = logging.getLogger(__name__)
 LISTINGS_REPORT = "GET_MERCHANT_LISTINGS_ALL_DATA"
 ORDERS_BY_UPDATE_REPORT = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
 ORDERS_BY_DATE_REPORT = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL"
-REPORT_TYPES = (LISTINGS_REPORT, ORDERS_BY_UPDATE_REPORT, ORDERS_BY_DATE_REPORT)
+REPORT_TYPES = (
+    LISTINGS_REPORT,
+    ORDERS_BY_UPDATE_REPORT,
+    ORDERS_BY_DATE_REPORT,
+    "GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE",
+    "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA",
+)
 LISTINGS_FEED = "JSON_LISTINGS_FEED"
 
 # Amazon NA serves flat-file reports in windows-1252 and gzips the big ones.
@@ -175,7 +181,7 @@ def orders_report(orders: Iterable[Order]) -> str:
     rows: list[list[str]] = [ORDER_COLUMNS]
     for order in orders:
         for line in order.lines:
-            if order.status == "CANCELLED":
+            if order.status == "CANCELLED" or line.quantity_cancelled == line.quantity:
                 item_status = "Cancelled"
             elif line.unshipped == 0:
                 item_status = "Shipped"

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from .clock import SimClock, isoformat
 
 if TYPE_CHECKING:
-    from .data import Listing, Order
+    from .data import Listing, Order, OrderLine
 
 log = logging.getLogger("spapi_simulator.notifications")
 
@@ -205,13 +205,24 @@ def envelope(
     }
 
 
+def _item_status(order: Order, line: OrderLine) -> str:
+    # The model knows only these two: a cancelled line stays "Unshipped", the summary's
+    # OrderStatus and NumberOfItemsUnshipped say the rest.
+    shipped = line.quantity_shipped
+    done = shipped > 0 and shipped == line.quantity - line.quantity_cancelled
+    return "Shipped" if done else "Unshipped"
+
+
 def order_change_payload(
     order: Order, seller_id: str, change_type: str, reason: str, when: datetime
 ) -> dict[str, Any]:
     """The ORDER_CHANGE payload for ``order`` as it is now (OrderChangeNotification.json)."""
     shipped = sum(line.quantity_shipped for line in order.lines)
     ordered = sum(line.quantity for line in order.lines)
-    buyer_cancel = change_type == "BuyerRequestedChange"
+    # A buyer's request stays flagged on every change until the order is cancelled or shipped.
+    buyer_cancel = change_type == "BuyerRequestedChange" or (
+        order.buyer_cancel_reason is not None and order.status != "SHIPPED"
+    )
     ship_from, ship_to = order.ship_by
     deliver_from, deliver_to = order.deliver_by
     summary: dict[str, Any] = {
@@ -232,7 +243,7 @@ def order_change_payload(
                 "OrderItemId": line.order_item_id,
                 "SellerSKU": line.sku,
                 "SupplySourceId": None,
-                "OrderItemStatus": "Shipped" if line.unshipped == 0 else "Unshipped",
+                "OrderItemStatus": _item_status(order, line),
                 "Quantity": line.quantity,
                 "QuantityShipped": line.quantity_shipped,
                 "IsBuyerRequestedCancel": buyer_cancel,

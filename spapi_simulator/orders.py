@@ -298,18 +298,10 @@ def _item_json(order: Order, line: OrderLine, included: frozenset[str]) -> dict[
         }
     if "PROMOTION" in included and line.promotion_ids:
         item["promotion"] = {"breakdowns": [{"promotionId": p} for p in line.promotion_ids]}
-    if "CANCELLATION" in included and order.status == "CANCELLED" and order.cancelled_by:
-        item["cancellation"] = {
-            "cancellationExecution": {
-                "cancelledBy": order.cancelled_by,
-                "cancelReason": order.cancel_reason or "",
-            }
-        }
-        if order.cancelled_by == "BUYER":
-            item["cancellation"]["cancellationRequest"] = {
-                "requester": "BUYER",
-                "cancelReason": order.cancel_reason or "",
-            }
+    if "CANCELLATION" in included:
+        cancellation = _cancellation_json(order, line)
+        if cancellation:
+            item["cancellation"] = cancellation
     if "FULFILLMENT" in included:
         unfulfilled = 0 if order.status == "CANCELLED" else line.unshipped
         item["fulfillment"] = {
@@ -322,3 +314,27 @@ def _item_json(order: Order, line: OrderLine, included: frozenset[str]) -> dict[
             "taxCollections": [{"model": "MARKETPLACE_FACILITATOR", "responsibleParty": collector}]
         }
     return item
+
+
+def _cancellation_json(order: Order, line: OrderLine) -> dict[str, Any]:
+    """The item's cancellation: a buyer's request (pending or honoured) and who cancelled it,
+    the whole order or this line only (a seller's partial cancellation)."""
+    cancellation: dict[str, Any] = {}
+    if order.buyer_cancel_reason is not None or (
+        order.status == "CANCELLED" and order.cancelled_by == "BUYER"
+    ):
+        cancellation["cancellationRequest"] = {
+            "requester": "BUYER",
+            "cancelReason": order.buyer_cancel_reason or order.cancel_reason or "",
+        }
+    if order.status == "CANCELLED" and order.cancelled_by:
+        cancellation["cancellationExecution"] = {
+            "cancelledBy": order.cancelled_by,
+            "cancelReason": line.cancel_reason or order.cancel_reason or "",
+        }
+    elif line.quantity_cancelled:
+        cancellation["cancellationExecution"] = {
+            "cancelledBy": "MERCHANT",
+            "cancelReason": line.cancel_reason or "",
+        }
+    return cancellation

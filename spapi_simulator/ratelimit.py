@@ -34,6 +34,7 @@ USAGE_PLANS: dict[str, UsagePlan] = {
     "searchListingsItems": UsagePlan(5.0, 5),
     "getInventorySummaries": UsagePlan(2.0, 2),
     "getMarketplaceParticipations": UsagePlan(0.016, 15),
+    "listTransactions": UsagePlan(0.5, 10),
     # Notifications API v1: every operation 1 request per second, burst 5.
     "createDestination": UsagePlan(1.0, 5),
     "getDestinations": UsagePlan(1.0, 5),

@@ -27,6 +27,7 @@ from .data import (
     US_MARKETPLACE_ID,
     Listing,
     Order,
+    OrderLine,
     Package,
     generate_catalogue,
     generate_marketplace_catalogue,
@@ -58,8 +59,40 @@ from .notifications import (
     fba_inventory_payload,
     order_change_payload,
 )
+from .order_feeds import (
+    BAD_MESSAGE,
+    BAD_REASON,
+    CANCEL_REASONS,
+    NOT_CANCELLABLE,
+    ORDER_ACKNOWLEDGEMENT_FEED,
+    UNKNOWN_ITEM,
+    UNKNOWN_ORDER,
+    UNPARSEABLE,
+    AckMessage,
+    FeedRefused,
+    MessageResult,
+    parse_acknowledgements,
+    processing_report,
+)
 from .orders import ALL_INCLUDED, ALL_ROLES, OrderBook, order_json
 from .ratelimit import TokenBuckets
+from .returns import (
+    MERCHANT_RETURNS_REPORT,
+    RECEIVED,
+    REFUND,
+    RETURNS_REPORTS,
+    SHIPMENT,
+    LineAmounts,
+    Return,
+    Transaction,
+    draw_disposition,
+    fba_returns_report,
+    line_amounts,
+    merchant_returns_report,
+    new_return,
+    tax_components,
+    transaction_id,
+)
 
 # Default credentials, printed at start-up and documented in docs/SIMULATOR.md.
 DEFAULT_CLIENT_ID = "amzn1.application-oa2-client.simulator"
@@ -135,6 +168,12 @@ class SimConfig:
     sqs_endpoint_url: str | None = None
     # Simulated seconds between an order or FBA change and its notification being sent.
     notification_delay_seconds: float = 0.0
+    # Shares of shipped orders (of those progressing on their own) a buyer returns, and that
+    # get a refund without a return (a concession); docs/SIMULATOR.md.
+    return_share: float = 0.08
+    concession_share: float = 0.02
+    # Transactions per listTransactions page (Amazon does not document its page size).
+    transactions_page_size: int = 100
 
 
 @dataclass
@@ -376,6 +415,15 @@ class SimState:
             self.fault_rng = random.Random(f"{seed}:faults")
             self.notification_rng = random.Random(f"{seed}:notifications:faults")
             self.shipments: list[dict[str, Any]] = []
+            # Returns by id, in the order they were requested; Finances transactions in the
+            # order they were posted (posting times never go back, so the list stays sorted).
+            self.returns: dict[str, Return] = {}
+            self.transactions: list[Transaction] = []
+            self.finance_rng = random.Random(f"{seed}:finances")
+            # Orders the control API made: they do not progress (nor get returned) on their own.
+            self.driven_orders: set[str] = set()
+            self._pending_returns: dict[str, Return] = {}
+            self._forced_dispositions: dict[str, str | None] = {}
             self.participations: dict[str, bool] = dict(DEFAULT_PARTICIPATIONS)
             self.buckets = TokenBuckets()
             self._report_seq = 0
@@ -489,7 +537,22 @@ class SimState:
 
     def _handle_event(self, event: _Event) -> None:
         kind, when = event.kind, event.when
-        if kind in ("confirm", "cancel", "fba_ship", "buyer_cancel", "merchant_ship"):
+        if kind in ("return_request", "return_receive"):
+            self._handle_return_event(kind, event.ref, when)
+            return
+        if kind == "concession":
+            order = self.orders.by_id.get(event.ref)
+            if order is not None:
+                self._concession(order, when, None, None)
+            return
+        if kind in (
+            "confirm",
+            "cancel",
+            "fba_ship",
+            "buyer_cancel",
+            "merchant_ship",
+            "honour_cancel_request",
+        ):
             order = self.orders.by_id.get(event.ref)
             if order is None:
                 return
@@ -498,7 +561,20 @@ class SimState:
             elif kind == "cancel" and order.status == "PENDING":
                 self._cancel(order, when, "BUYER", "Ordered by mistake")
             elif kind == "buyer_cancel" and order.status == "UNSHIPPED":
-                self._cancel(order, when, "BUYER", "No longer needed")
+                self.request_cancellation(order, when, "No longer needed")
+                if not self.publishing:
+                    # Before the simulator started, the seller honoured the request.
+                    self._schedule(
+                        when + timedelta(hours=self._order_rng(order).uniform(0.5, 4)),
+                        "honour_cancel_request",
+                        order.order_id,
+                    )
+            elif (
+                kind == "honour_cancel_request"
+                and order.status == "UNSHIPPED"
+                and order.buyer_cancel_reason is not None
+            ):
+                self._cancel(order, when, "BUYER", order.buyer_cancel_reason)
             elif kind in ("fba_ship", "merchant_ship") and order.status in (
                 "UNSHIPPED",
                 "PARTIALLY_SHIPPED",
@@ -598,6 +674,8 @@ class SimState:
                 moved.append(stock)
             listing.last_updated = created
         self.orders.add(order)
+        if not lifecycle:
+            self.driven_orders.add(order.order_id)
         self.order_changed(order, created, reason="New order")
         for stock in moved:
             self.fba_changed(stock, created)
@@ -694,6 +772,7 @@ class SimState:
         self._set_status(order, "SHIPPED", when)
         for stock in moved:
             self.fba_changed(stock, when)
+        self._shipped(order, items, when)
 
     def create_orders(
         self,
@@ -799,9 +878,317 @@ class SimState:
         self.shipments.append(
             {"orderId": order.order_id, "packageDetail": package, "receivedTime": isoformat(now)}
         )
+        self._shipped(order, items, now)
 
     def order_view(self, order: Order) -> dict[str, Any]:
         return order_json(order, ALL_INCLUDED, roles=None)
+
+    # -- returns, refunds, cancellation requests ------------------------------------------
+
+    def _return_rng(self, order: Order) -> random.Random:
+        return random.Random(f"{self.config.seed}:{order.marketplace_id}:order:{order.seq}:return")
+
+    def _post(
+        self,
+        kind: str,
+        order: Order,
+        lines: list[LineAmounts],
+        when: datetime,
+        *,
+        return_id: str | None = None,
+    ) -> Transaction:
+        refund = kind == REFUND
+        transaction = Transaction(
+            transaction_id=transaction_id(self.finance_rng),
+            transaction_type=kind,
+            description="Refund Order" if refund else "Order Payment",
+            order=order,
+            posted=max(when, self.transactions[-1].posted) if self.transactions else when,
+            lines=lines,
+            refund_id=("RF" + transaction_id(self.finance_rng)[:12]) if refund else None,
+            return_id=return_id,
+            seller_id=self.config.seller_id,
+        )
+        self.transactions.append(transaction)
+        return transaction
+
+    def _shipped(self, order: Order, items: list[tuple[str, int]], when: datetime) -> None:
+        """Amazon pays the shipped units (a Shipment transaction); an order progressing on
+        its own may later come back (a return) or get a concession, drawn from its seed."""
+        lines = {line.order_item_id: line for line in order.lines}
+        amounts = [
+            line_amounts(order, lines[item_id], quantity, shipping=True)
+            for item_id, quantity in items
+            if quantity
+        ]
+        if amounts:
+            self._post(SHIPMENT, order, amounts, when)
+        if order.order_id in self.driven_orders or order.status != "SHIPPED":
+            return
+        rng = self._return_rng(order)
+        draw = rng.random()
+        if draw < self.config.return_share:
+            line = rng.choice(order.lines)
+            requested = when + timedelta(days=rng.uniform(3, 20))
+            arrives = requested + timedelta(days=rng.uniform(3, 8))
+            item = self._make_return(order, line, rng.randint(1, line.quantity), requested, arrives)
+            self._pending_returns[item.return_id] = item
+            self._schedule(requested, "return_request", item.return_id)
+        elif draw < self.config.return_share + self.config.concession_share:
+            self._schedule(when + timedelta(days=rng.uniform(5, 25)), "concession", order.order_id)
+
+    def _make_return(
+        self,
+        order: Order,
+        line: OrderLine,
+        quantity: int,
+        requested: datetime,
+        arrives: datetime,
+        reason: str | None = None,
+    ) -> Return:
+        listing = self.catalogues[order.marketplace_id].get(line.sku)
+        rng = random.Random(f"{self.config.seed}:return:{order.order_id}:{len(self.returns)}")
+        item = new_return(
+            rng,
+            order,
+            line,
+            quantity,
+            requested.replace(microsecond=0),
+            arrives.replace(microsecond=0),
+            reason=reason,
+            fnsku=listing.fn_sku if listing else None,
+        )
+        while item.return_id in self.returns or item.return_id in self._pending_returns:
+            item.return_id += "X"
+        return item
+
+    def _handle_return_event(self, kind: str, return_id: str, when: datetime) -> None:
+        if kind == "return_request":
+            item = self._pending_returns.pop(return_id, None)
+            if item is not None:
+                self.returns[item.return_id] = item
+                self._schedule(item.arrives, "return_receive", item.return_id)
+            return
+        item = self.returns.get(return_id)
+        if item is not None and item.status != RECEIVED:
+            self.receive_return(item, when, self._forced_dispositions.pop(return_id, None))
+
+    def receive_return(self, item: Return, when: datetime, disposition: str | None = None) -> None:
+        """The units arrive: an FBA unit goes to fulfillable (SELLABLE) or unfulfillable stock;
+        a merchant return waits for the seller. Amazon then refunds the buyer."""
+        item.status, item.received = RECEIVED, when
+        order = self.orders.by_id[item.order_id]
+        if item.fulfilled_by == "AMAZON":
+            item.disposition = disposition or draw_disposition(
+                random.Random(f"{self.config.seed}:disposition:{item.return_id}")
+            )
+            listing = self.catalogues[item.marketplace_id].get(item.sku)
+            if listing is not None:
+                stock = listing.stock
+                if item.disposition == "SELLABLE":
+                    stock.quantity += item.quantity
+                else:
+                    stock.unfulfillable += item.quantity
+                stock.last_updated = when
+                self.fba_changed(stock, when)
+        if item.refund:
+            line = next(x for x in order.lines if x.order_item_id == item.order_item_id)
+            whole = item.quantity == line.quantity
+            refund = self._post(
+                REFUND,
+                order,
+                [line_amounts(order, line, item.quantity, shipping=whole)],
+                when,
+                return_id=item.return_id,
+            )
+            item.refund_transaction_id = refund.transaction_id
+
+    def create_return(
+        self,
+        order: Order,
+        line: OrderLine,
+        quantity: int,
+        *,
+        reason: str | None,
+        arrives_after: float,
+        disposition: str | None,
+        refund: bool,
+    ) -> Return:
+        """Control API: a buyer returns ``quantity`` of ``line`` now."""
+        now = self.tick().replace(microsecond=0)
+        arrives = now + timedelta(seconds=arrives_after)
+        item = self._make_return(order, line, quantity, now, arrives, reason or "UNWANTED_ITEM")
+        item.refund = refund
+        self.returns[item.return_id] = item
+        if arrives_after <= 0:
+            self.receive_return(item, now, disposition)
+        else:
+            self._forced_dispositions[item.return_id] = disposition
+            self._schedule(arrives, "return_receive", item.return_id)
+        return item
+
+    def returned_quantity(self, order: Order, line: OrderLine) -> int:
+        return sum(
+            r.quantity
+            for r in [*self.returns.values(), *self._pending_returns.values()]
+            if r.order_id == order.order_id and r.order_item_id == line.order_item_id
+        )
+
+    def _concession(
+        self, order: Order, when: datetime, line: OrderLine | None, cents: int | None
+    ) -> Transaction:
+        """A refund without a return: part of one line's price (and its tax) given back."""
+        rng = self._return_rng(order)
+        line = line or rng.choice(order.lines)
+        principal = cents if cents is not None else round(line.item_cents * rng.uniform(0.1, 0.4))
+        share = principal / line.item_cents if line.item_cents else 0
+        amounts = LineAmounts(
+            line=line,
+            quantity=0,
+            principal=principal,
+            shipping=0,
+            promotion=0,
+            taxes=tax_components(order, round(line.item_tax_cents * share)),
+            fee=round(principal * 0.15),
+        )
+        return self._post(REFUND, order, [amounts], when)
+
+    def request_cancellation(self, order: Order, when: datetime, reason: str) -> None:
+        """A buyer asks to cancel an unshipped merchant order: flagged on the order and its
+        items (Orders API ``cancellationRequest``) and in ORDER_CHANGE, until the seller acts."""
+        order.buyer_cancel_reason = reason
+        self.orders.touch(order, max(when, order.last_updated))
+        self.order_changed(order, when, "BuyerRequestedChange", "Buyer Requested Cancel")
+
+    def seller_cancel(self, order: Order, reasons: dict[str, str], when: datetime) -> None:
+        """The seller cancels the unshipped units of the lines in ``reasons`` (order item id
+        -> CancelReason): listed units go back to the listing's quantity."""
+        every_open = {line.order_item_id for line in order.lines if line.unshipped}
+        if every_open <= set(reasons) and not any(x.quantity_shipped for x in order.lines):
+            first = next(iter(reasons.values()))
+            for line in order.lines:
+                line.cancel_reason = reasons.get(line.order_item_id, first)
+            units = {line.order_item_id: line.unshipped for line in order.lines}
+            self._cancel(order, when, "MERCHANT", first)
+            for line in order.lines:
+                line.quantity_cancelled = units[line.order_item_id]
+            return
+        for line in order.lines:
+            reason = reasons.get(line.order_item_id)
+            if reason is None or not line.unshipped:
+                continue
+            listing = self.catalogues[order.marketplace_id].get(line.sku)
+            if listing is not None:
+                listing.stock.quantity += line.unshipped
+                listing.last_updated = max(when, listing.last_updated)
+            line.quantity_cancelled += line.unshipped
+            line.cancel_reason = reason
+        if all(line.unshipped == 0 for line in order.lines):
+            self._set_status(order, "SHIPPED", when)
+        else:
+            self.orders.touch(order, max(when, order.last_updated))
+            self.order_changed(order, when, reason="Order items cancelled by the seller")
+
+    def _apply_acknowledgement(
+        self, message: AckMessage, marketplaces: list[str], when: datetime
+    ) -> MessageResult | None:
+        def error(code: str, text: str) -> MessageResult:
+            return MessageResult(message.message_id, "Error", code, text, message.order_id)
+
+        order = self.orders.by_id.get(message.order_id)
+        if order is None or order.marketplace_id not in marketplaces:
+            return error(UNKNOWN_ORDER, f"Order {message.order_id} was not found.")
+        if message.status_code == "Success":
+            if message.merchant_order_id:
+                order.seller_order_id = message.merchant_order_id
+            return None
+        if order.fulfilled_by != "MERCHANT":
+            return error(
+                NOT_CANCELLABLE, "The order is fulfilled by Amazon; it cannot be cancelled."
+            )
+        if order.status not in ("PENDING", "UNSHIPPED", "PARTIALLY_SHIPPED"):
+            return error(
+                NOT_CANCELLABLE, f"The order has status {order.status}; it cannot be cancelled."
+            )
+        if not message.items:
+            return error(BAD_MESSAGE, "Name each Item to cancel, with its CancelReason.")
+        lines = {line.order_item_id: line for line in order.lines}
+        reasons: dict[str, str] = {}
+        for item in message.items:
+            line = lines.get(item.order_item_id)
+            if line is None:
+                return error(
+                    UNKNOWN_ITEM, f"AmazonOrderItemCode {item.order_item_id!r} is not in the order."
+                )
+            if item.cancel_reason not in CANCEL_REASONS:
+                return error(
+                    BAD_REASON,
+                    f"CancelReason {item.cancel_reason!r} is not valid; use one of "
+                    f"{', '.join(CANCEL_REASONS)}.",
+                )
+            if not line.unshipped:
+                return error(
+                    NOT_CANCELLABLE,
+                    f"Item {item.order_item_id} has no unshipped units left to cancel.",
+                )
+            reasons[item.order_item_id] = str(item.cancel_reason)
+        self.seller_cancel(order, reasons, when)
+        return None
+
+    def _finish_acknowledgement_feed(self, feed: Feed, content: bytes, when: datetime) -> bytes:
+        try:
+            messages, results = parse_acknowledgements(content)
+        except FeedRefused as exc:
+            return processing_report(
+                feed.seller_id,
+                feed.feed_id,
+                0,
+                [MessageResult("0", "Error", UNPARSEABLE, str(exc))],
+            )
+        for message in messages:
+            result = self._apply_acknowledgement(message, feed.marketplace_ids, when)
+            if result is not None:
+                results.append(result)
+        refused = {r.message_id for r in results} - {m.message_id for m in messages}
+        return processing_report(
+            feed.seller_id, feed.feed_id, len(messages) + len(refused), results
+        )
+
+    def returns_report_text(self, report: Report) -> str | None:
+        """A returns report's rows in its window, or None when there are none (Amazon
+        cancels a report with no data)."""
+        markets = set(report.marketplace_ids)
+        start, end = report.data_start, report.data_end
+        if report.report_type == MERCHANT_RETURNS_REPORT:
+            rows = sorted(
+                (
+                    r
+                    for r in self.returns.values()
+                    if r.fulfilled_by == "MERCHANT"
+                    and r.marketplace_id in markets
+                    and start <= r.requested <= end
+                ),
+                key=lambda r: (r.requested, r.return_id),
+            )
+            if not rows:
+                return None
+            refunds = {
+                t.return_id: -t.total_cents for t in self.transactions if t.return_id is not None
+            }
+            return merchant_returns_report(rows, self.orders.by_id, refunds)
+        pools = {MARKETPLACES[m].fba_pool for m in markets if m in MARKETPLACES}
+        rows = sorted(
+            (
+                r
+                for r in self.returns.values()
+                if r.fulfilled_by == "AMAZON"
+                and r.received is not None
+                and MARKETPLACES[r.marketplace_id].fba_pool in pools
+                and start <= r.received <= end
+            ),
+            key=lambda r: (r.received or r.requested, r.return_id),
+        )
+        return fba_returns_report(rows) if rows else None
 
     # -- notifications -------------------------------------------------------------------
 
@@ -923,7 +1310,15 @@ class SimState:
         return report
 
     def _finish_report(self, report: Report, when: datetime) -> None:
-        if report.report_type == LISTINGS_REPORT:
+        if report.report_type in RETURNS_REPORTS:
+            returns_text = self.returns_report_text(report)
+            if returns_text is None:
+                if report.processing_start is None:
+                    report.processing_start = when
+                report.status, report.processing_end = "CANCELLED", when
+                return
+            text = returns_text
+        elif report.report_type == LISTINGS_REPORT:
             # Amazon's listings report covers one marketplace: the first one asked for.
             text = listings_report(self.catalogues.get(report.marketplace_ids[0], {}).values())
         else:
@@ -993,6 +1388,18 @@ class SimState:
 
         source = self.documents.get(feed.input_document_id)
         content = source.content if source and source.uploaded else b""
+        if feed.feed_type == ORDER_ACKNOWLEDGEMENT_FEED:
+            xml_report = self._finish_acknowledgement_feed(feed, content, when)
+            result = self.new_document("feed_result", "text/xml; charset=UTF-8")
+            result.content, result.uploaded = xml_report, True
+            if feed.processing_start is None:
+                feed.processing_start = when
+            feed.status, feed.processing_end, feed.result_document_id = (
+                "FATAL" if feed.force_fatal else "DONE",
+                when,
+                result.document_id,
+            )
+            return
         outcome = process_listings_feed(
             content if content else b"",
             feed_id=feed.feed_id,

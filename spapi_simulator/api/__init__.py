@@ -7,7 +7,7 @@ consent page), ``document_urls`` (the pre-signed S3 URLs) and ``control`` (``/_s
 
 from __future__ import annotations
 
-from . import feeds, inventory, listings, notifications, orders, reports, sellers
+from . import feeds, finances, inventory, listings, notifications, orders, reports, sellers
 from .common import Operation
 
 OPERATIONS: list[Operation] = [
@@ -18,6 +18,7 @@ OPERATIONS: list[Operation] = [
     *inventory.OPERATIONS,
     *sellers.OPERATIONS,
     *notifications.OPERATIONS,
+    *finances.OPERATIONS,
 ]
 OPERATION_IDS = tuple(operation.operation_id for operation in OPERATIONS)
 

@@ -6,6 +6,7 @@ counters). Not part of SP-API; no access token, no usage plan (docs/SIMULATOR.md
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 
 from werkzeug.wrappers import Request
 
@@ -17,8 +18,11 @@ from ..data import (
     MARKETPLACE_ID,
     MARKETPLACES,
     Listing,
+    Order,
+    OrderLine,
 )
 from ..orders import RESTRICTED_ROLES
+from ..returns import DISPOSITIONS, REFUND, RETURN_REASONS, transaction_json
 from ..state import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -381,4 +385,125 @@ ROUTES = [
     ControlRoute("/_sim/counters", ("GET",), "sim_counters", sim_counters),
     ControlRoute("/_sim/clock", ("GET",), "sim_clock", sim_clock),
     ControlRoute("/_sim/clock/advance", ("POST",), "sim_clock_advance", sim_clock_advance),
+]
+
+
+def _order(state: SimState, order_id: object) -> Order:
+    order = state.orders.by_id.get(str(order_id)) if order_id else None
+    if order is None:
+        raise not_found(f"Order {order_id} was not found.")
+    return order
+
+
+def _line(order: Order, item_id: object) -> OrderLine:
+    if item_id is None:
+        return order.lines[0]
+    for line in order.lines:
+        if line.order_item_id == str(item_id):
+            return line
+    raise invalid(f"orderItemId {item_id} is not part of order {order.order_id}.")
+
+
+def sim_returns(state: SimState, request: Request) -> Result:
+    """GET: the returns (``orderId`` filters); POST: a buyer returns units of a line now."""
+    if request.method == "GET":
+        order_id = request.args.get("orderId")
+        return 200, {
+            "returns": [
+                item.as_json()
+                for item in state.returns.values()
+                if order_id is None or item.order_id == order_id
+            ]
+        }
+    body = json_body(request)
+    order = _order(state, body.get("orderId"))
+    line = _line(order, body.get("orderItemId"))
+    returnable = line.quantity_shipped - state.returned_quantity(order, line)
+    quantity = body.get("quantity", returnable)
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
+        raise invalid("quantity must be a positive integer.")
+    if quantity > returnable:
+        raise invalid(
+            f"quantity {quantity} exceeds the {returnable} shipped unit(s) of orderItemId "
+            f"{line.order_item_id} not returned yet."
+        )
+    reason = body.get("reason")
+    if reason is not None and reason not in RETURN_REASONS:
+        raise invalid(f"reason must be one of {', '.join(RETURN_REASONS)}.")
+    disposition = body.get("disposition")
+    if disposition is not None and disposition not in DISPOSITIONS:
+        raise invalid(f"disposition must be one of {', '.join(DISPOSITIONS)}.")
+    arrives = body.get("arrivesAfterSeconds", 5 * 86400)
+    if isinstance(arrives, bool) or not isinstance(arrives, int | float) or arrives < 0:
+        raise invalid("arrivesAfterSeconds must be a non-negative number.")
+    refund = body.get("refund", True)
+    if not isinstance(refund, bool):
+        raise invalid("refund must be true or false.")
+    item = state.create_return(
+        order,
+        line,
+        quantity,
+        reason=reason,
+        arrives_after=float(arrives),
+        disposition=disposition,
+        refund=refund,
+    )
+    return 201, {"return": item.as_json()}
+
+
+def sim_refunds(state: SimState, request: Request) -> Result:
+    """POST: a concession, a refund without a return, of ``amount`` (the order's currency) on
+    one line; GET: every refund transaction as ``listTransactions`` returns it."""
+    if request.method == "GET":
+        return 200, {
+            "refunds": [
+                {**transaction_json(t), "returnId": t.return_id}
+                for t in state.transactions
+                if t.transaction_type == REFUND
+            ]
+        }
+    body = json_body(request)
+    order = _order(state, body.get("orderId"))
+    line = _line(order, body.get("orderItemId"))
+    if not line.quantity_shipped:
+        raise invalid(f"orderItemId {line.order_item_id} has not shipped; nothing to refund.")
+    amount = body.get("amount")
+    cents: int | None = None
+    if amount is not None:
+        try:
+            cents = round(Decimal(str(amount)) * 100)
+        except (InvalidOperation, ValueError):
+            raise invalid('amount must be a decimal number such as "4.50".') from None
+        if not 0 < cents <= line.item_cents:
+            raise invalid(
+                f"amount must be above 0 and at most the line's {line.item_cents / 100:.2f}."
+            )
+    transaction = state._concession(order, state.tick().replace(microsecond=0), line, cents)
+    return 201, {"refund": transaction_json(transaction)}
+
+
+def sim_cancel_request(state: SimState, request: Request, order_id: str) -> Result:
+    """A buyer asks to cancel an unshipped merchant order now."""
+    order = _order(state, order_id)
+    reason = json_body(request).get("reason", "No longer needed")
+    if not isinstance(reason, str) or not reason:
+        raise invalid("reason must be a non-empty string.")
+    if order.fulfilled_by != "MERCHANT" or order.status not in ("PENDING", "UNSHIPPED"):
+        raise invalid(
+            f"Order {order.order_id} is {order.fulfilled_by} / {order.status}: a buyer can ask to "
+            "cancel only an unshipped merchant order."
+        )
+    state.request_cancellation(order, state.tick().replace(microsecond=0), reason)
+    return 200, {"order": state.order_view(order)}
+
+
+ROUTES += [
+    ControlRoute("/_sim/returns", ("GET", "POST"), "sim_returns", sim_returns),
+    ControlRoute("/_sim/refunds", ("GET", "POST"), "sim_refunds", sim_refunds),
+    ControlRoute(
+        "/_sim/orders/<order_id>/cancel-request",
+        ("POST",),
+        "sim_cancel_request",
+        sim_cancel_request,
+    ),
 ]

@@ -7,6 +7,7 @@ from werkzeug.wrappers import Request
 
 from ..data import MARKETPLACES
 from ..documents import LISTINGS_FEED
+from ..order_feeds import ORDER_ACKNOWLEDGEMENT_FEED
 from ..state import AccessToken, SimState
 from .common import (
     Operation,
@@ -36,21 +37,22 @@ def create_feed(state: SimState, request: Request, access: AccessToken) -> Resul
     feed_type = body.get("feedType")
     if not feed_type:
         raise invalid("feedType is required.")
-    if feed_type != LISTINGS_FEED:
+    if feed_type not in (LISTINGS_FEED, ORDER_ACKNOWLEDGEMENT_FEED):
         raise invalid(
-            f"feedType '{feed_type}' is not supported by the simulator (only {LISTINGS_FEED})."
+            f"feedType '{feed_type}' is not supported by the simulator (only {LISTINGS_FEED} "
+            f"and {ORDER_ACKNOWLEDGEMENT_FEED})."
         )
     markets = body_marketplaces(body)
     if len(markets) != 1 or markets[0] not in MARKETPLACES:
         raise invalid(
-            f"A {LISTINGS_FEED} applies to one marketplace: marketplaceIds must be one of "
+            f"A {feed_type} applies to one marketplace: marketplaceIds must be one of "
             f"{', '.join(MARKETPLACES)}."
         )
     document_id = body.get("inputFeedDocumentId")
     document = state.documents.get(str(document_id))
     if document is None or document.kind != "feed_input":
         raise invalid(f"inputFeedDocumentId '{document_id}' is not a feed document you created.")
-    feed = state.create_feed(LISTINGS_FEED, markets, document.document_id, access.seller_id)
+    feed = state.create_feed(str(feed_type), markets, document.document_id, access.seller_id)
     return 202, {"feedId": feed.feed_id}
 
 

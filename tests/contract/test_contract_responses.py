@@ -5,11 +5,21 @@ from __future__ import annotations
 import io
 import json
 from collections import defaultdict
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sp_api.api import Feeds, Inventories, ListingsItems, Notifications, Orders, Reports, Sellers
+from sp_api.api import (
+    Feeds,
+    FinancesV20240619,
+    Inventories,
+    ListingsItems,
+    Notifications,
+    Orders,
+    Reports,
+    Sellers,
+)
 from sp_api.base.exceptions import SellingApiException
 
 from spapi_simulator import Simulator
@@ -95,6 +105,35 @@ def drive_every_operation(sim: Simulator) -> dict[str, Any]:
             download=True,
             character_code="windows-1252",
         )
+
+    # Returns reports (CANCELLED when the window holds no return), refunds and sales in
+    # Finances transactions, a cancellation through the order acknowledgement feed.
+    returned = control.post("/_sim/orders", json={"fulfillmentStatus": "SHIPPED"}).json()
+    control.post(
+        "/_sim/returns",
+        json={"orderId": returned["orders"][0]["orderId"], "quantity": 1, "arrivesAfterSeconds": 0},
+    )
+    control.post("/_sim/refunds", json={"orderId": returned["orders"][0]["orderId"]})
+    for kind in (
+        "GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE",
+        "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA",
+    ):
+        report_id = reports.create_report(
+            reportType=kind, dataStartTime="2025-01-01T00:00:00Z"
+        ).payload["reportId"]
+        sim.clock.advance(60)
+        report = reports.get_report(report_id).payload
+        if report["processingStatus"] == "DONE":
+            reports.get_report_document(report["reportDocumentId"], character_code="windows-1252")
+    sim.clock.advance(180)
+    finances = FinancesV20240619(**kw)
+    after = (sim.clock.now() - timedelta(days=60)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    page = finances.list_transactions(postedAfter=after)
+    if page.payload.get("nextToken"):
+        finances.list_transactions(nextToken=page.payload["nextToken"])
+    finances.list_transactions(
+        relatedIdentifierName="ORDER_ID", relatedIdentifierValue=returned["orders"][0]["orderId"]
+    )
 
     feeds = Feeds(**kw)
     feed_document = {
