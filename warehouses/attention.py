@@ -38,6 +38,7 @@ def drifted_items() -> QuerySet[Item]:
     """Items with a merchant-fulfilled listing whose Amazon quantity, when last read, was not the
     one last pushed (marketplaces.queries.drifted_listings' rule)."""
     listing = Item._meta.get_field("listings").related_model
+    assert not isinstance(listing, str)  # a resolved model once the apps are loaded
     drifted = (
         listing._default_manager.filter(
             fulfillment_channel="merchant",
