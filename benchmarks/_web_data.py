@@ -35,7 +35,7 @@ ORDERS_SQL = """
 INSERT INTO marketplaces_salesorder (
     channel_id, amazon_order_id, status, hold_reason, amazon_status, fulfillment_channel,
     warehouse_id, currency, purchased_at, amazon_updated_at, delivered_at, shipped_at,
-    subtotal, shipping_total, discount_total, tax_total, total,
+    latest_ship_date, subtotal, shipping_total, discount_total, tax_total, total,
     buyer_name, buyer_email, buyer_phone, shipping_address, personal_data_erased_at,
     created_at, updated_at)
 SELECT %(channel)s,
@@ -46,6 +46,7 @@ SELECT %(channel)s,
        CASE WHEN g %% 3 = 0 THEN %(warehouse2)s ELSE %(warehouse1)s END,
        'CAD', p.at, p.at + interval '2 hours', NULL,
        CASE WHEN s.status IN ('shipped', 'partially_shipped') THEN p.at + interval '1 day' END,
+       p.at + interval '2 days',
        (10 + g %% 190)::numeric + 0.99, 4.99, 0, 1.30, (10 + g %% 190)::numeric + 7.28,
        '', '', '', NULL, NULL, p.at, p.at + interval '2 hours'
 FROM generate_series(1, %(orders)s) AS g
