@@ -26,8 +26,10 @@ FROM generate_series(1, %(items)s) AS g
 """
 
 STOCK_SQL = """
-INSERT INTO warehouses_stock (item_id, warehouse_id, on_hand, committed, updated_at)
-SELECT i.id, w.id, (i.id * 7 + w.id * 13) %% 250, (i.id + w.id) %% 5, %(now)s
+INSERT INTO warehouses_stock (
+    item_id, warehouse_id, on_hand, committed, amazon_reserved, amazon_inbound,
+    amazon_unfulfillable, updated_at)
+SELECT i.id, w.id, (i.id * 7 + w.id * 13) %% 250, (i.id + w.id) %% 5, 0, 0, 0, %(now)s
 FROM warehouses_item AS i CROSS JOIN warehouses_warehouse AS w
 """
 
