@@ -26,8 +26,10 @@ FROM generate_series(1, %(items)s) AS g
 """
 
 STOCK_SQL = """
-INSERT INTO warehouses_stock (item_id, warehouse_id, on_hand, committed, updated_at)
-SELECT i.id, w.id, (i.id * 7 + w.id * 13) %% 250, (i.id + w.id) %% 5, %(now)s
+INSERT INTO warehouses_stock (
+    item_id, warehouse_id, on_hand, committed, amazon_reserved, amazon_inbound,
+    amazon_unfulfillable, updated_at)
+SELECT i.id, w.id, (i.id * 7 + w.id * 13) %% 250, (i.id + w.id) %% 5, 0, 0, 0, %(now)s
 FROM warehouses_item AS i CROSS JOIN warehouses_warehouse AS w
 """
 
@@ -35,9 +37,9 @@ ORDERS_SQL = """
 INSERT INTO marketplaces_salesorder (
     channel_id, amazon_order_id, status, hold_reason, amazon_status, fulfillment_channel,
     warehouse_id, currency, purchased_at, amazon_updated_at, delivered_at, shipped_at,
-    subtotal, shipping_total, discount_total, tax_total, total,
+    latest_ship_date, subtotal, shipping_total, discount_total, tax_total, total,
     buyer_name, buyer_email, buyer_phone, shipping_address, personal_data_erased_at,
-    created_at, updated_at)
+    personal_data_withheld, created_at, updated_at)
 SELECT %(channel)s,
        '70' || (1 + g %% 8) || '-' || lpad((g * 7919 %% 10000000)::text, 7, '0') || '-'
             || lpad(g::text, 7, '0'),
@@ -46,8 +48,9 @@ SELECT %(channel)s,
        CASE WHEN g %% 3 = 0 THEN %(warehouse2)s ELSE %(warehouse1)s END,
        'CAD', p.at, p.at + interval '2 hours', NULL,
        CASE WHEN s.status IN ('shipped', 'partially_shipped') THEN p.at + interval '1 day' END,
+       p.at + interval '2 days',
        (10 + g %% 190)::numeric + 0.99, 4.99, 0, 1.30, (10 + g %% 190)::numeric + 7.28,
-       '', '', '', NULL, NULL, p.at, p.at + interval '2 hours'
+       '', '', '', NULL, NULL, '', p.at, p.at + interval '2 hours'
 FROM generate_series(1, %(orders)s) AS g
 CROSS JOIN LATERAL (
     SELECT %(now)s - make_interval(secs => (%(orders)s - g) * 365.0 * 86400 / %(orders)s) AS at
@@ -78,7 +81,8 @@ JOIN warehouses_item AS it ON it.id = %(first_item)s + (o.id * 31 + n * 17) %% %
 RUNS_SQL = """
 INSERT INTO synchistory_syncrun (
     channel_id, kind, trigger, status, window_start, window_end,
-    items_synced, items_failed, orders_synced, orders_failed, progress_done, progress_total,
+    items_synced, items_failed, orders_synced, orders_failed, orders_skipped,
+    progress_done, progress_total,
     error, cursor, reinitiates_id, requested_by_id,
     created_at, started_at, finished_at, heartbeat_at)
 SELECT %(channel)s, k.kind, CASE WHEN g %% 97 = 0 THEN 'manual' ELSE 'automatic' END, s.status,
@@ -87,7 +91,7 @@ SELECT %(channel)s, k.kind, CASE WHEN g %% 97 = 0 THEN 'manual' ELSE 'automatic'
        CASE WHEN k.kind IN ('items', 'stock') THEN s.failed ELSE 0 END,
        CASE WHEN k.kind IN ('orders', 'shipments') THEN %(per_run)s - s.failed ELSE 0 END,
        CASE WHEN k.kind IN ('orders', 'shipments') THEN s.failed ELSE 0 END,
-       %(per_run)s, %(per_run)s,
+       0, %(per_run)s, %(per_run)s,
        CASE WHEN s.status = 'failed' THEN 'Amazon answered 503 three times.' ELSE '' END,
        '', NULL, NULL,
        t.at, t.at + interval '1 second', t.at + interval '90 seconds',

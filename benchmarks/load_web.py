@@ -232,21 +232,25 @@ def table_counts() -> dict[str, int]:
 def page_mix(channel: int, history_older: int, orders_older: int) -> list[tuple[str, str]]:
     history = f"/settings/integrations/marketplaces/{channel}/history/"
     return [
+        ("Home", "/"),
         ("Sync History", history),
         ("Sync History page 2 (Older)", f"{history}?older_than={history_older}"),
         ("Sync History kind=orders status=partial", f"{history}?kind=orders&status=partial"),
         ("Sales Orders", "/sales-orders/"),
         ("Sales Orders page 2 (Older)", f"/sales-orders/?older_than={orders_older}"),
         ("Sales Orders status=on_hold", "/sales-orders/?status=on_hold"),
+        ("Sales Orders ship=late", "/sales-orders/?ship=late"),
+        ("Sales Orders search q=SKU-0042", "/sales-orders/?q=SKU-0042"),
         ("Items", "/items/"),
         ("Items page 100", "/items/?page=100"),
         ("Items search q=SKU-0042", "/items/?q=SKU-0042"),
         ("Items unconfirmed", "/items/?status=unconfirmed"),
+        ("Items low stock", "/items/?attention=low_stock"),
     ]
 
 
 # Each user reads the three main pages more often than the variants.
-WEIGHTS = {"Sync History": 3, "Sales Orders": 3, "Items": 3}
+WEIGHTS = {"Home": 3, "Sync History": 3, "Sales Orders": 3, "Items": 3}
 
 
 def query_profile(pages: list[tuple[str, str]]) -> list[dict[str, object]]:

@@ -1,28 +1,94 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import BadRequest
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views import defaults
 from django.views.decorators.http import require_GET
 
-from marketplaces.models import SalesChannel, SalesOrder
-from warehouses.models import Item, Organization, Warehouse
+from marketplaces import attention
+from marketplaces.models import SalesChannel
+from warehouses.models import Item, Organization
+
+CHART_WIDTH = 600
+CHART_HEIGHT = 80
 
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
+    """What needs attention, most urgent first, each a link to the list that fixes it; then
+    orders and sales per day. A fixed number of aggregate queries, whatever the data."""
+    now = timezone.now()
+    to_ship = attention.to_ship(now)
+    holds = attention.holds()
+    channel_problems = attention.channel_problems()
+    failed, failed_other = attention.failed_records(now)
+    drifted = attention.drifted_listings()
+    low_stock = attention.low_stock_items()
+    unconfirmed = Item.objects.filter(status=Item.Status.UNCONFIRMED).count()
+    notifications = attention.failed_notifications()
+    charts = attention.daily_sales(now)
+    quiet = not (
+        to_ship.late
+        or to_ship.due_today
+        or holds.total
+        or channel_problems
+        or failed
+        or failed_other
+        or drifted
+        or low_stock
+        or unconfirmed
+        or notifications
+    )
     context = {
         "organization": Organization.load(),
-        "item_count": Item.objects.filter(status=Item.Status.CONFIRMED).count(),
-        "unconfirmed_count": Item.objects.filter(status=Item.Status.UNCONFIRMED).count(),
-        "order_count": SalesOrder.objects.count(),
-        "warehouse_count": Warehouse.objects.filter(is_active=True).count(),
-        "channels": SalesChannel.objects.all(),
+        "to_ship": to_ship,
+        "holds": holds,
+        "channel_problems": channel_problems,
+        "failed_records": failed,
+        "failed_other": failed_other,
+        "failed_days": attention.FAILED_RECORDS_DAYS,
+        "drifted": drifted,
+        "low_stock": low_stock,
+        "unconfirmed_count": unconfirmed,
+        "notifications": notifications,
+        "quiet": quiet,
+        "charts": [_chart(chart) for chart in charts],
+        "chart_days": attention.CHART_DAYS,
+        "has_channels": SalesChannel.objects.exists(),
     }
     return render(request, "home.html", context)
+
+
+def _chart(chart: attention.ChannelChart) -> dict[str, Any]:
+    """Bar geometry for one channel's orders per day (as Sync History's chart draws it)."""
+    most = max((day.orders for day in chart.days), default=0) or 1
+    step = CHART_WIDTH / len(chart.days)
+    bars = []
+    for index, day in enumerate(chart.days):
+        height = round(day.orders / most * CHART_HEIGHT, 1)
+        bars.append(
+            {
+                "day": day,
+                "x": round(index * step, 1),
+                "y": round(CHART_HEIGHT - height, 1),
+                "height": height,
+                "show_label": index % 7 == 0,
+                "label_x": round(index * step + step / 2, 1),
+            }
+        )
+    return {
+        "chart": chart,
+        "bars": bars,
+        "bar_width": round(step * 0.8, 1),
+        "width": CHART_WIDTH,
+        "height": CHART_HEIGHT,
+    }
 
 
 @login_not_required

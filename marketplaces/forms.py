@@ -260,6 +260,13 @@ class ShipmentRetryForm(forms.Form):
     tracking_number = forms.CharField(label="Tracking number", max_length=120, required=False)
 
 
+SHIP_FILTERS = [
+    ("to_ship", "To ship"),
+    ("late", "Late"),
+    ("due_today", "Due today"),
+]
+
+
 class SalesOrderFilterForm(forms.Form):
     """The Sales Orders list's filters; every field optional."""
 
@@ -274,12 +281,30 @@ class SalesOrderFilterForm(forms.Form):
         queryset=SalesChannel.objects.order_by("name", "id"),
         empty_label="All channels",
     )
+    ship = forms.ChoiceField(
+        label="To ship",
+        required=False,
+        choices=[("", "Any"), *SHIP_FILTERS],
+        help_text="Merchant-fulfilled orders still to ship, by Amazon's ship-by date.",
+    )
+    q = forms.CharField(
+        label="Search",
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Amazon order id or SKU"}),
+    )
     purchased_from = forms.DateField(
         label="Purchased from", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     purchased_to = forms.DateField(
         label="Purchased to", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
+
+    def clean_q(self) -> str:
+        text: str = self.cleaned_data["q"].strip()
+        if "\x00" in text:
+            raise forms.ValidationError("Enter a search without a null character.")
+        return text
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

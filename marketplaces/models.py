@@ -227,6 +227,11 @@ class SalesOrder(models.Model):
     amazon_updated_at = models.DateTimeField(help_text="Amazon's lastUpdatedTime.")
     delivered_at = models.DateTimeField(null=True, blank=True)
     shipped_at = models.DateTimeField(null=True, blank=True)
+    latest_ship_date = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Amazon's ship-by date (shipByWindow.latestDateTime); unknown from a report.",
+    )
 
     subtotal = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
     shipping_total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
@@ -263,6 +268,17 @@ class SalesOrder(models.Model):
         indexes = [
             models.Index(F("purchased_at").desc(), F("id").desc(), name="order_recent"),
             models.Index(fields=["status", "purchased_at"], name="order_status_purchased"),
+            # The Sales Orders search by Amazon order id, whatever the channel.
+            models.Index(fields=["amazon_order_id"], name="order_amazon_id"),
+            # The home page's orders to ship and the list's "late" / "due today": merchant
+            # orders still open, by ship-by date.
+            models.Index(
+                fields=["latest_ship_date", "id"],
+                condition=Q(
+                    status__in=["confirmed", "partially_shipped"], fulfillment_channel="merchant"
+                ),
+                name="order_to_ship",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -297,6 +313,8 @@ class SalesOrderLine(models.Model):
                 condition=Q(quantity_shipped__lte=F("quantity")), name="line_shipped_lte_quantity"
             ),
         ]
+        # The Sales Orders search by SKU.
+        indexes = [models.Index(fields=["seller_sku"], name="order_line_sku")]
 
     def __str__(self) -> str:
         return f"{self.seller_sku} × {self.quantity}"

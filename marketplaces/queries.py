@@ -22,6 +22,7 @@ from marketplaces.models import (
     NotificationSetup,
     SalesChannel,
     SalesOrder,
+    SalesOrderLine,
 )
 from synchistory.models import SyncRun
 from warehouses import currency
@@ -261,18 +262,55 @@ class OrderPage:
     older_cursor: int | None = None  # id of the oldest order shown, when older ones exist
 
 
+# Open merchant orders: what the seller still has to ship himself (the ``order_to_ship`` index).
+TO_SHIP = Q(
+    status__in=[SalesOrder.Status.CONFIRMED, SalesOrder.Status.PARTIALLY_SHIPPED],
+    fulfillment_channel=FulfillmentChannel.MERCHANT,
+)
+
+
+def today_bounds(now: datetime) -> tuple[datetime, datetime]:
+    """The start and end of today, local time: "due today" is a ship-by date within them."""
+    today = timezone.localdate(now)
+    start = timezone.make_aware(datetime.combine(today, time.min))
+    return start, timezone.make_aware(datetime.combine(today + timedelta(days=1), time.min))
+
+
+def to_ship(ship: str, now: datetime) -> Q:
+    """``to_ship``: every open merchant order; ``late``: its ship-by date has passed;
+    ``due_today``: it falls later today."""
+    start, end = today_bounds(now)
+    if ship == "late":
+        return TO_SHIP & Q(latest_ship_date__lt=now)
+    if ship == "due_today":
+        return TO_SHIP & Q(latest_ship_date__gte=now, latest_ship_date__lt=end)
+    return TO_SHIP
+
+
 def filtered_orders(
     *,
     status: str = "",
     channel: SalesChannel | None = None,
     purchased_from: date | None = None,
     purchased_to: date | None = None,
+    ship: str = "",
+    search: str = "",
+    now: datetime | None = None,
 ) -> QuerySet[SalesOrder]:
     """Purchase dates are local days: from the start of ``purchased_from`` to the end of
-    ``purchased_to``."""
+    ``purchased_to``. ``search``: an Amazon order id or a SKU of one of
+    the order's lines (exactly)."""
     orders = SalesOrder.objects.select_related("channel", "warehouse")
     if status:
         orders = orders.filter(status=status)
+    if ship:
+        orders = orders.filter(to_ship(ship, now or timezone.now()))
+    if search:
+        # The line SKU as a subquery, not a join: one row per order whatever its lines.
+        orders = orders.filter(
+            Q(amazon_order_id=search)
+            | Q(id__in=SalesOrderLine.objects.filter(seller_sku=search).values("order_id"))
+        )
     if channel is not None:
         orders = orders.filter(channel=channel)
     if purchased_from is not None:

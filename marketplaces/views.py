@@ -41,6 +41,7 @@ from marketplaces.amazon.connection import client_for
 from marketplaces.amazon.errors import AmazonError
 from marketplaces.amazon.order_sync import estimate_orders, order_window
 from marketplaces.forms import (
+    SHIP_FILTERS,
     AddMarketplaceForm,
     ConnectTokenForm,
     IntervalForm,
@@ -729,6 +730,8 @@ def sales_order_list(request: HttpRequest) -> HttpResponse:
         channel=filters.get("channel"),
         purchased_from=filters.get("purchased_from"),
         purchased_to=filters.get("purchased_to"),
+        ship=filters.get("ship") or "",
+        search=filters.get("q") or "",
     ).defer(*PERSONAL_FIELDS)
     page = queries.order_page(
         orders,
@@ -755,6 +758,9 @@ def sales_order_list(request: HttpRequest) -> HttpResponse:
                 )
             ),
             "query": kept.urlencode(),
+            "ship": filters.get("ship") or "",
+            "ship_filters": SHIP_FILTERS,
+            "on_hold": filters.get("status") == SalesOrder.Status.ON_HOLD,
         },
     )
 

@@ -153,6 +153,12 @@ class SyncRecord(models.Model):
             # A run's page lists failures first.
             models.Index(fields=["run", "outcome", "id"], name="record_run_outcome"),
             models.Index(fields=["record_type", "external_id"], name="record_external"),
+            # The home page's failed records of the last 7 days.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(outcome="failed"),
+                name="record_failed_recent",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -8,7 +8,7 @@ from django import forms
 
 from inventory_sync.generics import generic
 from warehouses.bank_of_canada import SERIES
-from warehouses.models import Organization, Warehouse
+from warehouses.models import Item, Organization, Warehouse
 from warehouses.stock import MAX_UNITS_PER_CHANGE
 
 if TYPE_CHECKING:
@@ -59,6 +59,23 @@ class WarehouseForm(ModelForm[Warehouse]):
         if not name:
             raise forms.ValidationError("Enter a name.")
         return name
+
+
+class ReorderPointForm(ModelForm[Item]):
+    class Meta:
+        model = Item
+        fields = ["reorder_point"]
+        widgets = {"reorder_point": forms.NumberInput(attrs={"min": 0, "step": 1})}
+        help_texts = {
+            "reorder_point": "The home page lists the item when its available units fall to "
+            "this or below. Empty: only when it is out of stock."
+        }
+
+    def clean_reorder_point(self) -> int | None:
+        point: int | None = self.cleaned_data["reorder_point"]
+        if point is not None and point > MAX_UNITS_PER_CHANGE:
+            raise forms.ValidationError(f"Enter a number from 0 to {MAX_UNITS_PER_CHANGE}.")
+        return point
 
 
 class StockAdjustmentForm(forms.Form):

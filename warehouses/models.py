@@ -104,6 +104,11 @@ class Item(models.Model):
     name = models.CharField(max_length=500)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.CONFIRMED)
     unit_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    reorder_point = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Warn on the home page when the units available fall to this or below.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -15,4 +15,9 @@ urlpatterns = [
     path("items/", views.item_list, name="item-list"),
     path("items/<int:item_id>/", views.item_detail, name="item-detail"),
     path("items/<int:item_id>/adjust/", views.item_adjust, name="item-adjust"),
+    path(
+        "items/<int:item_id>/reorder-point/",
+        views.item_reorder_point,
+        name="item-reorder-point",
+    ),
 ]

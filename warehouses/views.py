@@ -15,11 +15,17 @@ from accounts.models import User
 from accounts.permissions import admin_required, is_org_admin
 from inventory_sync.paging import MAX_PAGE, choice_param, int_param, text_param
 from inventory_sync.settings_forms import save_settings_form
-from warehouses import services, stock
-from warehouses.forms import OrganizationForm, StockAdjustmentForm, WarehouseForm
+from warehouses import attention, services, stock
+from warehouses.forms import (
+    OrganizationForm,
+    ReorderPointForm,
+    StockAdjustmentForm,
+    WarehouseForm,
+)
 from warehouses.models import Item, Organization, Stock, Warehouse
 
 ITEMS_PER_PAGE = 50
+ATTENTION_FILTERS = {"low_stock": "Low stock", "drift": "Amazon quantity drifted"}
 MOVEMENTS_PER_PAGE = 25
 
 
@@ -125,6 +131,12 @@ def item_list(request: HttpRequest) -> HttpResponse:
     status = choice_param(request, "status", Item.Status.values)
     if status:
         items = items.filter(status=status)
+    # The home page's "needs attention" links: out of stock or at the reorder point, drifted.
+    attention_filter = choice_param(request, "attention", ATTENTION_FILTERS)
+    if attention_filter == "low_stock":
+        items = items.filter(id__in=attention.low_stock_items().values("id"))
+    elif attention_filter == "drift":
+        items = items.filter(id__in=attention.drifted_items().values("id"))
     page = Paginator(items, ITEMS_PER_PAGE).get_page(int_param(request, "page", maximum=MAX_PAGE))
     warehouses = list(Warehouse.objects.filter(is_active=True).order_by("name"))
     stocks_by_item: dict[int, dict[int, Stock]] = {}
@@ -161,6 +173,8 @@ def item_list(request: HttpRequest) -> HttpResponse:
             "query": query,
             "status": status,
             "statuses": Item.Status.choices,
+            "attention": attention_filter,
+            "attention_filters": list(ATTENTION_FILTERS.items()),
             "unconfirmed_count": Item.objects.filter(status=Item.Status.UNCONFIRMED).count(),
         },
     )
@@ -198,8 +212,35 @@ def item_adjust(request: HttpRequest, item_id: int) -> HttpResponse:
     return _render_item_detail(request, item, form)
 
 
+@require_POST
+@admin_required
+def item_reorder_point(request: HttpRequest, item_id: int) -> HttpResponse:
+    item = get_object_or_404(Item, id=item_id)
+    form = ReorderPointForm(request.POST, instance=item)
+    if form.is_valid():
+        form.save()
+        point = form.cleaned_data["reorder_point"]
+        messages.success(
+            request,
+            f"Reorder point of {item.sku} set to {point}."
+            if point is not None
+            else f"{item.sku} has no reorder point now.",
+        )
+        return redirect("item-detail", item_id=item.id)
+    item.refresh_from_db()
+    return _render_item_detail(
+        request,
+        item,
+        StockAdjustmentForm(initial={"warehouse": Organization.load().primary_warehouse_id}),
+        reorder_form=form,
+    )
+
+
 def _render_item_detail(
-    request: HttpRequest, item: Item, form: StockAdjustmentForm
+    request: HttpRequest,
+    item: Item,
+    form: StockAdjustmentForm,
+    reorder_form: ReorderPointForm | None = None,
 ) -> HttpResponse:
     stocks = list(item.stocks.select_related("warehouse").order_by("warehouse__name"))
     # Inactive warehouses' units are neither sold nor pushed to Amazon: not in the totals; nor
@@ -228,5 +269,6 @@ def _render_item_detail(
                 int_param(request, "page", maximum=MAX_PAGE)
             ),
             "form": form,
+            "reorder_form": reorder_form or ReorderPointForm(instance=item),
         },
     )

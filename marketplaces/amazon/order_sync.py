@@ -757,6 +757,7 @@ def _unchanged(order: SalesOrder, amazon_order: AmazonOrder) -> bool:
     return (
         amazon_order.last_updated == order.amazon_updated_at
         and amazon_order.status == order.amazon_status
+        and (amazon_order.latest_ship is None or amazon_order.latest_ship == order.latest_ship_date)
         and (
             order.personal_data_erased_at is not None
             or not _buyer_data_changes(order, amazon_order)
@@ -808,6 +809,7 @@ def _new_order(
         currency=amazon_order.currency,
         purchased_at=amazon_order.created,
         amazon_updated_at=amazon_order.last_updated,
+        latest_ship_date=amazon_order.latest_ship,
         buyer_name=amazon_order.buyer_name,
         buyer_email=amazon_order.buyer_email,
         buyer_phone=amazon_order.buyer_phone,
@@ -990,6 +992,9 @@ def _compute_totals(order: SalesOrder, amazon_order: AmazonOrder) -> None:
 def _update(order: SalesOrder, amazon_order: AmazonOrder) -> None:
     order.amazon_status = amazon_order.status
     order.amazon_updated_at = amazon_order.last_updated
+    if amazon_order.latest_ship is not None:
+        # Amazon moves the ship-by date (a delayed shipment); a report says nothing of it.
+        order.latest_ship_date = amazon_order.latest_ship
     if not order.personal_data_erased_at:
         for name, value in _buyer_data_changes(order, amazon_order).items():
             setattr(order, name, value)

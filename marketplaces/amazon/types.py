@@ -106,6 +106,9 @@ class AmazonOrder:
     delivery_address: dict[str, Any] | None = None
     delivered: datetime | None = None
     shipped: datetime | None = None
+    # Amazon's ship-by date (fulfillment.shipByWindow.latestDateTime); the orders report has
+    # no column for it, so orders read from a report leave it unknown.
+    latest_ship: datetime | None = None
     # The answer was asked for BUYER and RECIPIENT: what it lacks of them, Amazon withheld.
     personal_data_requested: bool = False
 
@@ -220,8 +223,17 @@ def parse_order(raw: Any, *, personal_data_requested: bool = False) -> AmazonOrd
             else None
         ),
         shipped=max(shipped_times) if shipped_times else None,
+        latest_ship=_latest_ship(order_id, fulfillment),
         personal_data_requested=personal_data_requested,
     )
+
+
+def _latest_ship(order_id: str, fulfillment: dict[str, Any]) -> datetime | None:
+    window = _dict(fulfillment.get("shipByWindow"))
+    latest = window.get("latestDateTime")
+    if not latest:
+        return None
+    return parse_time(latest, f"order {order_id} shipByWindow.latestDateTime")
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -361,3 +362,52 @@ def test_the_estimate_says_how_many_would_be_imported_and_why_not_the_rest(
     everything = order_sync.estimate_orders(client_for(channel), start, None, channel=channel)
     assert orders.SHIPPED_REASON not in dict(everything.not_imported)
     assert everything.imported > confirmed_only.imported
+
+
+def test_orders_keep_amazons_ship_by_date_and_follow_its_changes(
+    live_sim: Simulator, channel: SalesChannel, stocked_items: dict[str, Item]
+) -> None:
+    run_order_sync(channel)
+    windows = {
+        o["orderId"]: o["fulfillment"]["shipByWindow"]["latestDateTime"]
+        for o in amazon_orders(live_sim)
+    }
+    orders_ = list(SalesOrder.objects.all())
+    assert orders_
+    for order in orders_:
+        assert order.latest_ship_date is not None
+        assert order.latest_ship_date.strftime("%Y-%m-%dT%H:%M:%SZ") == windows[
+            order.amazon_order_id
+        ].replace(".000Z", "Z")
+
+    # Amazon moves the date (a later lastUpdatedTime): the order follows; a report, which has
+    # no ship-by column, leaves it alone.
+    order = orders_[0]
+    amazon_order = client_for(channel).get_order(order.amazon_order_id)
+    assert amazon_order.latest_ship is not None
+    moved = amazon_order.latest_ship + timedelta(days=1)
+    organization = Organization.load()
+    order_sync.import_order(
+        channel,
+        organization,
+        replace(
+            amazon_order,
+            latest_ship=moved,
+            last_updated=amazon_order.last_updated + timedelta(minutes=5),
+        ),
+        None,
+    )
+    order.refresh_from_db()
+    assert order.latest_ship_date == moved
+    order_sync.import_order(
+        channel,
+        organization,
+        replace(
+            amazon_order,
+            latest_ship=None,
+            last_updated=amazon_order.last_updated + timedelta(minutes=10),
+        ),
+        None,
+    )
+    order.refresh_from_db()
+    assert order.latest_ship_date == moved
