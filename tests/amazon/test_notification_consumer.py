@@ -12,7 +12,6 @@ import time
 from collections import Counter
 from typing import Any
 
-import httpx
 import pytest
 from django.utils import timezone
 
@@ -20,14 +19,13 @@ from marketplaces import orders
 from marketplaces.models import NotificationMessage, SalesChannel, SalesOrder
 from marketplaces.notification_consumer import Consumer, handle, parse
 from spapi_simulator import Simulator
-from spapi_simulator.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from spapi_simulator.testing import authorized_client, sim_get, sim_post
+from spapi_simulator.testing import sim_get, sim_post
 from synchistory.models import SyncRun
+from tests.helpers.notifications import subscribe
 from tests.helpers.sqs import CREDENTIALS, REGION, SqsServer, receive_all
 
 pytestmark = pytest.mark.django_db
 
-ORDER_CHANGE = "/notifications/v1/subscriptions/ORDER_CHANGE"
 FBA_CHANGES = "/notifications/v1/subscriptions/FBA_INVENTORY_AVAILABILITY_CHANGES"
 
 
@@ -60,34 +58,6 @@ def queue(
     """A fresh queue the simulator's seller is subscribed to for ORDER_CHANGE."""
     subscribe(amazon_settings, sqs_queue[1])
     return sqs_queue
-
-
-def subscribe(sim: Simulator, arn: str, path: str = ORDER_CHANGE) -> str:
-    token = httpx.post(
-        f"{sim.base_url}/auth/o2/token",
-        data={
-            "grant_type": "client_credentials",
-            "scope": "sellingpartnerapi::notifications",
-            "client_id": DEFAULT_CLIENT_ID,
-            "client_secret": DEFAULT_CLIENT_SECRET,
-        },
-    ).json()["access_token"]
-    destination = httpx.post(
-        f"{sim.base_url}/notifications/v1/destinations",
-        headers={"x-amz-access-token": token},
-        json={"name": "orders", "resourceSpecification": {"sqs": {"arn": arn}}},
-    )
-    assert destination.status_code == 200, destination.text
-    with authorized_client(sim) as seller:
-        created = seller.post(
-            path,
-            json={
-                "payloadVersion": "1.0",
-                "destinationId": destination.json()["payload"]["destinationId"],
-            },
-        )
-        assert created.status_code == 200, created.text
-    return str(created.json()["payload"]["subscriptionId"])
 
 
 def place_order(sim: Simulator, **body: Any) -> str:

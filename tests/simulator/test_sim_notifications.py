@@ -11,13 +11,18 @@ import pytest
 from sp_api.api import Notifications
 
 from spapi_simulator import Simulator
-from spapi_simulator.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, RefreshToken
+from spapi_simulator.state import DEFAULT_CLIENT_ID, RefreshToken
 from spapi_simulator.testing import authorized_client, sim_get, sim_post, sp_api_kwargs
+from tests.helpers.notifications import (
+    DESTINATIONS,
+    ORDER_CHANGE,
+    grantless_client,
+    lwa,
+    subscribe,
+)
 from tests.helpers.sqs import SqsServer, receive_all
 from tests.helpers.sqs import new_queue as make_queue
 
-DESTINATIONS = "/notifications/v1/destinations"
-ORDER_CHANGE = "/notifications/v1/subscriptions/ORDER_CHANGE"
 FBA_CHANGES = "/notifications/v1/subscriptions/FBA_INVENTORY_AVAILABILITY_CHANGES"
 UNAUTHORIZED = {
     "errors": [
@@ -30,18 +35,6 @@ UNAUTHORIZED = {
 }
 
 
-def lwa(sim: Simulator, **form: str) -> httpx.Response:
-    credentials = {"client_id": DEFAULT_CLIENT_ID, "client_secret": DEFAULT_CLIENT_SECRET}
-    return httpx.post(f"{sim.base_url}/auth/o2/token", data={**credentials, **form})
-
-
-def grantless_client(
-    sim: Simulator, scope: str = "sellingpartnerapi::notifications"
-) -> httpx.Client:
-    token = lwa(sim, grant_type="client_credentials", scope=scope).json()["access_token"]
-    return httpx.Client(base_url=sim.base_url, headers={"x-amz-access-token": token}, timeout=10)
-
-
 @pytest.fixture
 def notifying_sim(sim_factory: Any, sqs_server: SqsServer) -> Simulator:
     """Manual clock, no order stream, usage plans off, notifications sent to moto's SQS."""
@@ -50,25 +43,6 @@ def notifying_sim(sim_factory: Any, sqs_server: SqsServer) -> Simulator:
         order_interval_seconds=0,
         sqs_endpoint_url=sqs_server.endpoint_url,
     )
-
-
-def subscribe(sim: Simulator, arn: str, path: str = ORDER_CHANGE, **extra: Any) -> str:
-    with grantless_client(sim) as app:
-        destination = app.post(
-            DESTINATIONS, json={"name": "orders", "resourceSpecification": {"sqs": {"arn": arn}}}
-        )
-        assert destination.status_code == 200, destination.text
-    with authorized_client(sim) as seller:
-        created = seller.post(
-            path,
-            json={
-                "payloadVersion": "1.0",
-                "destinationId": destination.json()["payload"]["destinationId"],
-                **extra,
-            },
-        )
-        assert created.status_code == 200, created.text
-    return str(created.json()["payload"]["subscriptionId"])
 
 
 def merchant_order(sim: Simulator, **body: Any) -> dict[str, Any]:
