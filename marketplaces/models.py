@@ -232,6 +232,14 @@ class SalesOrder(models.Model):
         blank=True,
         help_text="Amazon's ship-by date (shipByWindow.latestDateTime); unknown from a report.",
     )
+    awaiting_details = models.BooleanField(
+        default=False,
+        help_text=(
+            "Imported from Amazon's ORDER_CHANGE notification while getOrder could not be "
+            "called: lines, quantities and stock are in; prices, taxes and the buyer come with "
+            "the next fetch of the order."
+        ),
+    )
 
     subtotal = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
     shipping_total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
@@ -278,6 +286,10 @@ class SalesOrder(models.Model):
                     status__in=["confirmed", "partially_shipped"], fulfillment_channel="merchant"
                 ),
                 name="order_to_ship",
+            ),
+            # The scheduler asks each minute whether a seller's orders await Amazon's details.
+            models.Index(
+                fields=["channel"], condition=Q(awaiting_details=True), name="order_awaiting"
             ),
         ]
 

@@ -10,7 +10,11 @@ the guard against a repeat (SQS delivers at least once; Amazon may publish twice
   back to an older ``lastUpdatedTime``. A notification no newer than the order as we have it
   costs no call at all. The import commits first and the message is recorded right after, the
   unique id guarding it: a consumer killed in between gets the message again, imports the
-  same order unchanged and records it then.
+  same order unchanged and records it then. A new order Amazon cannot be asked about now
+  (getOrder's quota of one call per 2 s spent, Amazon down) is imported from the
+  notification's Summary instead (lines, quantities, ship-by date; its stock committed at
+  once), ``awaiting_details`` until Amazon's own view of it completes it: polling keeps
+  Amazon's quota pace while any order awaits (``order_polling.poll_slowly``).
 - **FBA_INVENTORY_AVAILABILITY_CHANGES**: the channel's FBA stock refresh is requested (an
   automatic run; one already queued or running is enough), in the record's transaction.
 - Amazon throttling, down, or answering garbage (a transient failure), or our database down:
@@ -42,7 +46,8 @@ from django.db import DatabaseError, IntegrityError, transaction
 from marketplaces import orders as order_rules
 from marketplaces.amazon import order_sync, sqs
 from marketplaces.amazon.connection import client_for
-from marketplaces.amazon.errors import AmazonError, AmazonThrottled
+from marketplaces.amazon.errors import AmazonError, AmazonPayloadError, AmazonThrottled
+from marketplaces.amazon.types import order_from_notification
 from marketplaces.models import NotificationMessage, SalesChannel, SalesOrder
 from marketplaces.services import request_sync
 from synchistory.models import SyncRecord, SyncRun
@@ -294,16 +299,35 @@ def _order_change(notification: Notification, record: Record) -> Outcome:
         and status in order_rules.CONFIRMED_STATUSES
         and order_rules.skip_reason(organization, status) is None
     )
+    # A new order to import that Amazon cannot be asked about now is imported from what the
+    # notification says (OrderLevel: every item): its stock is committed within seconds, not
+    # once the quota allows, and Amazon's next answer on it fills in the rest.
+    summary_status = (
+        status
+        if status is not None
+        and have is None
+        and notification.event_time is not None
+        and change.get("NotificationLevel") == "OrderLevel"
+        and status in order_rules.CONFIRMED_STATUSES
+        and order_rules.skip_reason(organization, status) is None
+        else None
+    )
     client = client_for(channel, max_wait=MAX_PACING_WAIT)
     try:
         amazon_order = client.get_order(order_id, personal_data=personal_data)
         result = order_sync.import_order(channel, organization, amazon_order, client)
     except AmazonThrottled as throttled:
+        if summary_status is not None:
+            return _import_summary(
+                channel, organization, notification, summary_status, str(throttled)
+            )
         return Outcome(LATER, str(throttled), retry_after=throttled.retry_after)
     except AmazonError as error:
-        if error.transient:
-            return Outcome(LATER, str(error))
-        return Outcome(FAILED, str(error))
+        if not error.transient:
+            return Outcome(FAILED, str(error))
+        if summary_status is not None:
+            return _import_summary(channel, organization, notification, summary_status, str(error))
+        return Outcome(LATER, str(error))
     if result.outcome == SyncRecord.Outcome.FAILED:
         return Outcome(FAILED, result.reason)
     if result.outcome == SyncRecord.Outcome.SKIPPED:
@@ -311,6 +335,40 @@ def _order_change(notification: Notification, record: Record) -> Outcome:
         # the same reasons a polling run records (marketplaces/orders.py).
         return Outcome(IGNORED, result.reason)
     return Outcome(APPLIED)
+
+
+def _import_summary(
+    channel: SalesChannel,
+    organization: Organization,
+    notification: Notification,
+    status: str,
+    why: str,
+) -> Outcome:
+    """The new order imported from the notification's Summary, ``awaiting_details``: polling
+    runs at the quota's pace until Amazon's own view of it completes it (order_polling)."""
+    change = notification.payload["OrderChangeNotification"]
+    assert notification.event_time is not None  # checked by the caller
+    try:
+        amazon_order = order_from_notification(
+            _text(change.get("AmazonOrderId")),
+            change.get("Summary"),
+            status=status,
+            event_time=notification.event_time,
+            currency=channel.currency,
+        )
+    except AmazonPayloadError as error:
+        # Not enough to stand for the order: it waits in the queue for Amazon's answer.
+        return Outcome(LATER, f"{why}; the notification cannot stand for the order: {error}")
+    result = order_sync.import_order(channel, organization, amazon_order, None)
+    if result.outcome == SyncRecord.Outcome.FAILED:
+        return Outcome(FAILED, result.reason)
+    if result.outcome == SyncRecord.Outcome.SKIPPED:
+        return Outcome(IGNORED, result.reason)
+    return Outcome(
+        APPLIED,
+        f"Imported from the notification, Amazon could not be asked now ({why}): its prices, "
+        "taxes and buyer come with the next fetch of the order",
+    )
 
 
 def _fba_changes(notification: Notification, record: Record) -> Outcome:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
-from marketplaces.models import NotificationMessage, NotificationSetup
+from marketplaces.models import NotificationMessage, NotificationSetup, SalesOrder
 
 # Amazon's searchOrders usage plan: 0.0056 calls per second sustained (marketplaces/amazon/
 # ratelimit.py holds the plan the limiter enforces; a test keeps the two equal). Written here
@@ -76,10 +76,19 @@ def notifications_healthy(seller_id: str, now: datetime) -> bool:
     ).exists()
 
 
+def poll_slowly(seller_id: str, now: datetime) -> bool:
+    """Polling may slow down: the seller's notifications are healthy and no order imported
+    from a notification awaits Amazon's details (``SalesOrder.awaiting_details``, imported so
+    when getOrder's quota was spent), which the next poll brings."""
+    if not notifications_healthy(seller_id, now):
+        return False
+    return not SalesOrder.objects.filter(
+        channel__seller_id__iexact=seller_id, awaiting_details=True
+    ).exists()
+
+
 def channel_orders_interval(
     channel_interval_minutes: int, seller_id: str, now: datetime
 ) -> timedelta:
     """``orders_interval`` for a channel, with its seller's notifications' health."""
-    return orders_interval(
-        timedelta(minutes=channel_interval_minutes), notifications_healthy(seller_id, now)
-    )
+    return orders_interval(timedelta(minutes=channel_interval_minutes), poll_slowly(seller_id, now))

@@ -42,7 +42,7 @@ def stream_partners(lead: SalesChannel, now: datetime) -> list[SalesChannel]:
         .order_by("id")
     )
     # One seller, one health: every channel of the stream polls at the same pace.
-    healthy = order_polling.notifications_healthy(lead.seller_id, now)
+    healthy = order_polling.poll_slowly(lead.seller_id, now)
     lead_next = now + order_polling.orders_interval(
         timedelta(minutes=lead.sync_interval_minutes), healthy
     )

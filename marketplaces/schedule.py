@@ -50,7 +50,7 @@ def start_due_syncs(now: datetime | None = None) -> int:
     for channel in SalesChannel.objects.filter(status=SalesChannel.Status.ACTIVE):
         seller = channel.seller_id.upper()
         if seller not in healthy:
-            healthy[seller] = order_polling.notifications_healthy(channel.seller_id, now)
+            healthy[seller] = order_polling.poll_slowly(channel.seller_id, now)
         intervals = {
             SyncRun.Kind.ORDERS: order_polling.orders_interval(
                 timedelta(minutes=channel.sync_interval_minutes), healthy[seller]

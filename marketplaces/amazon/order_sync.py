@@ -556,9 +556,11 @@ def _with_buyer_data(
     orders: list[AmazonOrder] = []
     withheld_from_app = False
     for amazon_order in amazon_orders:
+        existing = context.existing.get(amazon_order.order_id)
         if (
             client is not None
-            and amazon_order.order_id not in context.existing
+            # New, or imported from its notification without the buyer (``awaiting_details``).
+            and (existing is None or existing.awaiting_details)
             and amazon_order.is_merchant_fulfilled
             and amazon_order.status in order_rules.CONFIRMED_STATUSES
             and not amazon_order.personal_data_requested
@@ -754,6 +756,9 @@ def _unchanged(order: SalesOrder, amazon_order: AmazonOrder) -> bool:
     with every change; buyer data it may add without one."""
     if amazon_order.last_updated < order.amazon_updated_at:
         return True
+    if order.awaiting_details:
+        # Imported from its notification: Amazon's own view of the order completes it.
+        return not amazon_order.completes_details
     return (
         amazon_order.last_updated == order.amazon_updated_at
         and amazon_order.status == order.amazon_status
@@ -810,6 +815,7 @@ def _new_order(
         purchased_at=amazon_order.created,
         amazon_updated_at=amazon_order.last_updated,
         latest_ship_date=amazon_order.latest_ship,
+        awaiting_details=amazon_order.from_notification,
         buyer_name=amazon_order.buyer_name,
         buyer_email=amazon_order.buyer_email,
         buyer_phone=amazon_order.buyer_phone,
@@ -919,6 +925,8 @@ def _upsert(
         return _create(channel, organization, amazon_order, context)
     if amazon_order.last_updated < order.amazon_updated_at:
         return order  # an older view of the order (overlap, out-of-order page): ignore
+    if order.awaiting_details and amazon_order.completes_details:
+        _complete_details(order, amazon_order, context)
     _update(order, amazon_order)
     return order
 
@@ -987,6 +995,52 @@ def _compute_totals(order: SalesOrder, amazon_order: AmazonOrder) -> None:
         if abs(amount) >= MAX_AMOUNT:
             # Rolled back with the rest of the order: it is a failed record with this reason.
             raise ValueError(f"the order's amounts are out of range ({amount} CAD)")
+
+
+def _complete_details(order: SalesOrder, amazon_order: AmazonOrder, context: PageContext) -> None:
+    """An order imported from its ORDER_CHANGE notification gets what the notification does not
+    carry: titles, prices, discounts, taxes, totals (the buyer follows in ``_update``). Amazon's
+    lines decide: one the notification did not list is added (``_update`` commits its stock),
+    a quantity Amazon counts otherwise is Amazon's."""
+    lines = {line.amazon_order_item_id: line for line in order.lines.select_for_update()}
+    completed, added = [], []
+    for amazon_line in amazon_order.items:
+        line = lines.get(amazon_line.order_item_id)
+        if line is None:
+            line = _new_line(amazon_line, context)
+            line.order = order
+            added.append(line)
+            continue
+        line.title = amazon_line.title[:500] or line.title
+        line.quantity = max(amazon_line.quantity, line.quantity_shipped)
+        line.unit_price = amazon_line.unit_price
+        line.shipping_price = amazon_line.shipping
+        line.promotion_discount = amazon_line.item_discount
+        line.shipping_discount = amazon_line.shipping_discount
+        completed.append(line)
+    SalesOrderLine.objects.bulk_update(
+        completed,
+        [
+            "title",
+            "quantity",
+            "unit_price",
+            "shipping_price",
+            "promotion_discount",
+            "shipping_discount",
+        ],
+    )
+    SalesOrderLine.objects.bulk_create(added)
+    by_id = {line.amazon_order_item_id: line for line in [*completed, *added]}
+    SalesOrderTax.objects.filter(line__order=order).delete()
+    SalesOrderTax.objects.bulk_create(
+        tax
+        for amazon_line in amazon_order.items
+        for tax in _taxes(by_id[amazon_line.order_item_id], amazon_line)
+    )
+    order.currency = amazon_order.currency
+    _compute_totals(order, amazon_order)
+    order.awaiting_details = False
+    # Saved with the rest of the order by ``_update``.
 
 
 def _update(order: SalesOrder, amazon_order: AmazonOrder) -> None:

@@ -111,6 +111,17 @@ class AmazonOrder:
     latest_ship: datetime | None = None
     # The answer was asked for BUYER and RECIPIENT: what it lacks of them, Amazon withheld.
     personal_data_requested: bool = False
+    # Read from an ORDER_CHANGE notification (``order_from_notification``), not from Amazon's
+    # order: no amounts, titles or buyer, to be completed by the next fetch.
+    from_notification: bool = False
+    # Read from an orders report: amounts, but no order item ids to match lines by.
+    from_report: bool = False
+
+    @property
+    def completes_details(self) -> bool:
+        """Amazon's own view of the order, with its item ids: what completes an order that was
+        imported from its notification."""
+        return not (self.from_notification or self.from_report)
 
     @property
     def is_merchant_fulfilled(self) -> bool:
@@ -510,6 +521,67 @@ def _order_from_report_rows(order_id: str, rows: list[dict[str, str]]) -> Amazon
         currency=(first.get("currency") or "CAD").strip() or "CAD",
         items=tuple(items),
         grand_total=None,
+        from_report=True,
+    )
+
+
+def order_from_notification(
+    order_id: str, summary: Any, *, status: str, event_time: datetime, currency: str
+) -> AmazonOrder:
+    """What an ORDER_CHANGE notification's Summary says of an order (OrderChangeNotification
+    .json), as an order with no amounts, titles or buyer: its lines, quantities, status,
+    purchase and ship-by dates. Amazon's time of the change stands for its lastUpdatedTime.
+
+    Only an OrderLevel notification lists every item of the order (an OrderItemLevel one
+    lists one): the caller reads no other."""
+    summary = _dict(summary)
+    order_id = _identifier(order_id, "the notification's AmazonOrderId")
+    raw_items = summary.get("OrderItems")
+    if not isinstance(raw_items, list) or not raw_items:
+        raise AmazonPayloadError(f"order {order_id}: the notification lists no OrderItems")
+    items = []
+    for raw in raw_items:
+        raw = _dict(raw)
+        quantity = raw.get("Quantity")
+        shipped = raw.get("QuantityShipped") or 0
+        if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 0:
+            raise AmazonPayloadError(f"order {order_id}: an item's Quantity is not a count")
+        if not isinstance(shipped, int) or isinstance(shipped, bool) or shipped < 0:
+            raise AmazonPayloadError(f"order {order_id}: an item's QuantityShipped is not a count")
+        items.append(
+            AmazonOrderItem(
+                order_item_id=_identifier(raw.get("OrderItemId"), f"order {order_id} OrderItemId"),
+                seller_sku=_identifier(raw.get("SellerSKU"), f"order {order_id} SellerSKU"),
+                asin="",
+                title="",
+                quantity=quantity,
+                quantity_shipped=min(shipped, quantity),
+                unit_price=ZERO,
+                item_subtotal=ZERO,
+                shipping=ZERO,
+                item_tax=ZERO,
+                shipping_tax=ZERO,
+                gift_wrap_tax=ZERO,
+                item_discount=ZERO,
+                shipping_discount=ZERO,
+                marketplace_collects_tax=True,
+            )
+        )
+    latest_ship = summary.get("LatestShipDate")
+    return AmazonOrder(
+        order_id=order_id,
+        created=parse_time(summary.get("PurchaseDate"), f"order {order_id} PurchaseDate"),
+        last_updated=event_time,
+        status=status,
+        fulfilled_by="AMAZON" if summary.get("FulfillmentType") == "AFN" else "MERCHANT",
+        marketplace_id=_text(summary.get("MarketplaceId")),
+        currency=currency,
+        items=tuple(items),
+        grand_total=None,
+        latest_ship=(
+            parse_time(latest_ship, f"order {order_id} LatestShipDate") if latest_ship else None
+        ),
+        from_notification=True,
     )
 
 

@@ -16,13 +16,16 @@ import pytest
 from django.utils import timezone
 
 from marketplaces import orders
+from marketplaces.amazon.types import parse_order
 from marketplaces.models import NotificationMessage, SalesChannel, SalesOrder
 from marketplaces.notification_consumer import Consumer, handle, parse
 from spapi_simulator import Simulator
 from spapi_simulator.testing import sim_get, sim_post
 from synchistory.models import SyncRun
+from tests.helpers.amazon import run_order_sync
 from tests.helpers.notifications import subscribe
 from tests.helpers.sqs import CREDENTIALS, REGION, SqsServer, receive_all
+from warehouses.models import Item, Stock
 
 pytestmark = pytest.mark.django_db
 
@@ -81,6 +84,18 @@ def consume(consumer: Consumer, expect: int, timeout: float = 15.0) -> Counter[s
     while sum(outcomes.values()) < expect and time.monotonic() < deadline:
         outcomes.update(consumer.run_once(wait_seconds=1).outcomes)
     return outcomes
+
+
+def merchant_skus(items: dict[str, Item], count: int) -> list[str]:
+    return [sku for sku, item in items.items() if Stock.objects.filter(item=item).exists()][:count]
+
+
+def committed(order: SalesOrder) -> dict[str, int]:
+    return dict(
+        Stock.objects.filter(item__order_lines__order=order, warehouse=order.warehouse).values_list(
+            "item__sku", "committed"
+        )
+    )
 
 
 def get_order_calls(sim: Simulator) -> int:
@@ -353,21 +368,100 @@ def test_parse_reads_amazons_envelope() -> None:
     assert notification.event_time.isoformat() == "2026-03-01T12:00:00.250000+00:00"
 
 
-def test_a_throttled_get_order_leaves_the_message_until_amazon_takes_calls_again(
+def test_a_throttled_get_order_on_a_known_order_leaves_the_message_until_amazon_takes_calls(
     amazon_settings: Simulator, channel: SalesChannel, queue: tuple[str, str], sqs: Any
 ) -> None:
     url, arn = queue
-    place_order(amazon_settings, fulfillmentStatus="UNSHIPPED")
-    wait_sent(amazon_settings, 2)
+    order_id = place_order(amazon_settings, fulfillmentStatus="UNSHIPPED")
+    consumer = Consumer(arn)
+    assert consume(consumer, expect=2) == {"applied": 1, "ignored": 1}
+    amazon_settings.clock.advance(60)
+    sim_post(amazon_settings, f"/_sim/orders/{order_id}/status", {"fulfillmentStatus": "SHIPPED"})
+    wait_sent(amazon_settings, 3)
     sim_post(
         amazon_settings,
         "/_sim/faults",
         {"operation": "getOrder", "kind": "throttle", "count": 5},
     )
 
+    outcomes = consume(consumer, expect=1)
+
+    # A change of an order we have needs Amazon's view: it waits in the queue, nothing recorded.
+    assert outcomes == {"later": 1}
+    assert NotificationMessage.objects.count() == 2
+    assert queue_depth(sqs, url) == 1
+    assert SalesOrder.objects.get(amazon_order_id=order_id).amazon_status == "UNSHIPPED"
+
+
+def test_a_new_order_amazon_cannot_be_asked_about_is_imported_from_its_notification(
+    amazon_settings: Simulator,
+    channel: SalesChannel,
+    stocked_items: dict[str, Item],
+    queue: tuple[str, str],
+    sqs: Any,
+) -> None:
+    url, arn = queue
+    body = {"count": 1, "fulfilledBy": "MERCHANT", "skus": merchant_skus(stocked_items, 2)}
+    amazon = parse_order(sim_post(amazon_settings, "/_sim/orders", body)["orders"][0])
+    wait_sent(amazon_settings, 2)
+    sim_post(amazon_settings, "/_sim/faults", {"operation": "getOrder", "kind": "throttle"})
+
     outcomes = consume(Consumer(arn), expect=2)
 
-    # The Pending one needed no call; the other waits in the queue, nothing recorded for it.
-    assert outcomes == {"ignored": 1, "later": 1}
-    assert list(NotificationMessage.objects.values_list("status", flat=True)) == ["ignored"]
-    assert queue_depth(sqs, url) == 1
+    assert outcomes == {"applied": 1, "ignored": 1}
+    assert queue_depth(sqs, url) == 0
+    order = SalesOrder.objects.get(amazon_order_id=amazon.order_id)
+    quantities = {line.seller_sku: line.quantity for line in amazon.items}
+    # What the notification says is in, and the stock is committed at once ...
+    assert order.awaiting_details
+    assert (order.status, order.total, order.shipping_address) == ("confirmed", 0, None)
+    assert {line.seller_sku: line.quantity for line in order.lines.all()} == quantities
+    assert committed(order) == quantities
+    assert order.latest_ship_date == amazon.latest_ship
+    message = NotificationMessage.objects.get(status="applied")
+    assert "Imported from the notification" in message.reason
+
+    # ... and the next poll brings Amazon's prices, taxes and buyer, committing nothing twice.
+    sim_post(amazon_settings, "/_sim/clock/advance", {"seconds": 300})
+    run = run_order_sync(channel)
+
+    order.refresh_from_db()
+    assert run.status == "succeeded"
+    assert not order.awaiting_details
+    assert order.total == amazon.grand_total
+    assert order.tax_total == sum(line.item_tax + line.shipping_tax for line in amazon.items)
+    assert order.shipping_address and order.shipping_address.get("postalCode")
+    assert {line.seller_sku: (line.unit_price, line.title) for line in order.lines.all()} == {
+        line.seller_sku: (line.unit_price, line.title) for line in amazon.items
+    }
+    assert committed(order) == quantities
+
+
+def test_an_order_item_level_notification_never_stands_for_the_order(
+    amazon_settings: Simulator, channel: SalesChannel, queue: tuple[str, str], sqs: Any
+) -> None:
+    """An OrderItemLevel notification lists one item of the order: it waits for Amazon."""
+    place_order(amazon_settings, fulfillmentStatus="UNSHIPPED")
+    paid = receive_all(sqs, queue[0], expect=2)[-1]
+    paid["Payload"]["OrderChangeNotification"]["NotificationLevel"] = "OrderItemLevel"
+    sim_post(amazon_settings, "/_sim/faults", {"operation": "getOrder", "kind": "throttle"})
+
+    outcome = handle(json.dumps(paid))
+
+    assert outcome.status == "later"
+    assert not SalesOrder.objects.exists()
+
+
+def test_a_notification_summary_that_cannot_stand_for_the_order_waits_for_amazon(
+    amazon_settings: Simulator, channel: SalesChannel, queue: tuple[str, str], sqs: Any
+) -> None:
+    place_order(amazon_settings, fulfillmentStatus="UNSHIPPED")
+    paid = receive_all(sqs, queue[0], expect=2)[-1]
+    paid["Payload"]["OrderChangeNotification"]["Summary"]["OrderItems"][0]["Quantity"] = "two"
+    sim_post(amazon_settings, "/_sim/faults", {"operation": "getOrder", "kind": "throttle"})
+
+    outcome = handle(json.dumps(paid))
+
+    assert outcome.status == "later"
+    assert "Quantity is not a count" in outcome.reason
+    assert not SalesOrder.objects.exists()

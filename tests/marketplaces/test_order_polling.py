@@ -10,8 +10,9 @@ from django.utils import timezone
 
 from marketplaces import order_polling, schedule
 from marketplaces.amazon.ratelimit import plan_for
-from marketplaces.models import NotificationMessage, NotificationSetup, SalesChannel
+from marketplaces.models import NotificationMessage, NotificationSetup, SalesChannel, SalesOrder
 from synchistory.models import SyncRun
+from warehouses.models import Warehouse
 
 SELLER = "A3POLLINGTEST"
 
@@ -147,3 +148,41 @@ def test_with_healthy_notifications_polling_slows_down_but_never_stops() -> None
     assert order_polling.notifications_healthy(SELLER, now)
 
     assert schedule.start_due_syncs(now) == 1
+
+
+@pytest.mark.django_db
+def test_an_order_awaiting_amazons_details_keeps_polling_at_the_quotas_pace() -> None:
+    """Healthy notifications slow polling down, unless an order was imported from its
+    notification (getOrder's quota spent): the next poll brings its prices and buyer."""
+    now = timezone.now()
+    channel = SalesChannel.objects.create(
+        name="Amazon.ca", seller_id=SELLER, sync_items=False, sync_stock=False
+    )
+    last = SyncRun.objects.create(
+        channel=channel,
+        kind=SyncRun.Kind.ORDERS,
+        trigger=SyncRun.Trigger.AUTOMATIC,
+        status=SyncRun.Status.SUCCEEDED,
+    )
+    SyncRun.objects.filter(id=last.id).update(created_at=now - timedelta(minutes=4))
+    NotificationSetup.objects.create(
+        seller_id=SELLER, status=NotificationSetup.Status.ENABLED, enabled_at=now
+    )
+    order = SalesOrder.objects.create(
+        channel=channel,
+        amazon_order_id="702-0000000-0000001",
+        amazon_status="UNSHIPPED",
+        fulfillment_channel="merchant",
+        warehouse=Warehouse.objects.create(name="Main"),
+        purchased_at=now,
+        amazon_updated_at=now,
+        awaiting_details=True,
+    )
+    slow_while_awaiting = order_polling.poll_slowly(SELLER.lower(), now)
+    started = schedule.start_due_syncs(now)
+    order.awaiting_details = False
+    order.save()
+
+    assert order_polling.notifications_healthy(SELLER, now)
+    assert (slow_while_awaiting, started) == (False, 1)
+    assert order_polling.poll_slowly(SELLER, now)
