@@ -59,7 +59,8 @@ ORDER_CHANGE = "ORDER_CHANGE"
 FBA_INVENTORY_AVAILABILITY_CHANGES = "FBA_INVENTORY_AVAILABILITY_CHANGES"
 # What a failed message keeps of a body that is not Amazon's (the column is JSON).
 BODY_KEPT = 10_000
-# How long getOrder may wait for the seller's limiter before the message is left for later.
+# How long getOrder may wait for the seller's limiter before the message is left for later
+# (a new order that its notification can stand for does not wait: ``_import_summary``).
 MAX_PACING_WAIT = 5.0
 
 # The ORDER_CHANGE Summary's OrderStatus (Orders v0 spelling) -> the Orders API's statuses.
@@ -312,7 +313,9 @@ def _order_change(notification: Notification, record: Record) -> Outcome:
         and order_rules.skip_reason(organization, status) is None
         else None
     )
-    client = client_for(channel, max_wait=MAX_PACING_WAIT)
+    # A consumer handles one message at a time: a new order that has its summary never waits
+    # for the quota (the wait would delay every message behind it); a change waits a little.
+    client = client_for(channel, max_wait=0.0 if summary_status is not None else MAX_PACING_WAIT)
     try:
         amazon_order = client.get_order(order_id, personal_data=personal_data)
         result = order_sync.import_order(channel, organization, amazon_order, client)

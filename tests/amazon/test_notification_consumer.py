@@ -16,6 +16,7 @@ import pytest
 from django.utils import timezone
 
 from marketplaces import orders
+from marketplaces.amazon import ratelimit
 from marketplaces.amazon.types import parse_order
 from marketplaces.models import NotificationMessage, SalesChannel, SalesOrder
 from marketplaces.notification_consumer import Consumer, handle, parse
@@ -465,3 +466,20 @@ def test_a_notification_summary_that_cannot_stand_for_the_order_waits_for_amazon
     assert outcome.status == "later"
     assert "Quantity is not a count" in outcome.reason
     assert not SalesOrder.objects.exists()
+
+
+def test_a_new_order_never_waits_for_get_orders_quota(
+    amazon_settings: Simulator, channel: SalesChannel, queue: tuple[str, str]
+) -> None:
+    """One consumer handles one message at a time: waiting 2 s for each getOrder token would
+    delay every message behind it. A new order is imported from its notification instead."""
+    order_id = place_order(amazon_settings, fulfillmentStatus="UNSHIPPED")
+    wait_sent(amazon_settings, 2)
+    ratelimit.record_throttle(channel.seller_id, "getOrder")  # the seller's quota just spent
+    calls = get_order_calls(amazon_settings)
+
+    outcomes = consume(Consumer(queue[1]), expect=2)
+
+    assert outcomes == {"applied": 1, "ignored": 1}
+    assert SalesOrder.objects.get(amazon_order_id=order_id).awaiting_details
+    assert get_order_calls(amazon_settings) == calls
