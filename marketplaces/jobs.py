@@ -9,6 +9,8 @@ included).
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import current_app
 from django.db import transaction
 
@@ -32,10 +34,17 @@ TASK_FOR_KIND = {
 }
 
 
-def enqueue(task_name: str, *args: object, countdown: float | None = None) -> None:
+def enqueue(
+    task_name: str,
+    *args: object,
+    countdown: float | None = None,
+    expires: float | None = None,
+) -> None:
     """Queue ``task_name(*args)`` once the current transaction commits (at once outside one):
-    a worker never starts on rows it cannot see yet, and a rolled-back change queues nothing."""
-    transaction.on_commit(lambda: send(task_name, *args, countdown=countdown))
+    a worker never starts on rows it cannot see yet, and a rolled-back change queues nothing.
+    ``expires``: seconds after which a worker drops it unstarted (a periodic task's next
+    tick queues another)."""
+    transaction.on_commit(lambda: send(task_name, *args, countdown=countdown, expires=expires))
 
 
 def enqueue_run(run: SyncRun) -> None:
@@ -43,10 +52,13 @@ def enqueue_run(run: SyncRun) -> None:
     enqueue(TASK_FOR_KIND[SyncRun.Kind(run.kind)], run.id)
 
 
-def send(task_name: str, *args: object, countdown: float | None = None) -> None:
+def send(
+    task_name: str,
+    *args: object,
+    countdown: float | None = None,
+    expires: float | None = None,
+) -> None:
     """Queue now, whatever the transaction: for callers that already run after a commit."""
     task = current_app.tasks[task_name]
-    if countdown is None:
-        task.apply_async(args)
-    else:
-        task.apply_async(args, countdown=countdown)
+    options: dict[str, Any] = {"countdown": countdown, "expires": expires}
+    task.apply_async(args, **{name: value for name, value in options.items() if value is not None})

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from marketplaces import jobs, order_polling, order_stream, stock_levels
@@ -21,6 +21,7 @@ from marketplaces.models import (
     FulfillmentChannel,
     Listing,
     SalesChannel,
+    SalesOrder,
     Shipment,
     StockPush,
     mark_for_push,
@@ -47,6 +48,13 @@ def start_due_syncs(now: datetime | None = None) -> int:
     deliver_lost_stock_changes()
     item_interval = timedelta(hours=settings.AMAZON_ITEM_SYNC_HOURS)
     healthy: dict[str, bool] = {}  # per seller: the seller's channels share its notifications
+    # Channels whose orders await Amazon's details (order_sync.complete_awaiting_orders).
+    awaiting = dict(
+        SalesOrder.objects.filter(awaiting_details=True)
+        .values("channel_id")
+        .annotate(count=Count("id"))
+        .values_list("channel_id", "count")
+    )
     for channel in SalesChannel.objects.filter(status=SalesChannel.Status.ACTIVE):
         seller = channel.seller_id.upper()
         if seller not in healthy:
@@ -70,6 +78,8 @@ def start_due_syncs(now: datetime | None = None) -> int:
             amazon_status__in=[Shipment.AmazonStatus.PENDING, Shipment.AmazonStatus.SENDING],
         ).exists():
             intervals[SyncRun.Kind.SHIPMENTS] = timedelta(0)
+        if channel.sync_orders and awaiting.get(channel.id):
+            jobs.enqueue("marketplaces.tasks.complete_awaiting_orders_task", channel.id, expires=55)
         for kind, interval in intervals.items():
             if not getattr(channel, MODULE_FOR_KIND[kind]):
                 continue

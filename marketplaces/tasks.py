@@ -11,10 +11,13 @@ from typing import Any
 from celery import Task, shared_task
 
 from marketplaces import runs, schedule
-from marketplaces.amazon import drift
+from marketplaces.amazon import drift, order_sync
 from marketplaces.amazon.connection import client_for
 from marketplaces.amazon.errors import AmazonThrottled, AmazonTransientError
 from marketplaces.models import SalesChannel
+
+# How long one complete_awaiting_orders_task asks Amazon (the scheduler queues one a minute).
+COMPLETE_SECONDS = 50.0
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None)
@@ -83,3 +86,18 @@ def check_drift_task(self: Task[Any, Any], channel_id: int) -> dict[str, Any]:
 @shared_task
 def check_drift_all_task() -> int:
     return schedule.check_drift_everywhere()
+
+
+@shared_task
+def complete_awaiting_orders_task(channel_id: int) -> int:
+    """Queued by the scheduler each minute while orders await Amazon's details: getOrder at
+    its quota's pace for most of the minute, so the next tick's task rarely overlaps it (if it
+    does, an order is asked for twice and imported unchanged the second time)."""
+    channel = SalesChannel.objects.filter(
+        id=channel_id, status=SalesChannel.Status.ACTIVE, sync_orders=True
+    ).first()
+    if channel is None:
+        return 0
+    return order_sync.complete_awaiting_orders(
+        channel, client_for(channel), seconds=COMPLETE_SECONDS
+    )

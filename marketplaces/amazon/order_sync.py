@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -62,6 +64,8 @@ REPORT_MIN_WINDOW = timedelta(days=2)
 ORDERS_REPORT = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
 REPORT_CURSOR = "orders-report:"
 REPORT_BATCH = 100
+# Orders ``complete_awaiting_orders`` reads at once (more than a minute of getOrder's quota).
+COMPLETE_BATCH = 100
 
 PAYMENT_COMMENT = "Payment status: Paid"
 
@@ -542,43 +546,50 @@ def _with_buyer_data(
     context: PageContext,
     client: AmazonClient | None,
 ) -> tuple[list[AmazonOrder], AmazonError | None]:
-    """Buyer and address, only for new merchant orders still to ship (Data Protection Policy).
+    """Buyer and address, only for new merchant orders still to ship (Data Protection Policy),
+    one ``getOrder`` each, as far as its quota allows right now.
 
-    An order is never imported without its address because Amazon was throttling, down or
-    refusing the token: such a failure stops here and is returned with the orders before it
-    (only those are imported). Imported without an address, the order would never be asked
-    for again (only new orders are) and could not be shipped. Only Amazon refusing this one
-    order lets it in without buyer data.
+    getOrder sustains one call per 2 s: waiting for it would hold a page of 100 new orders
+    (their stock uncommitted) for minutes. An order Amazon cannot be asked about now
+    (throttled, down) is imported without its buyer, ``buyer_data_deferred``, and marked
+    ``awaiting_details``; ``complete_awaiting_orders`` asks for it at the quota's pace. Only
+    Amazon refusing this one order lets it in without buyer data for good; an expired or
+    revoked authorization stops the page (returned with the orders before it).
 
     Amazon withholds the buyer's data from an application without its restricted roles (the
     fields are simply absent, see ``marketplaces.buyer_data``): once an answer came with none
     of it, the page's other orders are not asked for, and are recorded as withheld too."""
     orders: list[AmazonOrder] = []
     withheld_from_app = False
+    deferred = False
     for amazon_order in amazon_orders:
         existing = context.existing.get(amazon_order.order_id)
         if (
             client is not None
-            # New, or imported from its notification without the buyer (``awaiting_details``).
+            # New, or imported without its buyer (``awaiting_details``).
             and (existing is None or existing.awaiting_details)
-            and amazon_order.is_merchant_fulfilled
-            and amazon_order.status in order_rules.CONFIRMED_STATUSES
-            and not amazon_order.personal_data_requested
-            and order_rules.skip_reason(organization, amazon_order.status) is None
+            and _needs_buyer_data(organization, amazon_order)
         ):
             if withheld_from_app:
                 # The same application and roles a moment later: Amazon's answer would be the
                 # same, so the order is taken as asked for and answered without buyer data.
                 amazon_order = dataclasses.replace(amazon_order, personal_data_requested=True)
+            elif deferred:
+                amazon_order = dataclasses.replace(amazon_order, buyer_data_deferred=True)
             else:
                 try:
-                    amazon_order = client.get_order(amazon_order.order_id, personal_data=True)
+                    with _waiting_at_most(client, 0.0):
+                        amazon_order = client.get_order(amazon_order.order_id, personal_data=True)
                 except AmazonRejected as error:
                     logger.warning(
                         "Order %s imported without buyer data: %s", amazon_order.order_id, error
                     )
                 except AmazonError as error:
-                    return orders, error
+                    if not error.transient:
+                        return orders, error
+                    # The rest of the page is not asked for either: the quota is spent.
+                    deferred = True
+                    amazon_order = dataclasses.replace(amazon_order, buyer_data_deferred=True)
                 else:
                     withheld_from_app = not (
                         amazon_order.buyer_name
@@ -587,6 +598,72 @@ def _with_buyer_data(
                     )
         orders.append(amazon_order)
     return orders, None
+
+
+def _needs_buyer_data(organization: Organization, amazon_order: AmazonOrder) -> bool:
+    """A merchant order to ship that is (or will be) imported, asked without buyer data."""
+    return (
+        amazon_order.is_merchant_fulfilled
+        and amazon_order.status in order_rules.CONFIRMED_STATUSES
+        and not amazon_order.personal_data_requested
+        and order_rules.skip_reason(organization, amazon_order.status) is None
+    )
+
+
+@contextmanager
+def _waiting_at_most(client: AmazonClient, seconds: float) -> Iterator[None]:
+    """Calls made inside wait at most ``seconds`` for the seller's limiter: AmazonThrottled
+    beyond, without a call."""
+    previous = client.max_wait
+    client.max_wait = min(previous, seconds)
+    try:
+        yield
+    finally:
+        client.max_wait = previous
+
+
+def complete_awaiting_orders(channel: SalesChannel, client: AmazonClient, *, seconds: float) -> int:
+    """Ask Amazon, oldest first, for the orders of ``channel`` that await its details (imported
+    from their notification, or without their buyer while getOrder's quota was spent), for at
+    most ``seconds`` at the quota's pace; returns how many were completed. A transient failure
+    ends the turn (the next one goes on); Amazon refusing an order ends its wait for good."""
+    organization = Organization.load()
+    deadline = time.monotonic() + seconds
+    awaiting = SalesOrder.objects.filter(channel=channel, awaiting_details=True).order_by(
+        "purchased_at", "id"
+    )
+    completed = 0
+    for order_id, fulfillment, status in awaiting.values_list(
+        "amazon_order_id", "fulfillment_channel", "status"
+    )[:COMPLETE_BATCH]:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        to_ship = fulfillment == FulfillmentChannel.MERCHANT and status in (
+            SalesOrder.Status.CONFIRMED,
+            SalesOrder.Status.PARTIALLY_SHIPPED,
+            SalesOrder.Status.ON_HOLD,
+        )
+        try:
+            with _waiting_at_most(client, remaining):
+                amazon_order = client.get_order(order_id, personal_data=to_ship)
+        except AmazonRejected as error:
+            logger.warning("Order %s keeps what it has of Amazon's details: %s", order_id, error)
+            SalesOrder.objects.filter(channel=channel, amazon_order_id=order_id).update(
+                awaiting_details=False
+            )
+            continue
+        except AmazonError as error:
+            if not error.transient:
+                raise
+            logger.info("Orders awaiting Amazon's details wait for the next turn: %s", error)
+            break
+        outcome = import_order(channel, organization, amazon_order, None)
+        if outcome.outcome == SyncRecord.Outcome.FAILED:
+            logger.warning("Order %s could not be completed: %s", order_id, outcome.reason)
+            continue
+        completed += 1
+    return completed
 
 
 def _withheld(amazon_order: AmazonOrder) -> str:
@@ -815,7 +892,7 @@ def _new_order(
         purchased_at=amazon_order.created,
         amazon_updated_at=amazon_order.last_updated,
         latest_ship_date=amazon_order.latest_ship,
-        awaiting_details=amazon_order.from_notification,
+        awaiting_details=amazon_order.from_notification or amazon_order.buyer_data_deferred,
         buyer_name=amazon_order.buyer_name,
         buyer_email=amazon_order.buyer_email,
         buyer_phone=amazon_order.buyer_phone,
@@ -1039,7 +1116,8 @@ def _complete_details(order: SalesOrder, amazon_order: AmazonOrder, context: Pag
     )
     order.currency = amazon_order.currency
     _compute_totals(order, amazon_order)
-    order.awaiting_details = False
+    # Still without its buyer when getOrder's quota was spent again for this page.
+    order.awaiting_details = amazon_order.buyer_data_deferred
     # Saved with the rest of the order by ``_update``.
 
 

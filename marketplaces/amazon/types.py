@@ -116,6 +116,9 @@ class AmazonOrder:
     from_notification: bool = False
     # Read from an orders report: amounts, but no order item ids to match lines by.
     from_report: bool = False
+    # A merchant order to ship whose buyer Amazon could not be asked for now (getOrder's quota
+    # spent, Amazon down): imported without it, awaiting its details.
+    buyer_data_deferred: bool = False
 
     @property
     def completes_details(self) -> bool:

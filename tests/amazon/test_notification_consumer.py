@@ -16,7 +16,8 @@ import pytest
 from django.utils import timezone
 
 from marketplaces import orders
-from marketplaces.amazon import ratelimit
+from marketplaces.amazon import order_sync, ratelimit
+from marketplaces.amazon.connection import client_for
 from marketplaces.amazon.types import parse_order
 from marketplaces.models import NotificationMessage, SalesChannel, SalesOrder
 from marketplaces.notification_consumer import Consumer, handle, parse
@@ -422,13 +423,19 @@ def test_a_new_order_amazon_cannot_be_asked_about_is_imported_from_its_notificat
     message = NotificationMessage.objects.get(status="applied")
     assert "Imported from the notification" in message.reason
 
-    # ... and the next poll brings Amazon's prices, taxes and buyer, committing nothing twice.
+    # ... the next poll brings Amazon's prices and taxes, committing nothing twice; the buyer
+    # (a getOrder of its own, whose quota Amazon's 429 just emptied) follows at its pace.
     sim_post(amazon_settings, "/_sim/clock/advance", {"seconds": 300})
     run = run_order_sync(channel)
+    order.refresh_from_db()
+    priced = (order.total, order.awaiting_details, order.shipping_address)
+    completed = order_sync.complete_awaiting_orders(channel, client_for(channel), seconds=30)
 
     order.refresh_from_db()
     assert run.status == "succeeded"
-    assert not order.awaiting_details
+    assert priced == (amazon.grand_total, True, None)
+    assert completed >= 1  # the poll's other new orders waited for their buyer too
+    assert not SalesOrder.objects.filter(awaiting_details=True).exists()
     assert order.total == amazon.grand_total
     assert order.tax_total == sum(line.item_tax + line.shipping_tax for line in amazon.items)
     assert order.shipping_address and order.shipping_address.get("postalCode")

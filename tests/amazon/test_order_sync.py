@@ -11,9 +11,9 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from marketplaces import orders
-from marketplaces.amazon import order_sync, ratelimit
+from marketplaces.amazon import order_sync
 from marketplaces.amazon.connection import client_for
-from marketplaces.amazon.errors import AmazonThrottled, AmazonTransientError
+from marketplaces.amazon.errors import AmazonThrottled
 from marketplaces.models import (
     ApiQuota,
     SalesChannel,
@@ -26,7 +26,6 @@ from spapi_simulator.testing import sim_get, sim_post
 from synchistory import services as history
 from synchistory.models import SyncRecord, SyncRun
 from tests.helpers.amazon import amazon_orders, place_merchant_order, run_order_sync
-from tests.helpers.fake_clock import FakeClock
 from warehouses.models import Item, Organization, Stock
 
 pytestmark = pytest.mark.django_db
@@ -221,15 +220,15 @@ def test_an_order_that_fails_is_recorded_and_the_others_carry_on(
 
 
 @pytest.mark.parametrize("kind", ["throttle", "server_error"])
-def test_an_order_whose_address_amazon_withholds_for_now_waits_for_it(
+def test_an_order_whose_buyer_amazon_cannot_give_now_is_imported_and_completed_later(
     live_sim: Simulator,
     channel: SalesChannel,
     stocked_items: dict[str, Item],
     kind: str,
-    fake_clock: FakeClock,
 ) -> None:
-    """A merchant order imported without its address could never be shipped (and would never
-    be asked for again): a throttled or failing getOrder retries the page instead."""
+    """getOrder (the buyer and address of a new merchant order) throttled or down: the page is
+    not held up (its stock would stay available for minutes); its orders come in awaiting
+    Amazon's details, and ``complete_awaiting_orders`` brings them at the quota's pace."""
     run_order_sync(channel)
     merchant_skus = [
         listing["sku"]
@@ -238,28 +237,51 @@ def test_an_order_whose_address_amazon_withholds_for_now_waits_for_it(
     ]
     placed = [place_merchant_order(live_sim, [sku]) for sku in merchant_skus[:3]]
     sim_post(live_sim, "/_sim/faults", {"operation": "getOrder", "kind": kind, "count": 1})
-    run = history.start_run(channel.id, SyncRun.Kind.ORDERS, SyncRun.Trigger.AUTOMATIC)
-    assert history.claim_run(run.id)
-    run.refresh_from_db()
 
-    with pytest.raises(AmazonTransientError):
-        order_sync.sync_orders(run, client_for(channel))
-    run.refresh_from_db()  # the retry of the task: the same run, from its cursor
-    order_sync.sync_orders(run, client_for(channel))
-    run = history.finish_run(run)
+    run = run_order_sync(channel)
 
-    assert run.status == SyncRun.Status.SUCCEEDED, run.error
     new_ids = {order["orderId"] for order in placed}
     imported = SalesOrder.objects.filter(amazon_order_id__in=new_ids)
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
     assert imported.count() == 3
-    assert all(order.buyer_name and order.shipping_address for order in imported)
-    # The retried page meets the orders its first attempt imported: each is recorded once.
+    # The quota was spent at the first: the page's others were not asked for either.
+    assert all(order.awaiting_details and not order.shipping_address for order in imported)
+    assert all(line.stock_committed == line.quantity for o in imported for line in o.lines.all())
     recorded = list(run.records.values_list("external_id", flat=True))
     assert len(recorded) == len(set(recorded))
     assert new_ids <= set(recorded)
-    if kind == "throttle":
-        # Amazon's 429 emptied our getOrder bucket: the retry waited for a token to come back.
-        assert fake_clock.total_slept >= 1 / ratelimit.USAGE_PLANS["getOrder"].rate
+
+    completed = order_sync.complete_awaiting_orders(channel, client_for(channel), seconds=30)
+
+    assert completed == 3
+    assert all(
+        order.buyer_name and order.shipping_address and not order.awaiting_details
+        for order in imported.all()
+    )
+    assert all(line.stock_committed == line.quantity for o in imported for line in o.lines.all())
+    assert order_sync.complete_awaiting_orders(channel, client_for(channel), seconds=30) == 0
+
+
+def test_an_order_amazon_refuses_to_detail_stops_awaiting(
+    live_sim: Simulator, channel: SalesChannel, stocked_items: dict[str, Item]
+) -> None:
+    run_order_sync(channel)
+    sku = next(
+        listing["sku"]
+        for listing in sim_get(live_sim, "/_sim/listings")["listings"]
+        if listing["fulfillmentChannelCode"] == "DEFAULT" and not listing.get("isParent")
+    )
+    order_id = place_merchant_order(live_sim, [sku])["orderId"]
+    sim_post(live_sim, "/_sim/faults", {"operation": "getOrder", "kind": "throttle", "count": 1})
+    run_order_sync(channel)
+    # An order Amazon answers 404 for (here: one it never had) is refused for good.
+    unknown = "702-0000000-0000000"
+    SalesOrder.objects.filter(amazon_order_id=order_id).update(amazon_order_id=unknown)
+
+    completed = order_sync.complete_awaiting_orders(channel, client_for(channel), seconds=30)
+
+    order = SalesOrder.objects.get(amazon_order_id=unknown)
+    assert (completed, order.awaiting_details, order.status) == (0, False, "confirmed")
 
 
 def test_a_run_resumed_after_its_pagination_token_expired_lists_its_window_again(

@@ -4,11 +4,12 @@ slower (never stopped) with them."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
 
-from marketplaces import order_polling, schedule
+from marketplaces import order_polling, schedule, tasks
 from marketplaces.amazon.ratelimit import plan_for
 from marketplaces.models import NotificationMessage, NotificationSetup, SalesChannel, SalesOrder
 from synchistory.models import SyncRun
@@ -151,7 +152,9 @@ def test_with_healthy_notifications_polling_slows_down_but_never_stops() -> None
 
 
 @pytest.mark.django_db
-def test_an_order_awaiting_amazons_details_keeps_polling_at_the_quotas_pace() -> None:
+def test_an_order_awaiting_amazons_details_keeps_polling_at_the_quotas_pace(
+    monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
     """Healthy notifications slow polling down, unless an order was imported from its
     notification (getOrder's quota spent): the next poll brings its prices and buyer."""
     now = timezone.now()
@@ -179,10 +182,19 @@ def test_an_order_awaiting_amazons_details_keeps_polling_at_the_quotas_pace() ->
         awaiting_details=True,
     )
     slow_while_awaiting = order_polling.poll_slowly(SELLER.lower(), now)
-    started = schedule.start_due_syncs(now)
+    completions: list[tuple[Any, dict[str, Any]]] = []
+    monkeypatch.setattr(
+        tasks.complete_awaiting_orders_task,
+        "apply_async",
+        lambda args, **options: completions.append((args, options)),
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        started = schedule.start_due_syncs(now)
     order.awaiting_details = False
     order.save()
 
     assert order_polling.notifications_healthy(SELLER, now)
     assert (slow_while_awaiting, started) == (False, 1)
+    # ... and Amazon is asked for the order's details, a task that expires before the next tick.
+    assert completions == [((channel.id,), {"expires": 55})]
     assert order_polling.poll_slowly(SELLER, now)
