@@ -213,7 +213,7 @@ class ShipmentForm(forms.Form):
         self.order = order
         self.line_fields: list[tuple[SalesOrderLine, str]] = []
         for line in order.lines.all():
-            remaining = line.quantity - line.quantity_shipped
+            remaining = line.quantity_open
             name = f"line_{line.id}"
             self.fields[name] = forms.IntegerField(
                 label=f"{line.seller_sku} ({remaining} left to ship)",
@@ -286,6 +286,11 @@ class SalesOrderFilterForm(forms.Form):
         required=False,
         choices=[("", "Any"), *SHIP_FILTERS],
         help_text="Merchant-fulfilled orders still to ship, by Amazon's ship-by date.",
+    )
+    cancel_request = forms.BooleanField(
+        label="Buyer asked to cancel",
+        required=False,
+        help_text="Orders whose buyer asked Amazon to cancel, waiting for you to act.",
     )
     q = forms.CharField(
         label="Search",

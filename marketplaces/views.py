@@ -732,6 +732,7 @@ def sales_order_list(request: HttpRequest) -> HttpResponse:
         purchased_to=filters.get("purchased_to"),
         ship=filters.get("ship") or "",
         search=filters.get("q") or "",
+        cancel_request=bool(filters.get("cancel_request")),
     ).defer(*PERSONAL_FIELDS)
     page = queries.order_page(
         orders,
@@ -761,6 +762,7 @@ def sales_order_list(request: HttpRequest) -> HttpResponse:
             "ship": filters.get("ship") or "",
             "ship_filters": SHIP_FILTERS,
             "on_hold": filters.get("status") == SalesOrder.Status.ON_HOLD,
+            "cancel_request": bool(filters.get("cancel_request")),
         },
     )
 

@@ -87,6 +87,12 @@ class AmazonOrderItem:
     item_discount: Decimal
     shipping_discount: Decimal
     marketplace_collects_tax: bool
+    # cancellation.cancellationRequest: the buyer asked to cancel this item (with a reason).
+    buyer_cancel_requested: bool = False
+    buyer_cancel_reason: str = ""
+    # cancellation.cancellationExecution.cancelledBy: the item was cancelled (BUYER, MERCHANT,
+    # AMAZON); on an order that is not cancelled, a line cancelled on its own.
+    cancelled_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,14 @@ class AmazonOrder:
     @property
     def is_merchant_fulfilled(self) -> bool:
         return self.fulfilled_by == "MERCHANT"
+
+    @property
+    def buyer_cancel_requested(self) -> bool:
+        return any(item.buyer_cancel_requested for item in self.items)
+
+    @property
+    def buyer_cancel_reason(self) -> str:
+        return next((i.buyer_cancel_reason for i in self.items if i.buyer_cancel_reason), "")
 
     @property
     def has_address(self) -> bool:
@@ -158,6 +172,9 @@ def parse_order_item(raw: Any, order_id: str) -> AmazonOrderItem:
     collections = _dict(raw.get("tax")).get("taxCollections") or []
     fulfillment = _dict(raw.get("fulfillment"))
     shipped = fulfillment.get("quantityFulfilled", 0)
+    cancellation = _dict(raw.get("cancellation"))
+    request = _dict(cancellation.get("cancellationRequest"))
+    execution = _dict(cancellation.get("cancellationExecution"))
     return AmazonOrderItem(
         order_item_id=item_id,
         seller_sku=sku,
@@ -177,6 +194,9 @@ def parse_order_item(raw: Any, order_id: str) -> AmazonOrderItem:
         marketplace_collects_tax=any(
             isinstance(c, dict) and c.get("model") == "MARKETPLACE_FACILITATOR" for c in collections
         ),
+        buyer_cancel_requested=_text(request.get("requester")) == "BUYER",
+        buyer_cancel_reason=_text(request.get("cancelReason"))[:500],
+        cancelled_by=_text(execution.get("cancelledBy")),
     )
 
 
