@@ -441,6 +441,9 @@ class SellerCancellation(models.Model):
         ACCEPTED = "accepted", "Amazon confirmed"
         REJECTED = "rejected", "Amazon rejected"
 
+    # Amazon has not answered yet: the shipments run has work.
+    UNSETTLED = (AmazonStatus.PENDING, AmazonStatus.SENDING, AmazonStatus.SUBMITTED)
+
     order = models.ForeignKey(
         SalesOrder, on_delete=models.PROTECT, related_name="seller_cancellations"
     )

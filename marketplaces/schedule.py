@@ -21,6 +21,7 @@ from marketplaces.models import (
     FulfillmentChannel,
     Listing,
     SalesChannel,
+    SellerCancellation,
     Shipment,
     StockPush,
     mark_for_push,
@@ -65,10 +66,15 @@ def start_due_syncs(now: datetime | None = None) -> int:
             )
         if _has_stock_work(channel):
             intervals[SyncRun.Kind.STOCK] = timedelta(0)
-        if Shipment.objects.filter(
-            order__channel=channel,
-            amazon_status__in=[Shipment.AmazonStatus.PENDING, Shipment.AmazonStatus.SENDING],
-        ).exists():
+        if (
+            Shipment.objects.filter(
+                order__channel=channel,
+                amazon_status__in=[Shipment.AmazonStatus.PENDING, Shipment.AmazonStatus.SENDING],
+            ).exists()
+            or SellerCancellation.objects.filter(
+                order__channel=channel, amazon_status__in=SellerCancellation.UNSETTLED
+            ).exists()
+        ):
             intervals[SyncRun.Kind.SHIPMENTS] = timedelta(0)
         for kind, interval in intervals.items():
             if not getattr(channel, MODULE_FOR_KIND[kind]):

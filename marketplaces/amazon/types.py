@@ -641,3 +641,44 @@ def parse_subscription(raw: Any) -> NotificationSubscription:
         destination_id=_identifier(raw.get("destinationId"), "destinationId"),
         processing_directive=directive if isinstance(directive, dict) else None,
     )
+
+
+@dataclass(frozen=True)
+class XmlProcessingReport:
+    """Amazon's XML ProcessingReport of an order feed: how many messages it processed and,
+    per refused message id, why."""
+
+    processed: int
+    errors: dict[str, str]
+
+
+def parse_xml_processing_report(text: str) -> XmlProcessingReport:
+    """Read a ProcessingReport; a document that is not one is a payload error. DOCTYPE and
+    entity declarations are refused before parsing (no entity expansion, no external fetch)."""
+    import xml.etree.ElementTree as ET  # noqa: S405 - declarations are refused first
+
+    upper = text.upper()
+    if "<!DOCTYPE" in upper or "<!ENTITY" in upper:
+        raise AmazonPayloadError("the feed processing report declares a DOCTYPE or an entity")
+    try:
+        root = ET.fromstring(text.encode("utf-8"))  # noqa: S314 - no DTD possible past the check
+    except ET.ParseError as error:
+        raise AmazonPayloadError(f"the feed processing report is not XML: {error}") from None
+    report = root.find("Message/ProcessingReport")
+    if root.tag != "AmazonEnvelope" or report is None:
+        raise AmazonPayloadError("the feed processing report has no ProcessingReport")
+    processed_text = report.findtext("ProcessingSummary/MessagesProcessed") or "0"
+    try:
+        processed = int(processed_text.strip())
+    except ValueError:
+        raise AmazonPayloadError("the feed processing report's MessagesProcessed") from None
+    errors: dict[str, str] = {}
+    for result in report.findall("Result"):
+        if (result.findtext("ResultCode") or "").strip() != "Error":
+            continue
+        message_id = (result.findtext("MessageID") or "").strip()
+        code = (result.findtext("ResultMessageCode") or "").strip()
+        description = _text(result.findtext("ResultDescription")).strip()
+        reason = f"{code} {description}".strip() or "refused without a reason"
+        errors[message_id] = f"{errors[message_id]}; {reason}" if message_id in errors else reason
+    return XmlProcessingReport(processed=processed, errors=errors)
