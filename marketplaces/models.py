@@ -240,8 +240,13 @@ class SalesOrder(models.Model):
         blank=True,
         help_text="Amazon's ship-by date (shipByWindow.latestDateTime); unknown from a report.",
     )
+    # Database defaults too, so rows written in SQL (the benchmarks' data) need not name them.
     buyer_cancel_request = models.CharField(
-        max_length=16, choices=CancelRequest.choices, blank=True, default=CancelRequest.NONE
+        max_length=16,
+        choices=CancelRequest.choices,
+        blank=True,
+        default=CancelRequest.NONE,
+        db_default=CancelRequest.NONE,
     )
     buyer_cancel_requested_at = models.DateTimeField(
         null=True,
@@ -249,7 +254,7 @@ class SalesOrder(models.Model):
         help_text="Amazon's lastUpdatedTime when the request was first seen (Amazon gives no "
         "time of its own for it).",
     )
-    buyer_cancel_reason = models.CharField(max_length=500, blank=True)
+    buyer_cancel_reason = models.CharField(max_length=500, blank=True, default="", db_default="")
 
     subtotal = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
     shipping_total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
@@ -327,10 +332,14 @@ class SalesOrderLine(models.Model):
         default=0, help_text="Units this line holds committed in the order's warehouse."
     )
     quantity_cancelled = models.PositiveIntegerField(
-        default=0, help_text="Units cancelled before they shipped (by the seller or Amazon)."
+        default=0,
+        db_default=0,
+        help_text="Units cancelled before they shipped (by the seller or Amazon).",
     )
     buyer_cancel_requested = models.BooleanField(
-        default=False, help_text="Amazon marks this item with the buyer's cancellation request."
+        default=False,
+        db_default=False,
+        help_text="Amazon marks this item with the buyer's cancellation request.",
     )
 
     class Meta:

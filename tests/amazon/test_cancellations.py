@@ -11,17 +11,16 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from marketplaces import cancellations, shipments
-from marketplaces.amazon import cancellation_push, shipment_push
+from marketplaces.amazon import cancellation_push
 from marketplaces.amazon.connection import client_for
-from marketplaces.amazon.errors import AmazonPayloadError, AmazonTransientError, WaitForAmazon
+from marketplaces.amazon.errors import AmazonPayloadError, AmazonTransientError
 from marketplaces.amazon.types import parse_xml_processing_report
 from marketplaces.models import SalesChannel, SalesOrder, SellerCancellation
 from spapi_simulator import Simulator
 from spapi_simulator.testing import sim_get, sim_post
-from synchistory import services as history
 from synchistory.models import SyncRun
 from tests.factories import ItemFactory, SalesOrderFactory
-from tests.helpers.amazon import place_merchant_order, run_order_sync
+from tests.helpers.amazon import place_merchant_order, run_order_sync, send_order_updates
 from warehouses.models import Item, Stock, StockMovement
 
 pytestmark = pytest.mark.django_db
@@ -106,22 +105,6 @@ def test_shipping_declines_the_request_and_amazon_cancelling_answers_it(
 # -- the seller cancels ----------------------------------------------------------------------
 
 
-def send_to_amazon(sim: Simulator, channel: SalesChannel) -> SyncRun:
-    """One shipments run, waiting for the acknowledgement feed as a worker would (the
-    simulator's clock moves past Amazon's processing time instead of the wall clock)."""
-    run = history.start_run(channel.id, SyncRun.Kind.SHIPMENTS, SyncRun.Trigger.AUTOMATIC)
-    assert history.claim_run(run.id)
-    run.refresh_from_db()
-    for _ in range(3):
-        try:
-            shipment_push.push_shipments(run, client_for(channel))
-        except WaitForAmazon:
-            sim_post(sim, "/_sim/clock/advance", {"seconds": 80})
-        else:
-            break
-    return history.finish_run(run)
-
-
 def amazon_order(sim: Simulator, order_id: str) -> dict[str, Any]:
     return next(o for o in sim_get(sim, "/_sim/orders")["orders"] if o["orderId"] == order_id)
 
@@ -151,7 +134,7 @@ def test_a_cancelled_order_releases_its_stock_once_and_amazon_cancels_it(
     ).exists()
     assert cancellation.amazon_status == SellerCancellation.AmazonStatus.PENDING
 
-    run = send_to_amazon(live_sim, channel)
+    run = send_order_updates(live_sim, channel)
 
     cancellation.refresh_from_db()
     assert cancellation.amazon_status == SellerCancellation.AmazonStatus.ACCEPTED
@@ -168,7 +151,7 @@ def test_a_cancelled_order_releases_its_stock_once_and_amazon_cancels_it(
     order.refresh_from_db()
     assert order.status == SalesOrder.Status.CANCELLED
     assert committed(line.item) == held - line.quantity
-    assert send_to_amazon(live_sim, channel).orders_synced == 0  # nothing is sent again
+    assert send_order_updates(live_sim, channel).orders_synced == 0  # nothing is sent again
 
 
 def test_a_partial_cancellation_releases_only_its_line(
@@ -183,7 +166,7 @@ def test_a_partial_cancellation_releases_only_its_line(
     cancellations.cancel_order(
         order, cancellations.CancellationRequest("NoInventory", {dropped.id: dropped.quantity})
     )
-    send_to_amazon(live_sim, channel)
+    send_order_updates(live_sim, channel)
     sim_post(live_sim, "/_sim/clock/advance", {"seconds": 300})
     run_order_sync(channel)  # Amazon shows the line cancelled: the same units, not again
 
@@ -263,7 +246,7 @@ def test_a_cancellation_amazon_rejects_shows_why_and_the_order_is_open_again(
         live_sim, f"/_sim/orders/{created['orderId']}/status", {"fulfillmentStatus": "SHIPPED"}
     )
 
-    run = send_to_amazon(live_sim, channel)
+    run = send_order_updates(live_sim, channel)
 
     cancellation.refresh_from_db()
     order.refresh_from_db()
@@ -298,7 +281,7 @@ def test_a_cancellation_whose_answer_was_lost_is_not_sent_again(
         amazon_status=SellerCancellation.AmazonStatus.SENDING
     )
 
-    send_to_amazon(live_sim, channel)
+    send_order_updates(live_sim, channel)
 
     cancellation.refresh_from_db()
     assert cancellation.amazon_status == SellerCancellation.AmazonStatus.ACCEPTED
@@ -315,12 +298,12 @@ def test_transient_failures_are_retried_and_the_feed_goes_out_once(
     sim_post(live_sim, "/_sim/faults", {"operation": "createFeed", "kind": "server_error"})
 
     with pytest.raises(AmazonTransientError):
-        send_to_amazon(live_sim, channel)
+        send_order_updates(live_sim, channel)
     cancellation.refresh_from_db()
     assert cancellation.amazon_status == SellerCancellation.AmazonStatus.SENDING
     SyncRun.objects.update(status=SyncRun.Status.FAILED)  # the run gave up; a new one follows
 
-    send_to_amazon(live_sim, channel)
+    send_order_updates(live_sim, channel)
 
     cancellation.refresh_from_db()
     assert cancellation.amazon_status == SellerCancellation.AmazonStatus.ACCEPTED

@@ -4,13 +4,16 @@ the seller's Cancel form on the order page."""
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.test import Client
 
-from marketplaces.models import SalesOrder
-from tests.factories import SalesOrderFactory
+from marketplaces.models import SalesOrder, SalesOrderLine, SellerCancellation
+from tests.factories import ItemFactory, SalesOrderFactory, WarehouseFactory
+from warehouses import stock
+from warehouses.models import Stock
 
 pytestmark = pytest.mark.django_db
 
@@ -64,3 +67,124 @@ def test_the_order_page_shows_the_request_and_what_became_of_it(staff_client: Cl
 def test_the_filter_is_a_link_among_the_list_tabs(staff_client: Client) -> None:
     html = staff_client.get("/sales-orders/").content.decode()
     assert 'href="/sales-orders/?cancel_request=1"' in html
+
+
+# -- the seller's Cancel form ---------------------------------------------------------------
+
+
+@pytest.fixture
+def order() -> SalesOrder:
+    """A merchant order of two lines (3 and 2 units), their units committed in Toronto."""
+    warehouse = WarehouseFactory.create(name="Toronto")
+    order = SalesOrderFactory.create(warehouse=warehouse)
+    for n, (sku, quantity) in enumerate((("MUG-1", 3), ("CUP-1", 2))):
+        item = ItemFactory.create(sku=sku)
+        stock.set_opening_stock(item, warehouse, 10)
+        SalesOrderLine.objects.create(
+            order=order,
+            amazon_order_item_id=f"11{n}",
+            item=item,
+            seller_sku=sku,
+            quantity=quantity,
+            unit_price=Decimal("9.99"),
+            stock_committed=quantity,
+        )
+        stock.commit_stock(item, warehouse, quantity, reference=order.amazon_order_id)
+    return order
+
+
+def committed(sku: str) -> int:
+    return Stock.objects.get(item__sku=sku).committed
+
+
+def test_an_admin_cancels_one_line_with_a_reason(admin_client: Client, order: SalesOrder) -> None:
+    mug, cup = order.lines.all()
+    assert (
+        f'href="/sales-orders/{order.id}/cancel/"'
+        in admin_client.get(f"/sales-orders/{order.id}/").content.decode()
+    )
+
+    response = admin_client.post(
+        f"/sales-orders/{order.id}/cancel/",
+        {"reason": "NoInventory", f"line_{mug.id}": "3", f"line_{cup.id}": "0"},
+    )
+
+    assert response.status_code == 302
+    assert (committed("MUG-1"), committed("CUP-1")) == (0, 2)
+    cancellation = SellerCancellation.objects.get()
+    assert cancellation.reason == "NoInventory"
+    assert cancellation.created_by is not None
+    assert [(line.order_line_id, line.quantity) for line in cancellation.lines.all()] == [
+        (mug.id, 3)
+    ]
+    page = text(admin_client.get(f"/sales-orders/{order.id}/"))
+    assert "NoInventory MUG-1 × 3 Waiting to be sent" in page
+
+
+def test_staff_cannot_cancel(staff_client: Client, order: SalesOrder) -> None:
+    assert "/cancel/" not in staff_client.get(f"/sales-orders/{order.id}/").content.decode()
+    response = staff_client.post(f"/sales-orders/{order.id}/cancel/", {"reason": "NoInventory"})
+    assert response.status_code == 403
+    assert not SellerCancellation.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        ({"reason": "Because", "mug": "3"}, "Select a valid choice"),
+        ({"reason": "NoInventory", "mug": "4"}, "MUG-1: only 3 left to ship"),
+        ({"reason": "NoInventory", "mug": "1"}, "cancel all 3 or none"),
+        ({"reason": "NoInventory", "mug": "0", "cup": "0"}, "Choose at least one line"),
+        ({"reason": "NoInventory", "mug": "-1"}, "greater than or equal to 0"),
+    ],
+)
+def test_bad_input_is_refused_with_a_reason_and_releases_nothing(
+    admin_client: Client, order: SalesOrder, data: dict[str, str], reason: str
+) -> None:
+    mug, cup = order.lines.all()
+    post = {"reason": data["reason"], f"line_{mug.id}": data["mug"]}
+    post[f"line_{cup.id}"] = data.get("cup", "0")
+
+    response = admin_client.post(f"/sales-orders/{order.id}/cancel/", post)
+
+    assert response.status_code == 400
+    assert reason in text(response)
+    assert (committed("MUG-1"), committed("CUP-1")) == (3, 2)
+    assert not SellerCancellation.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"status": SalesOrder.Status.SHIPPED}, "A shipped order cannot be cancelled"),
+        ({"status": SalesOrder.Status.CANCELLED}, "This order is already cancelled"),
+        ({"fulfillment_channel": "amazon"}, "Amazon fulfils this order (FBA)"),
+    ],
+)
+def test_orders_that_cannot_be_cancelled_say_why(
+    admin_client: Client, fields: dict[str, str], reason: str
+) -> None:
+    target = SalesOrderFactory.create(**fields)
+    assert "/cancel/" not in admin_client.get(f"/sales-orders/{target.id}/").content.decode()
+
+    response = admin_client.post(
+        f"/sales-orders/{target.id}/cancel/", {"reason": "NoInventory"}, follow=True
+    )
+
+    assert reason in text(response)
+    assert not SellerCancellation.objects.exists()
+
+
+def test_amazons_answer_is_shown_on_the_order(admin_client: Client, order: SalesOrder) -> None:
+    mug = order.lines.first()
+    assert mug is not None
+    for status, error in (("accepted", ""), ("rejected", "5003 Order is SHIPPED")):
+        cancellation = SellerCancellation.objects.create(
+            order=order, reason="NoInventory", amazon_status=status, amazon_error=error
+        )
+        cancellation.lines.create(order_line=mug, quantity=3)
+
+    page = text(admin_client.get(f"/sales-orders/{order.id}/"))
+
+    assert "Amazon confirmed" in page
+    assert "Amazon rejected: 5003 Order is SHIPPED" in page
