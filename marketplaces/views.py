@@ -919,7 +919,14 @@ def sales_order_cancel(request: HttpRequest, order_id: int) -> HttpResponse:
             else:
                 form.add_error(None, error)
         else:
-            messages.success(request, "Cancelled here, its stock released; Amazon is being told.")
+            messages.success(
+                request,
+                "Cancelled here, its stock released; Amazon is being told."
+                if order.channel.sync_shipments
+                # The shipments run carries cancellations too: it waits for the module.
+                else "Cancelled here, its stock released; Amazon is told once the channel's "
+                "Shipments module is on again.",
+            )
             return redirect("sales-order-detail", order_id=order.id)
     return render(
         request,

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Sum
 from django.utils import timezone
 
-from marketplaces import cancellations, shipments
+from marketplaces import cancellations, schedule, shipments
 from marketplaces.amazon import cancellation_push
 from marketplaces.amazon.connection import client_for
 from marketplaces.amazon.errors import AmazonPayloadError, AmazonTransientError
@@ -337,3 +337,18 @@ def test_the_feed_is_amazons_order_acknowledgement() -> None:
 def test_a_processing_report_that_declares_entities_is_refused() -> None:
     with pytest.raises(AmazonPayloadError, match="DOCTYPE"):
         parse_xml_processing_report('<!DOCTYPE x [<!ENTITY a "b">]><AmazonEnvelope/>')
+
+
+def test_a_pending_cancellation_starts_a_shipments_run(
+    live_sim: Simulator, channel: SalesChannel, stocked_items: dict[str, Item]
+) -> None:
+    created = place_merchant_order(live_sim, stocked_skus(stocked_items, 1))
+    run_order_sync(channel)
+    order = SalesOrder.objects.get(amazon_order_id=created["orderId"])
+    schedule.start_due_syncs()
+    assert not SyncRun.objects.filter(kind=SyncRun.Kind.SHIPMENTS).exists()  # nothing to send
+
+    cancellations.cancel_order(order, everything(order))
+    schedule.start_due_syncs()
+
+    assert SyncRun.objects.filter(kind=SyncRun.Kind.SHIPMENTS, channel=channel).exists()

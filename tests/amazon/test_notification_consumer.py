@@ -371,3 +371,22 @@ def test_a_throttled_get_order_leaves_the_message_until_amazon_takes_calls_again
     assert outcomes == {"ignored": 1, "later": 1}
     assert list(NotificationMessage.objects.values_list("status", flat=True)) == ["ignored"]
     assert queue_depth(sqs, url) == 1
+
+
+def test_a_buyers_cancellation_request_arrives_through_sqs_and_is_flagged(
+    amazon_settings: Simulator, channel: SalesChannel, queue: tuple[str, str]
+) -> None:
+    _, arn = queue
+    consumer = Consumer(arn)
+    order_id = place_order(amazon_settings, fulfillmentStatus="UNSHIPPED")
+    consume(consumer, expect=2)
+
+    sim_post(amazon_settings, "/_sim/clock/advance", {"seconds": 60})  # the request comes later
+    sim_post(amazon_settings, f"/_sim/orders/{order_id}/cancel-request", {"reason": "Too late"})
+    outcomes = consume(consumer, expect=1)
+
+    assert outcomes == {"applied": 1}
+    order = SalesOrder.objects.get(amazon_order_id=order_id)
+    assert order.buyer_cancel_request == SalesOrder.CancelRequest.OPEN
+    assert order.buyer_cancel_reason == "Too late"
+    assert order.lines.filter(buyer_cancel_requested=True).exists()

@@ -188,3 +188,21 @@ def test_amazons_answer_is_shown_on_the_order(admin_client: Client, order: Sales
 
     assert "Amazon confirmed" in page
     assert "Amazon rejected: 5003 Order is SHIPPED" in page
+
+
+def test_with_the_shipments_module_off_the_seller_is_told_when_amazon_hears_of_it(
+    admin_client: Client, order: SalesOrder
+) -> None:
+    order.channel.sync_shipments = False
+    order.channel.save()
+    mug, cup = order.lines.all()
+
+    response = admin_client.post(
+        f"/sales-orders/{order.id}/cancel/",
+        {"reason": "NoInventory", f"line_{mug.id}": "3", f"line_{cup.id}": "2"},
+        follow=True,
+    )
+
+    assert "Shipments module is on again" in text(response)
+    order.refresh_from_db()
+    assert order.status == SalesOrder.Status.CANCELLED
