@@ -134,10 +134,12 @@ def _rejected(run: SyncRun, cancellation: SellerCancellation, reason: str) -> No
         if not updated:
             return  # another worker's run settled it
         order = SalesOrder.objects.select_for_update().get(id=cancellation.order_id)
-        lines = {line.id: line for line in order_rules.lock_lines(order)}
-        order_rules.reopen_lines(
-            order, [(lines[c.order_line_id], c.quantity) for c in cancellation.lines.all()]
-        )
+        # An order Amazon has cancelled meanwhile (the buyer, Amazon) stays cancelled.
+        if order.amazon_status != order_rules.CANCELLED:
+            lines = {line.id: line for line in order_rules.lock_lines(order)}
+            order_rules.reopen_lines(
+                order, [(lines[c.order_line_id], c.quantity) for c in cancellation.lines.all()]
+            )
         history.record(
             run,
             SyncRecord.RecordType.CANCELLATION,

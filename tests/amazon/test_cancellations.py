@@ -352,3 +352,28 @@ def test_a_pending_cancellation_starts_a_shipments_run(
     schedule.start_due_syncs()
 
     assert SyncRun.objects.filter(kind=SyncRun.Kind.SHIPMENTS, channel=channel).exists()
+
+
+def test_a_rejection_leaves_an_order_amazon_cancelled_meanwhile_cancelled(
+    live_sim: Simulator, channel: SalesChannel, stocked_items: dict[str, Item]
+) -> None:
+    created = place_merchant_order(live_sim, stocked_skus(stocked_items, 1))
+    run_order_sync(channel)
+    order = SalesOrder.objects.get(amazon_order_id=created["orderId"])
+    line = order.lines.get()
+    held = committed(line.item)
+    cancellation = cancellations.cancel_order(order, everything(order))
+    # The buyer cancels on Amazon first, and the import sees it before the feed goes out.
+    sim_post(
+        live_sim, f"/_sim/orders/{order.amazon_order_id}/status", {"fulfillmentStatus": "CANCELLED"}
+    )
+    sim_post(live_sim, "/_sim/clock/advance", {"seconds": 300})
+    run_order_sync(channel)
+
+    send_order_updates(live_sim, channel)
+
+    cancellation.refresh_from_db()
+    order.refresh_from_db()
+    assert cancellation.amazon_status == SellerCancellation.AmazonStatus.REJECTED
+    assert order.status == SalesOrder.Status.CANCELLED
+    assert committed(line.item) == held - line.quantity  # released once, never held again
