@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from accounts.models import User
 from marketplaces.models import SalesOrder, SalesOrderLine, SellerCancellation
 from tests.factories import ItemFactory, SalesOrderFactory, WarehouseFactory
 from warehouses import stock
@@ -206,3 +207,18 @@ def test_with_the_shipments_module_off_the_seller_is_told_when_amazon_hears_of_i
     assert "Shipments module is on again" in text(response)
     order.refresh_from_db()
     assert order.status == SalesOrder.Status.CANCELLED
+
+
+def test_the_django_admin_shows_cancellations_read_only(
+    admin_client: Client, order: SalesOrder
+) -> None:
+    User.objects.filter(username="alice").update(is_staff=True, is_superuser=True)
+    superuser_client = admin_client
+    cancellation = SellerCancellation.objects.create(order=order, reason="NoInventory")
+
+    base = "/admin/marketplaces/sellercancellation/"
+    listed = superuser_client.get(base)
+    shown = superuser_client.get(f"{base}{cancellation.id}/change/")
+
+    assert listed.status_code == shown.status_code == 200
+    assert superuser_client.get(f"{base}add/").status_code == 403
