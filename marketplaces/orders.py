@@ -254,8 +254,9 @@ def cancel_lines(
     user: User | None = None,
 ) -> None:
     """The seller cancels these units of a merchant order (each at most the line's open
-    units; ``lines`` locked): their committed stock is released, and the order is cancelled
-    when nothing is left to ship, shipped when the rest has shipped, else keeps its status."""
+    units; the lines locked by the caller): their committed stock is released, and the order
+    is cancelled when nothing is left to ship, shipped when the rest has shipped, else keeps
+    its status."""
     held = order.status == SalesOrder.Status.ON_HOLD  # holds no stock: nothing to release
     for line, quantity in units:
         if quantity <= 0:
