@@ -140,7 +140,10 @@ def _measure(args: argparse.Namespace, mode: str, sqs_endpoint: str, queue_arn: 
                 raise SystemExit(f"notifications could not be turned on: {setup.status_reason}")
         before = _common.counters(sim.base_url)
         stop = threading.Event()
-        threads = [threading.Thread(target=scheduler, args=(stop,), daemon=True)]
+        threads = [
+            threading.Thread(target=scheduler, args=(stop,), daemon=True),
+            threading.Thread(target=completer, args=(channel.id, stop), daemon=True),
+        ]
         if mode == "notifications":
             threads.append(threading.Thread(target=consumer, args=(queue_arn, stop), daemon=True))
         for thread in threads:
@@ -157,9 +160,17 @@ def _measure(args: argparse.Namespace, mode: str, sqs_endpoint: str, queue_arn: 
         print(f"[{mode}] {len(placed)} orders placed in {time.time() - started:.0f} s", flush=True)
 
         # Polling alone needs up to Amazon's two-minute search lag plus an interval: wait for
-        # every order, at most 15 minutes after the last one was placed.
-        deadline = time.time() + 15 * 60
-        while time.time() < deadline and visible_count(placed) < len(placed):
+        # every order, and for Amazon's details of those imported without them (getOrder's
+        # quota), at most 20 minutes after the last one was placed.
+        placed_by = time.time()
+        deadline = placed_by + 20 * 60
+        all_visible = all_complete = None
+        while time.time() < deadline and all_complete is None:
+            visible, awaiting = visible_and_awaiting(placed)
+            if all_visible is None and visible == len(placed):
+                all_visible = time.time() - placed_by
+            if all_visible is not None and awaiting == 0:
+                all_complete = time.time() - placed_by
             time.sleep(2)
         stop.set()
         for thread in threads:
@@ -177,6 +188,9 @@ def _measure(args: argparse.Namespace, mode: str, sqs_endpoint: str, queue_arn: 
         "minutes": args.minutes,
         "delays": delays,
         "missing": missing,
+        # Seconds after the last order was placed until all were visible / all complete.
+        "all_visible_after": all_visible,
+        "all_complete_after": all_complete,
         "calls": calls,
         "throttled": throttled,
         "machine": _common.machine(),
@@ -239,6 +253,22 @@ def scheduler(stop: threading.Event) -> None:
         connection.close()
 
 
+def completer(channel_id: int, stop: threading.Event) -> None:
+    """A worker's ``complete_awaiting_orders_task``, which the scheduler queues each minute
+    while orders await Amazon's details (getOrder at its quota's pace)."""
+    from django.db import connection
+
+    from marketplaces.tasks import complete_awaiting_orders_task
+
+    try:
+        while not stop.is_set():
+            tick = time.monotonic()
+            complete_awaiting_orders_task(channel_id)
+            stop.wait(max(0.0, 60 - (time.monotonic() - tick)))
+    finally:
+        connection.close()
+
+
 def consumer(queue_arn: str, stop: threading.Event) -> None:
     """``manage.py consume_notifications``' loop: long polls, each message handled."""
     from django.db import connection
@@ -258,10 +288,15 @@ def consumer(queue_arn: str, stop: threading.Event) -> None:
         connection.close()
 
 
-def visible_count(placed: dict[str, float]) -> int:
+def visible_and_awaiting(placed: dict[str, float]) -> tuple[int, int]:
+    from django.db.models import Count, Q
+
     from marketplaces.models import SalesOrder
 
-    return SalesOrder.objects.filter(amazon_order_id__in=list(placed)).count()
+    counts = SalesOrder.objects.filter(amazon_order_id__in=list(placed)).aggregate(
+        visible=Count("id"), awaiting=Count("id", filter=Q(awaiting_details=True))
+    )
+    return counts["visible"], counts["awaiting"]
 
 
 def delays_of(placed: dict[str, float]) -> list[float]:
@@ -299,6 +334,10 @@ def seconds(value: float) -> str:
     return f"{value:.0f} s" if value < 120 else f"{value / 60:.1f} min"
 
 
+def after_last(value: float | None) -> str:
+    return "not within 20 min" if value is None else f"{seconds(value)} after the last"
+
+
 def summary(result: dict[str, Any]) -> str:
     delays = result["delays"]
     return (
@@ -309,7 +348,16 @@ def summary(result: dict[str, Any]) -> str:
 
 
 def publish(results: list[dict[str, Any]], *, write_docs: bool) -> None:
-    header = ["mode", "orders visible", "p50", "p95", "max", "429s", "Amazon calls"]
+    header = [
+        "mode",
+        "orders visible",
+        "p50",
+        "p95",
+        "max",
+        "all details in",
+        "429s",
+        "Amazon calls",
+    ]
     rows = [
         [
             result["mode"],
@@ -317,6 +365,7 @@ def publish(results: list[dict[str, Any]], *, write_docs: bool) -> None:
             seconds(percentile(result["delays"], 50)),
             seconds(percentile(result["delays"], 95)),
             seconds(max(result["delays"], default=0)),
+            after_last(result.get("all_complete_after")),
             str(result["throttled"]),
             ", ".join(f"{op} {n}" for op, n in result["calls"].items()),
         ]

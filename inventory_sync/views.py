@@ -26,6 +26,7 @@ def home(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     to_ship = attention.to_ship(now)
     holds = attention.holds()
+    cancel_requests = attention.buyer_cancel_requests()
     channel_problems = attention.channel_problems()
     failed, failed_other = attention.failed_records(now)
     drifted = attention.drifted_listings()
@@ -37,6 +38,7 @@ def home(request: HttpRequest) -> HttpResponse:
         to_ship.late
         or to_ship.due_today
         or holds.total
+        or cancel_requests
         or channel_problems
         or failed
         or failed_other
@@ -49,6 +51,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "organization": Organization.load(),
         "to_ship": to_ship,
         "holds": holds,
+        "cancel_requests": cancel_requests,
         "channel_problems": channel_problems,
         "failed_records": failed,
         "failed_other": failed_other,

@@ -17,6 +17,8 @@ from marketplaces.models import (
     SalesOrderComment,
     SalesOrderLine,
     SalesOrderTax,
+    SellerCancellation,
+    SellerCancellationLine,
     Shipment,
     ShipmentLine,
 )
@@ -95,3 +97,36 @@ class ShipmentAdmin(ModelAdmin[Shipment]):
     list_filter = ("amazon_status",)
     raw_id_fields = ("order",)
     inlines = [ShipmentLineInline]
+
+
+class SellerCancellationLineInline(TabularInline[SellerCancellationLine, SellerCancellation]):
+    model = SellerCancellationLine
+    extra = 0
+    can_delete = False
+    readonly_fields = ("order_line", "quantity")
+
+
+@admin.register(SellerCancellation)
+class SellerCancellationAdmin(ModelAdmin[SellerCancellation]):
+    """Read-only: a cancellation released stock and went to Amazon through its service; an
+    edit here would leave stock, Amazon and the order disagreeing."""
+
+    list_display = ("order", "reason", "amazon_status", "created_by", "created_at")
+    list_filter = ("amazon_status", "reason")
+    readonly_fields = (
+        "order",
+        "reason",
+        "amazon_status",
+        "amazon_error",
+        "feed_id",
+        "amazon_attempted_at",
+        "confirmed_at",
+        "created_by",
+    )
+    inlines = [SellerCancellationLineInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -101,6 +101,11 @@ def to_ship(now: datetime) -> ToShip:
     )
 
 
+def buyer_cancel_requests() -> int:
+    """Orders whose buyer asked to cancel and the seller has not acted on (a partial index)."""
+    return SalesOrder.objects.filter(buyer_cancel_request=SalesOrder.CancelRequest.OPEN).count()
+
+
 def holds() -> Holds:
     counts = SalesOrder.objects.filter(status=SalesOrder.Status.ON_HOLD).aggregate(
         unconfirmed=Count("id", filter=Q(hold_reason__startswith=UNCONFIRMED_HOLD_PREFIX)),

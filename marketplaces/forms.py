@@ -9,6 +9,7 @@ from django import forms
 from django.utils import timezone
 
 from inventory_sync.generics import generic
+from marketplaces.cancellations import CANCEL_REASONS, CancellationRequest
 from marketplaces.models import SalesChannel, SalesOrder, SalesOrderLine
 from marketplaces.shipments import CARRIERS, ShipmentRequest
 from synchistory.models import SyncRun
@@ -213,7 +214,7 @@ class ShipmentForm(forms.Form):
         self.order = order
         self.line_fields: list[tuple[SalesOrderLine, str]] = []
         for line in order.lines.all():
-            remaining = line.quantity - line.quantity_shipped
+            remaining = line.quantity_open
             name = f"line_{line.id}"
             self.fields[name] = forms.IntegerField(
                 label=f"{line.seller_sku} ({remaining} left to ship)",
@@ -267,6 +268,39 @@ SHIP_FILTERS = [
 ]
 
 
+class CancelOrderForm(forms.Form):
+    """The seller cancels an order's lines, with Amazon's reason. Each line starts at all its
+    units left to ship (Amazon cancels a line's open units together); 0 keeps a line."""
+
+    reason = forms.ChoiceField(
+        label="Reason (sent to Amazon)", choices=[("", "Choose a reason…"), *CANCEL_REASONS]
+    )
+
+    def __init__(self, *args: Any, order: SalesOrder, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.line_fields: list[tuple[SalesOrderLine, str]] = []
+        for line in order.lines.all():
+            if line.quantity_open <= 0:
+                continue
+            name = f"line_{line.id}"
+            # No max_value: the service says why a larger number cannot be cancelled.
+            self.fields[name] = forms.IntegerField(
+                label=f"{line.seller_sku} ({line.quantity_open} left to ship)",
+                min_value=0,
+                max_value=2_147_483_647,
+                initial=line.quantity_open,
+                required=False,
+            )
+            self.line_fields.append((line, name))
+
+    def to_request(self) -> CancellationRequest:
+        data = self.cleaned_data
+        return CancellationRequest(
+            reason=data["reason"],
+            quantities={line.id: data.get(name) or 0 for line, name in self.line_fields},
+        )
+
+
 class SalesOrderFilterForm(forms.Form):
     """The Sales Orders list's filters; every field optional."""
 
@@ -286,6 +320,11 @@ class SalesOrderFilterForm(forms.Form):
         required=False,
         choices=[("", "Any"), *SHIP_FILTERS],
         help_text="Merchant-fulfilled orders still to ship, by Amazon's ship-by date.",
+    )
+    cancel_request = forms.BooleanField(
+        label="Buyer asked to cancel",
+        required=False,
+        help_text="Orders whose buyer asked Amazon to cancel, waiting for you to act.",
     )
     q = forms.CharField(
         label="Search",

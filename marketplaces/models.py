@@ -213,6 +213,14 @@ class SalesOrder(models.Model):
         SHIPPED = "shipped", "Shipped"
         CANCELLED = "cancelled", "Cancelled"
 
+    class CancelRequest(models.TextChoices):
+        """A buyer's cancellation request and what the seller did about it."""
+
+        NONE = "", "None"
+        OPEN = "open", "Waiting for the seller"
+        CANCELLED = "cancelled", "Cancelled"
+        DECLINED = "declined", "Declined: the order shipped"
+
     channel = models.ForeignKey(SalesChannel, on_delete=models.PROTECT, related_name="orders")
     amazon_order_id = models.CharField(max_length=64)
     status = models.CharField(max_length=32, choices=Status.choices, default=Status.CONFIRMED)
@@ -240,6 +248,21 @@ class SalesOrder(models.Model):
             "the next fetch of the order."
         ),
     )
+    # Database defaults too, so rows written in SQL (the benchmarks' data) need not name them.
+    buyer_cancel_request = models.CharField(
+        max_length=16,
+        choices=CancelRequest.choices,
+        blank=True,
+        default=CancelRequest.NONE,
+        db_default=CancelRequest.NONE,
+    )
+    buyer_cancel_requested_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Amazon's lastUpdatedTime when the request was first seen (Amazon gives no "
+        "time of its own for it).",
+    )
+    buyer_cancel_reason = models.CharField(max_length=500, blank=True, default="", db_default="")
 
     subtotal = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
     shipping_total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
@@ -291,6 +314,12 @@ class SalesOrder(models.Model):
             models.Index(
                 fields=["channel"], condition=Q(awaiting_details=True), name="order_awaiting"
             ),
+            # The home page's count and the list's filter of open buyer cancellation requests.
+            models.Index(
+                fields=["purchased_at", "id"],
+                condition=Q(buyer_cancel_request="open"),
+                name="order_cancel_request_open",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -314,6 +343,16 @@ class SalesOrderLine(models.Model):
     stock_committed = models.PositiveIntegerField(
         default=0, help_text="Units this line holds committed in the order's warehouse."
     )
+    quantity_cancelled = models.PositiveIntegerField(
+        default=0,
+        db_default=0,
+        help_text="Units cancelled before they shipped (by the seller or Amazon).",
+    )
+    buyer_cancel_requested = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Amazon marks this item with the buyer's cancellation request.",
+    )
 
     class Meta:
         ordering = ["id"]
@@ -324,12 +363,21 @@ class SalesOrderLine(models.Model):
             models.CheckConstraint(
                 condition=Q(quantity_shipped__lte=F("quantity")), name="line_shipped_lte_quantity"
             ),
+            models.CheckConstraint(
+                condition=Q(quantity_shipped__lte=F("quantity") - F("quantity_cancelled")),
+                name="line_shipped_and_cancelled_lte_quantity",
+            ),
         ]
         # The Sales Orders search by SKU.
         indexes = [models.Index(fields=["seller_sku"], name="order_line_sku")]
 
     def __str__(self) -> str:
         return f"{self.seller_sku} × {self.quantity}"
+
+    @property
+    def quantity_open(self) -> int:
+        """Units still to ship: neither shipped nor cancelled."""
+        return self.quantity - self.quantity_shipped - self.quantity_cancelled
 
 
 class SalesOrderTax(models.Model):
@@ -396,6 +444,57 @@ class ShipmentLine(models.Model):
     shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="lines")
     order_line = models.ForeignKey(
         SalesOrderLine, on_delete=models.PROTECT, related_name="shipment_lines"
+    )
+    quantity = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.order_line.seller_sku} × {self.quantity}"
+
+
+class SellerCancellation(models.Model):
+    """The seller cancelled some or all of an unshipped merchant order's lines: stock was
+    released here at once; Amazon hears of it through the order acknowledgement feed."""
+
+    class AmazonStatus(models.TextChoices):
+        PENDING = "pending", "Waiting to be sent"
+        SENDING = "sending", "Being sent"
+        SUBMITTED = "submitted", "Being sent"  # in a feed Amazon is processing
+        ACCEPTED = "accepted", "Amazon confirmed"
+        REJECTED = "rejected", "Amazon rejected"
+
+    # Amazon has not answered yet: the shipments run has work.
+    UNSETTLED = (AmazonStatus.PENDING, AmazonStatus.SENDING, AmazonStatus.SUBMITTED)
+
+    order = models.ForeignKey(
+        SalesOrder, on_delete=models.PROTECT, related_name="seller_cancellations"
+    )
+    reason = models.CharField(max_length=64, help_text="Amazon's CancelReason.")
+    amazon_status = models.CharField(
+        max_length=16, choices=AmazonStatus.choices, default=AmazonStatus.PENDING
+    )
+    amazon_error = models.TextField(blank=True)
+    feed_id = models.CharField(max_length=64, blank=True)
+    amazon_attempted_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["amazon_status"], name="seller_cancel_status")]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.reason} ({self.amazon_status})"
+
+
+class SellerCancellationLine(models.Model):
+    cancellation = models.ForeignKey(
+        SellerCancellation, on_delete=models.CASCADE, related_name="lines"
+    )
+    order_line = models.ForeignKey(
+        SalesOrderLine, on_delete=models.PROTECT, related_name="seller_cancellation_lines"
     )
     quantity = models.PositiveIntegerField()
 

@@ -106,7 +106,7 @@ def plan_new_order(
                 _stock_change(order, line, Movement.Kind.SHIP, amazon_shipped, from_committed=False)
             )
             line.quantity_shipped = amazon_shipped
-        still_to_ship = line.quantity - line.quantity_shipped
+        still_to_ship = line.quantity_open
         if still_to_ship > 0:
             changes.append(_stock_change(order, line, Movement.Kind.COMMIT, still_to_ship))
         elif still_to_ship < 0:
@@ -145,11 +145,13 @@ def apply_amazon_status(
     shipped_units: Sequence[int],
     *,
     shipped_at: datetime,
+    cancelled_units: Sequence[int] | None = None,
 ) -> None:
     """Bring local stock and status in line with Amazon's for a confirmed order.
 
     ``lines``: the order's lines, locked (``lock_lines``) or just created; ``shipped_units``:
-    for each, the units Amazon counts as shipped; ``shipped_at``: when Amazon shipped it.
+    for each, the units Amazon counts as shipped; ``cancelled_units``: the units Amazon counts
+    as cancelled (a line the seller cancelled); ``shipped_at``: when Amazon shipped it.
     """
     if amazon_status == CANCELLED:
         cancel(order)
@@ -157,6 +159,12 @@ def apply_amazon_status(
     if order.status == SalesOrder.Status.CANCELLED:
         return
     merchant = order.fulfillment_channel == FulfillmentChannel.MERCHANT
+    for line, amazon_cancelled in zip(lines, cancelled_units or [0] * len(lines), strict=True):
+        # Units cancelled here already (the seller's cancellation) are not released twice
+        # when Amazon reports them: only a cancellation Amazon knows of and we did not counts.
+        if amazon_cancelled > line.quantity_cancelled:
+            line.quantity_cancelled = min(amazon_cancelled, line.quantity - line.quantity_shipped)
+            line.save(update_fields=["quantity_cancelled"])
     for line, amazon_shipped in zip(lines, shipped_units, strict=True):
         # Amazon-fulfilled orders ship from Amazon's warehouse, not ours: no local stock moves.
         if merchant:
@@ -165,21 +173,29 @@ def apply_amazon_status(
         elif amazon_shipped > line.quantity_shipped:
             line.quantity_shipped = amazon_shipped
             line.save(update_fields=["quantity_shipped"])
-    before = (order.status, order.shipped_at, order.hold_reason)
+    before = (order.status, order.shipped_at, order.hold_reason, order.buyer_cancel_request)
     status_from_lines(order, lines, shipped_at=shipped_at)
-    if (order.status, order.shipped_at, order.hold_reason) != before:
-        order.save(update_fields=["status", "shipped_at", "hold_reason", "updated_at"])
+    if (order.status, order.shipped_at, order.hold_reason, order.buyer_cancel_request) != before:
+        order.save(
+            update_fields=[
+                "status",
+                "shipped_at",
+                "hold_reason",
+                "buyer_cancel_request",
+                "updated_at",
+            ]
+        )
 
 
-def commit_line(order: SalesOrder, line: SalesOrderLine) -> None:
-    """Hold exactly the units still to ship."""
-    wanted = line.quantity - line.quantity_shipped
+def commit_line(order: SalesOrder, line: SalesOrderLine, *, user: User | None = None) -> None:
+    """Hold exactly the units still to ship (neither shipped nor cancelled)."""
+    wanted = line.quantity_open
     difference = wanted - line.stock_committed
     reference = order.amazon_order_id
     if difference > 0:
-        stock.commit_stock(line.item, order.warehouse, difference, reference=reference)
+        stock.commit_stock(line.item, order.warehouse, difference, reference=reference, user=user)
     elif difference < 0:
-        stock.release_stock(line.item, order.warehouse, -difference, reference=reference)
+        stock.release_stock(line.item, order.warehouse, -difference, reference=reference, user=user)
     if difference:
         line.stock_committed = wanted
         line.save(update_fields=["stock_committed"])
@@ -211,7 +227,8 @@ def ship_line(
 
 
 def cancel(order: SalesOrder) -> None:
-    """Cancelled: the units it still holds go back to available."""
+    """Cancelled: the units it still holds go back to available, once (a cancelled order is
+    never cancelled again, whoever reports it)."""
     if order.status == SalesOrder.Status.CANCELLED:
         return
     for line in order.lines.select_related("item").select_for_update(of=("self",)):
@@ -220,11 +237,97 @@ def cancel(order: SalesOrder) -> None:
                 line.item, order.warehouse, line.stock_committed, reference=order.amazon_order_id
             )
             line.stock_committed = 0
-            line.save(update_fields=["stock_committed"])
+        line.quantity_cancelled = line.quantity - line.quantity_shipped
+        line.save(update_fields=["stock_committed", "quantity_cancelled"])
     order.status = SalesOrder.Status.CANCELLED
     order.hold_reason = ""
-    order.save(update_fields=["status", "hold_reason", "updated_at"])
+    if order.buyer_cancel_request == SalesOrder.CancelRequest.OPEN:
+        order.buyer_cancel_request = SalesOrder.CancelRequest.CANCELLED
+    order.save(update_fields=["status", "hold_reason", "buyer_cancel_request", "updated_at"])
     amazon_moved_its_quantity(order)
+
+
+def cancel_lines(
+    order: SalesOrder,
+    units: Sequence[tuple[SalesOrderLine, int]],
+    *,
+    user: User | None = None,
+) -> None:
+    """The seller cancels these units of a merchant order (each at most the line's open
+    units; the lines locked by the caller): their committed stock is released, and the order
+    is cancelled when nothing is left to ship, shipped when the rest has shipped, else keeps
+    its status."""
+    held = order.status == SalesOrder.Status.ON_HOLD  # holds no stock: nothing to release
+    for line, quantity in units:
+        if quantity <= 0:
+            continue
+        line.quantity_cancelled += quantity
+        line.save(update_fields=["quantity_cancelled"])
+        if not held:
+            commit_line(order, line, user=user)
+    if order.buyer_cancel_request == SalesOrder.CancelRequest.OPEN:
+        order.buyer_cancel_request = SalesOrder.CancelRequest.CANCELLED
+    lines = list(order.lines.all())
+    if all(line.quantity_open == 0 for line in lines) and not any(
+        line.quantity_shipped for line in lines
+    ):
+        order.status = SalesOrder.Status.CANCELLED
+    elif not held:
+        status_from_lines(order, lines, shipped_at=order.shipped_at or order.amazon_updated_at)
+    order.save(
+        update_fields=["status", "shipped_at", "hold_reason", "buyer_cancel_request", "updated_at"]
+    )
+    # Amazon puts cancelled units back in the listing's quantity itself.
+    amazon_moved_its_quantity(order, {line.item_id for line, quantity in units if quantity > 0})
+
+
+def reopen_lines(order: SalesOrder, units: Sequence[tuple[SalesOrderLine, int]]) -> None:
+    """Amazon refused the seller's cancellation: the units are the order's to ship again and
+    their stock is committed again; a buyer's request the cancellation answered is open again."""
+    held = bool(order.hold_reason)  # an order cancelled while on hold goes back on hold
+    for line, quantity in units:
+        line.quantity_cancelled = max(0, line.quantity_cancelled - quantity)
+        line.save(update_fields=["quantity_cancelled"])
+        if not held:
+            commit_line(order, line)
+    if held:
+        order.status = SalesOrder.Status.ON_HOLD
+    else:
+        status_from_lines(
+            order, list(order.lines.all()), shipped_at=order.shipped_at or order.amazon_updated_at
+        )
+    if order.buyer_cancel_request == SalesOrder.CancelRequest.CANCELLED and any(
+        line.buyer_cancel_requested for line, _ in units
+    ):
+        order.buyer_cancel_request = SalesOrder.CancelRequest.OPEN
+    order.save(
+        update_fields=["status", "shipped_at", "hold_reason", "buyer_cancel_request", "updated_at"]
+    )
+    amazon_moved_its_quantity(order, {line.item_id for line, _ in units})
+
+
+def note_buyer_cancel_request(order: SalesOrder, reason: str, at: datetime) -> None:
+    """Amazon marks the order with the buyer's cancellation request (in memory; the caller
+    saves). Seen once: what the seller did about it stands when Amazon repeats it."""
+    if order.buyer_cancel_request:
+        return
+    order.buyer_cancel_requested_at = at
+    order.buyer_cancel_reason = reason[:500]
+    if order.status == SalesOrder.Status.CANCELLED:
+        order.buyer_cancel_request = SalesOrder.CancelRequest.CANCELLED
+    elif order.status in (SalesOrder.Status.SHIPPED, SalesOrder.Status.PARTIALLY_SHIPPED):
+        order.buyer_cancel_request = SalesOrder.CancelRequest.DECLINED
+    else:
+        order.buyer_cancel_request = SalesOrder.CancelRequest.OPEN
+
+
+def decline_cancel_request_when_shipped(order: SalesOrder) -> None:
+    """Shipping answers a buyer's open cancellation request: declined (in memory)."""
+    if order.buyer_cancel_request == SalesOrder.CancelRequest.OPEN and order.status in (
+        SalesOrder.Status.SHIPPED,
+        SalesOrder.Status.PARTIALLY_SHIPPED,
+    ):
+        order.buyer_cancel_request = SalesOrder.CancelRequest.DECLINED
 
 
 def amazon_moved_its_quantity(order: SalesOrder, item_ids: set[int] | None = None) -> None:
@@ -257,9 +360,10 @@ def forget_pushed_quantities(channel_id: int, item_ids: Collection[int] | Any) -
 def status_from_lines(
     order: SalesOrder, lines: Sequence[SalesOrderLine], *, shipped_at: datetime
 ) -> None:
-    """Shipped, partially shipped or confirmed, from the lines' shipped units (in memory)."""
+    """Shipped, partially shipped or confirmed, from the lines' shipped units (in memory);
+    cancelled units are not wanted."""
     shipped = sum(line.quantity_shipped for line in lines)
-    wanted = sum(line.quantity for line in lines)
+    wanted = sum(line.quantity - line.quantity_cancelled for line in lines)
     if wanted and shipped >= wanted:
         order.status = SalesOrder.Status.SHIPPED
         order.shipped_at = order.shipped_at or shipped_at
@@ -268,6 +372,7 @@ def status_from_lines(
     else:
         order.status = SalesOrder.Status.CONFIRMED
     order.hold_reason = ""
+    decline_cancel_request_when_shipped(order)
 
 
 def release_held_orders(item: Item) -> int:

@@ -295,14 +295,18 @@ def filtered_orders(
     purchased_to: date | None = None,
     ship: str = "",
     search: str = "",
+    cancel_request: bool = False,
     now: datetime | None = None,
 ) -> QuerySet[SalesOrder]:
     """Purchase dates are local days: from the start of ``purchased_from`` to the end of
     ``purchased_to``. ``search``: an Amazon order id or a SKU of one of
-    the order's lines (exactly)."""
+    the order's lines (exactly). ``cancel_request``: only orders whose buyer asked to cancel
+    and the seller has not acted yet."""
     orders = SalesOrder.objects.select_related("channel", "warehouse")
     if status:
         orders = orders.filter(status=status)
+    if cancel_request:
+        orders = orders.filter(buyer_cancel_request=SalesOrder.CancelRequest.OPEN)
     if ship:
         orders = orders.filter(to_ship(ship, now or timezone.now()))
     if search:

@@ -22,6 +22,7 @@ from marketplaces.models import (
     Listing,
     SalesChannel,
     SalesOrder,
+    SellerCancellation,
     Shipment,
     StockPush,
     mark_for_push,
@@ -73,10 +74,15 @@ def start_due_syncs(now: datetime | None = None) -> int:
             )
         if _has_stock_work(channel):
             intervals[SyncRun.Kind.STOCK] = timedelta(0)
-        if Shipment.objects.filter(
-            order__channel=channel,
-            amazon_status__in=[Shipment.AmazonStatus.PENDING, Shipment.AmazonStatus.SENDING],
-        ).exists():
+        if (
+            Shipment.objects.filter(
+                order__channel=channel,
+                amazon_status__in=[Shipment.AmazonStatus.PENDING, Shipment.AmazonStatus.SENDING],
+            ).exists()
+            or SellerCancellation.objects.filter(
+                order__channel=channel, amazon_status__in=SellerCancellation.UNSETTLED
+            ).exists()
+        ):
             intervals[SyncRun.Kind.SHIPMENTS] = timedelta(0)
         if channel.sync_orders and awaiting.get(channel.id):
             jobs.enqueue("marketplaces.tasks.complete_awaiting_orders_task", channel.id, expires=55)

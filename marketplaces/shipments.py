@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import User
 from marketplaces import jobs
 from marketplaces.models import FulfillmentChannel, SalesOrder, Shipment
-from marketplaces.orders import ship_line
+from marketplaces.orders import decline_cancel_request_when_shipped, ship_line
 
 # Amazon's carrier codes most used from Canada; "Other" needs a carrier name.
 # Reference: https://developer-docs.amazon.com/sp-api/docs/carriercode-values
@@ -57,10 +57,8 @@ def create_shipment(
             line = lines.get(line_id)
             if line is None:
                 raise ValidationError(f"Line {line_id} is not a line of this order.")
-            if quantity > line.quantity - line.quantity_shipped:
-                raise ValidationError(
-                    f"{line.seller_sku}: only {line.quantity - line.quantity_shipped} left to ship."
-                )
+            if quantity > line.quantity_open:
+                raise ValidationError(f"{line.seller_sku}: only {line.quantity_open} left to ship.")
         merchant = order.fulfillment_channel == FulfillmentChannel.MERCHANT
         shipment = Shipment.objects.create(
             order=order,
@@ -151,9 +149,10 @@ def _validate(order: SalesOrder, request: ShipmentRequest) -> dict[str, str]:
 
 def _update_order_status(order: SalesOrder) -> None:
     lines = list(order.lines.all())
-    if all(line.quantity_shipped >= line.quantity for line in lines):
+    if all(line.quantity_open <= 0 for line in lines):
         order.status = SalesOrder.Status.SHIPPED
         order.shipped_at = order.shipped_at or timezone.now()
     else:
         order.status = SalesOrder.Status.PARTIALLY_SHIPPED
-    order.save(update_fields=["status", "shipped_at", "updated_at"])
+    decline_cancel_request_when_shipped(order)
+    order.save(update_fields=["status", "shipped_at", "buyer_cancel_request", "updated_at"])

@@ -26,6 +26,7 @@ from inventory_sync.paging import int_param
 from inventory_sync.settings_forms import save_settings_form
 from marketplaces import (
     buyer_data,
+    cancellations,
     channel_settings,
     connect,
     items,
@@ -43,6 +44,7 @@ from marketplaces.amazon.order_sync import estimate_orders, order_window
 from marketplaces.forms import (
     SHIP_FILTERS,
     AddMarketplaceForm,
+    CancelOrderForm,
     ConnectTokenForm,
     IntervalForm,
     LinkItemForm,
@@ -732,6 +734,7 @@ def sales_order_list(request: HttpRequest) -> HttpResponse:
         purchased_to=filters.get("purchased_to"),
         ship=filters.get("ship") or "",
         search=filters.get("q") or "",
+        cancel_request=bool(filters.get("cancel_request")),
     ).defer(*PERSONAL_FIELDS)
     page = queries.order_page(
         orders,
@@ -761,6 +764,7 @@ def sales_order_list(request: HttpRequest) -> HttpResponse:
             "ship": filters.get("ship") or "",
             "ship_filters": SHIP_FILTERS,
             "on_hold": filters.get("status") == SalesOrder.Status.ON_HOLD,
+            "cancel_request": bool(filters.get("cancel_request")),
         },
     )
 
@@ -800,6 +804,10 @@ def sales_order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
             # What Amazon withheld for lack of a restricted role (not personal data itself).
             "withheld": buyer_data.notice([order.personal_data_withheld]),
             "shipments": order.shipments.prefetch_related("lines__order_line"),
+            "cancellations": order.seller_cancellations.select_related(
+                "created_by"
+            ).prefetch_related("lines__order_line"),
+            "cancellable": not cancellations.refusal(order),
             "comments": order.comments.select_related("author"),
             # An order in another currency than the base one also shows its total in it.
             "total_in_base": queries.order_totals_in_base_currency([order])[order.id],
@@ -888,6 +896,44 @@ def sales_order_ship(request: HttpRequest, order_id: int) -> HttpResponse:
             )
             return redirect("sales-order-detail", order_id=order.id)
     return render(request, "marketplaces/sales_order_ship.html", {"order": order, "form": form})
+
+
+@require_http_methods(["GET", "POST"])
+@admin_required
+def sales_order_cancel(request: HttpRequest, order_id: int) -> HttpResponse:
+    """Admins cancel an unshipped merchant order's lines; the order page shows Amazon's answer."""
+    order = get_object_or_404(SalesOrder.objects.select_related("channel"), id=order_id)
+    problem = cancellations.refusal(order)
+    if problem:
+        messages.error(request, problem)
+        return redirect("sales-order-detail", order_id=order.id)
+    form = CancelOrderForm(request.POST or None, order=order)
+    if request.method == "POST" and form.is_valid():
+        user = request.user if isinstance(request.user, User) else None
+        try:
+            cancellations.cancel_order(order, form.to_request(), user=user)
+        except ValidationError as error:
+            if hasattr(error, "error_dict"):
+                for field, errors in error.message_dict.items():
+                    form.add_error(None if field == "__all__" else field, errors)
+            else:
+                form.add_error(None, error)
+        else:
+            messages.success(
+                request,
+                "Cancelled here, its stock released; Amazon is being told."
+                if order.channel.sync_shipments
+                # The shipments run carries cancellations too: it waits for the module.
+                else "Cancelled here, its stock released; Amazon is told once the channel's "
+                "Shipments module is on again.",
+            )
+            return redirect("sales-order-detail", order_id=order.id)
+    return render(
+        request,
+        "marketplaces/sales_order_cancel.html",
+        {"order": order, "form": form},
+        status=400 if form.errors else 200,
+    )
 
 
 @require_POST

@@ -127,6 +127,7 @@ class SyncRecord(models.Model):
         ORDER = "order", "Sales order"
         STOCK = "stock", "Stock level"
         SHIPMENT = "shipment", "Shipment"
+        CANCELLATION = "cancellation", "Seller cancellation"
 
     class Outcome(models.TextChoices):
         SYNCED = "synced", "Synced"

@@ -345,6 +345,8 @@ _COUNTERS: dict[tuple[str, str], str] = {
     (SyncRecord.RecordType.STOCK, SyncRecord.Outcome.FAILED): "items_failed",
     (SyncRecord.RecordType.SHIPMENT, SyncRecord.Outcome.SYNCED): "orders_synced",
     (SyncRecord.RecordType.SHIPMENT, SyncRecord.Outcome.FAILED): "orders_failed",
+    (SyncRecord.RecordType.CANCELLATION, SyncRecord.Outcome.SYNCED): "orders_synced",
+    (SyncRecord.RecordType.CANCELLATION, SyncRecord.Outcome.FAILED): "orders_failed",
 }
 
 

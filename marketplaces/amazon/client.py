@@ -563,8 +563,15 @@ class AmazonClient:
 
     def submit_json_feed(self, feed_type: str, document: dict[str, Any]) -> str:
         """Upload a JSON feed document as UTF-8 and create the feed; return the feed id."""
+        body = json.dumps(document, ensure_ascii=False).encode("utf-8")
+        return self._submit_feed(feed_type, body, "application/json; charset=UTF-8")
+
+    def submit_xml_feed(self, feed_type: str, document: bytes) -> str:
+        """Upload an XML feed document (Amazon's order feeds) and create the feed."""
+        return self._submit_feed(feed_type, document, "text/xml; charset=UTF-8")
+
+    def _submit_feed(self, feed_type: str, body: bytes, content_type: str) -> str:
         # Reference: https://developer-docs.amazon.com/sp-api/reference/createfeeddocument
-        content_type = "application/json; charset=UTF-8"
         feeds = self._sp(Feeds)
         created = self._payload(
             "createFeedDocument",
@@ -575,7 +582,6 @@ class AmazonClient:
         )
         url = _required(created, "url", "createFeedDocument")
         _trusted(check_document_url, url)
-        body = json.dumps(document, ensure_ascii=False).encode("utf-8")
         try:
             self._http.put(url, content=body, headers={"Content-Type": content_type})
         except _HttpFailure as failure:
@@ -604,6 +610,17 @@ class AmazonClient:
 
     def download_feed_result(self, document_id: str) -> dict[str, Any]:
         """The feed's processing report, as JSON."""
+        text = self.download_feed_text(document_id)
+        try:
+            report = json.loads(text)
+        except ValueError:
+            raise AmazonPayloadError("the feed processing report is not JSON") from None
+        if not isinstance(report, dict):
+            raise AmazonPayloadError("the feed processing report is not a JSON object")
+        return report
+
+    def download_feed_text(self, document_id: str) -> str:
+        """The feed's processing report as text (JSON for JSON feeds, XML for order feeds)."""
         # Reference: https://developer-docs.amazon.com/sp-api/reference/getfeeddocument
         feeds = self._sp(Feeds)
         path = f"/feeds/2021-06-30/documents/{document_id}"
@@ -612,14 +629,7 @@ class AmazonClient:
         response = self._call(
             "getFeedDocument", lambda: feeds._request(path, add_marketplace=False)
         )
-        text = self._download(self._payload("getFeedDocument", response), "getFeedDocument")
-        try:
-            report = json.loads(text)
-        except ValueError:
-            raise AmazonPayloadError("the feed processing report is not JSON") from None
-        if not isinstance(report, dict):
-            raise AmazonPayloadError("the feed processing report is not a JSON object")
-        return report
+        return self._download(self._payload("getFeedDocument", response), "getFeedDocument")
 
     # -- listings -------------------------------------------------------------------------
 

@@ -899,6 +899,10 @@ def _new_order(
         shipping_address=amazon_order.delivery_address,
         personal_data_withheld=_withheld(amazon_order),
     )
+    if amazon_order.buyer_cancel_requested:
+        order_rules.note_buyer_cancel_request(
+            order, amazon_order.buyer_cancel_reason, amazon_order.last_updated
+        )
     _compute_totals(order, amazon_order)
     return order
 
@@ -937,7 +941,16 @@ def _new_line(amazon_line: AmazonOrderItem, context: PageContext) -> SalesOrderL
         shipping_price=amazon_line.shipping,
         promotion_discount=amazon_line.item_discount,
         shipping_discount=amazon_line.shipping_discount,
+        quantity_cancelled=_cancelled_units(amazon_line),
+        buyer_cancel_requested=amazon_line.buyer_cancel_requested,
     )
+
+
+def _cancelled_units(amazon_line: AmazonOrderItem) -> int:
+    """Units Amazon counts as cancelled on a line cancelled on its own: all it had not shipped."""
+    if not amazon_line.cancelled_by:
+        return 0
+    return max(0, amazon_line.quantity - amazon_line.quantity_shipped)
 
 
 def _write(new_orders: list[NewOrder]) -> None:
@@ -1089,7 +1102,7 @@ def _complete_details(order: SalesOrder, amazon_order: AmazonOrder, context: Pag
             added.append(line)
             continue
         line.title = amazon_line.title[:500] or line.title
-        line.quantity = max(amazon_line.quantity, line.quantity_shipped)
+        line.quantity = max(amazon_line.quantity, line.quantity_shipped + line.quantity_cancelled)
         line.unit_price = amazon_line.unit_price
         line.shipping_price = amazon_line.shipping
         line.promotion_discount = amazon_line.item_discount
@@ -1130,6 +1143,16 @@ def _update(order: SalesOrder, amazon_order: AmazonOrder) -> None:
     if not order.personal_data_erased_at:
         for name, value in _buyer_data_changes(order, amazon_order).items():
             setattr(order, name, value)
+    if amazon_order.buyer_cancel_requested:
+        order_rules.note_buyer_cancel_request(
+            order, amazon_order.buyer_cancel_reason, amazon_order.last_updated
+        )
+        order.lines.filter(
+            amazon_order_item_id__in=[
+                item.order_item_id for item in amazon_order.items if item.buyer_cancel_requested
+            ],
+            buyer_cancel_requested=False,
+        ).update(buyer_cancel_requested=True)
     order.save()
     if order.status == SalesOrder.Status.ON_HOLD:
         if amazon_order.status == order_rules.CANCELLED:
@@ -1155,14 +1178,25 @@ def _apply_amazon_status(
         lines,
         [_shipped_on_amazon(line, amazon_order) for line in lines],
         shipped_at=amazon_order.shipped or amazon_order.last_updated,
+        cancelled_units=[_cancelled_on_amazon(line, amazon_order) for line in lines],
     )
+
+
+def _cancelled_on_amazon(line: SalesOrderLine, amazon_order: AmazonOrder) -> int:
+    """Units of this line Amazon counts as cancelled (a line cancelled on its own). An orders
+    report says nothing of it: 0, which never undoes a cancellation made here."""
+    for item in amazon_order.items:
+        if item.order_item_id == line.amazon_order_item_id:
+            return _cancelled_units(item)
+    return 0
 
 
 def _shipped_on_amazon(line: SalesOrderLine, amazon_order: AmazonOrder) -> int:
     """Units of this line Amazon counts as shipped. Lines are matched by Amazon's order item
     id, or by SKU when one side came from an orders report (which has no item ids)."""
     if amazon_order.status == order_rules.SHIPPED:
-        return line.quantity
+        cancelled = max(line.quantity_cancelled, _cancelled_on_amazon(line, amazon_order))
+        return line.quantity - cancelled
     for item in amazon_order.items:
         if item.order_item_id == line.amazon_order_item_id:
             return item.quantity_shipped

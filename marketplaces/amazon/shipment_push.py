@@ -6,6 +6,9 @@ never send the same one. When the answer is lost (a timeout, a dead worker) the 
 time, so every "sending" shipment a run finds is such a leftover, and the run asks Amazon
 whether the package is there (getOrder's packages) before sending it again. No confirmation is
 sent twice.
+
+The same run then sends the seller's cancellations (``cancellation_push``): both tell Amazon
+what the seller did to an order, and both wait for nothing else.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from datetime import UTC
 from django.db import transaction
 from django.utils import timezone
 
+from marketplaces.amazon import cancellation_push
 from marketplaces.amazon.client import AmazonClient
 from marketplaces.amazon.errors import AmazonRejected
 from marketplaces.models import Shipment
@@ -71,6 +75,7 @@ def push_shipments(run: SyncRun, client: AmazonClient) -> None:
         else:
             _accepted(run, shipment)
         history.heartbeat(run, done=done)
+    cancellation_push.push_cancellations(run, client)
 
 
 def _accepted(run: SyncRun, shipment: Shipment) -> None:

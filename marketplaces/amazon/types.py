@@ -87,6 +87,12 @@ class AmazonOrderItem:
     item_discount: Decimal
     shipping_discount: Decimal
     marketplace_collects_tax: bool
+    # cancellation.cancellationRequest: the buyer asked to cancel this item (with a reason).
+    buyer_cancel_requested: bool = False
+    buyer_cancel_reason: str = ""
+    # cancellation.cancellationExecution.cancelledBy: the item was cancelled (BUYER, MERCHANT,
+    # AMAZON); on an order that is not cancelled, a line cancelled on its own.
+    cancelled_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -131,6 +137,14 @@ class AmazonOrder:
         return self.fulfilled_by == "MERCHANT"
 
     @property
+    def buyer_cancel_requested(self) -> bool:
+        return any(item.buyer_cancel_requested for item in self.items)
+
+    @property
+    def buyer_cancel_reason(self) -> str:
+        return next((i.buyer_cancel_reason for i in self.items if i.buyer_cancel_reason), "")
+
+    @property
     def has_address(self) -> bool:
         """The street and postal code, not only the city and province Amazon gives any app."""
         address = self.delivery_address or {}
@@ -172,6 +186,9 @@ def parse_order_item(raw: Any, order_id: str) -> AmazonOrderItem:
     collections = _dict(raw.get("tax")).get("taxCollections") or []
     fulfillment = _dict(raw.get("fulfillment"))
     shipped = fulfillment.get("quantityFulfilled", 0)
+    cancellation = _dict(raw.get("cancellation"))
+    request = _dict(cancellation.get("cancellationRequest"))
+    execution = _dict(cancellation.get("cancellationExecution"))
     return AmazonOrderItem(
         order_item_id=item_id,
         seller_sku=sku,
@@ -191,6 +208,9 @@ def parse_order_item(raw: Any, order_id: str) -> AmazonOrderItem:
         marketplace_collects_tax=any(
             isinstance(c, dict) and c.get("model") == "MARKETPLACE_FACILITATOR" for c in collections
         ),
+        buyer_cancel_requested=_text(request.get("requester")) == "BUYER",
+        buyer_cancel_reason=_text(request.get("cancelReason"))[:500],
+        cancelled_by=_text(execution.get("cancelledBy")),
     )
 
 
@@ -696,3 +716,44 @@ def parse_subscription(raw: Any) -> NotificationSubscription:
         destination_id=_identifier(raw.get("destinationId"), "destinationId"),
         processing_directive=directive if isinstance(directive, dict) else None,
     )
+
+
+@dataclass(frozen=True)
+class XmlProcessingReport:
+    """Amazon's XML ProcessingReport of an order feed: how many messages it processed and,
+    per refused message id, why."""
+
+    processed: int
+    errors: dict[str, str]
+
+
+def parse_xml_processing_report(text: str) -> XmlProcessingReport:
+    """Read a ProcessingReport; a document that is not one is a payload error. DOCTYPE and
+    entity declarations are refused before parsing (no entity expansion, no external fetch)."""
+    import xml.etree.ElementTree as ET  # noqa: S405 - declarations are refused first
+
+    upper = text.upper()
+    if "<!DOCTYPE" in upper or "<!ENTITY" in upper:
+        raise AmazonPayloadError("the feed processing report declares a DOCTYPE or an entity")
+    try:
+        root = ET.fromstring(text.encode("utf-8"))  # noqa: S314 - no DTD possible past the check
+    except ET.ParseError as error:
+        raise AmazonPayloadError(f"the feed processing report is not XML: {error}") from None
+    report = root.find("Message/ProcessingReport")
+    if root.tag != "AmazonEnvelope" or report is None:
+        raise AmazonPayloadError("the feed processing report has no ProcessingReport")
+    processed_text = report.findtext("ProcessingSummary/MessagesProcessed") or "0"
+    try:
+        processed = int(processed_text.strip())
+    except ValueError:
+        raise AmazonPayloadError("the feed processing report's MessagesProcessed") from None
+    errors: dict[str, str] = {}
+    for result in report.findall("Result"):
+        if (result.findtext("ResultCode") or "").strip() != "Error":
+            continue
+        message_id = (result.findtext("MessageID") or "").strip()
+        code = (result.findtext("ResultMessageCode") or "").strip()
+        description = _text(result.findtext("ResultDescription")).strip()
+        reason = f"{code} {description}".strip() or "refused without a reason"
+        errors[message_id] = f"{errors[message_id]}; {reason}" if message_id in errors else reason
+    return XmlProcessingReport(processed=processed, errors=errors)

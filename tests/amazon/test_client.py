@@ -289,6 +289,21 @@ WALK: dict[str, tuple[Prepare, tuple[str, ...]]] = {
         ),
         ("getFeed",),
     ),
+    "submit_xml_feed": (
+        lambda sim, c: (
+            lambda: c.submit_xml_feed(
+                "POST_ORDER_ACKNOWLEDGEMENT_DATA",
+                b"<AmazonEnvelope><MessageType>OrderAcknowledgement</MessageType></AmazonEnvelope>",
+            )
+        ),
+        ("createFeedDocument", "documentUpload", "createFeed"),
+    ),
+    "download_feed_text": (
+        lambda sim, c: (lambda document_id: lambda: c.download_feed_text(document_id))(
+            _feed_result(sim, c)
+        ),
+        ("getFeedDocument", "documentDownload"),
+    ),
     "download_feed_result": (
         lambda sim, c: (lambda document_id: lambda: c.download_feed_result(document_id))(
             _feed_result(sim, c)

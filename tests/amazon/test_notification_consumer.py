@@ -490,3 +490,22 @@ def test_a_new_order_never_waits_for_get_orders_quota(
     assert outcomes == {"applied": 1, "ignored": 1}
     assert SalesOrder.objects.get(amazon_order_id=order_id).awaiting_details
     assert get_order_calls(amazon_settings) == calls
+
+
+def test_a_buyers_cancellation_request_arrives_through_sqs_and_is_flagged(
+    amazon_settings: Simulator, channel: SalesChannel, queue: tuple[str, str]
+) -> None:
+    _, arn = queue
+    consumer = Consumer(arn)
+    order_id = place_order(amazon_settings, fulfillmentStatus="UNSHIPPED")
+    consume(consumer, expect=2)
+
+    sim_post(amazon_settings, "/_sim/clock/advance", {"seconds": 60})  # the request comes later
+    sim_post(amazon_settings, f"/_sim/orders/{order_id}/cancel-request", {"reason": "Too late"})
+    outcomes = consume(consumer, expect=1)
+
+    assert outcomes == {"applied": 1}
+    order = SalesOrder.objects.get(amazon_order_id=order_id)
+    assert order.buyer_cancel_request == SalesOrder.CancelRequest.OPEN
+    assert order.buyer_cancel_reason == "Too late"
+    assert order.lines.filter(buyer_cancel_requested=True).exists()

@@ -34,7 +34,14 @@ from spapi_simulator import Simulator
 from spapi_simulator.testing import sim_get, sim_post
 from synchistory.models import SyncRun
 from tests.factories import SyncRecordFactory, SyncRunFactory
-from tests.helpers.amazon import link_listings, placed_order, push, run_order_sync, run_push
+from tests.helpers.amazon import (
+    link_listings,
+    placed_order,
+    push,
+    run_order_sync,
+    run_push,
+    send_order_updates,
+)
 from tests.helpers.browser import screenshot
 from warehouses.models import Item, Organization, Warehouse
 
@@ -372,3 +379,55 @@ def test_the_main_pages_fit_a_phone(
     page.keyboard.press("Tab")
     focused = page.evaluate("document.activeElement.textContent.trim()")
     assert focused == "Items"
+
+
+def test_an_admin_sees_a_buyers_request_cancels_the_order_and_amazon_confirms(
+    admin_page: Page,
+    live_sim: Simulator,
+    channel: SalesChannel,
+    stocked_items: dict[str, Item],
+) -> None:
+    order = placed_order(live_sim, channel, stocked_items)
+    line = order.lines.get()
+    sim_post(
+        live_sim, f"/_sim/orders/{order.amazon_order_id}/cancel-request", {"reason": "Too slow"}
+    )
+    sim_post(live_sim, "/_sim/clock/advance", {"seconds": 300})
+    run_order_sync(channel)
+    page = admin_page
+
+    page.goto("/")
+    page.get_by_role("link", name="1 buyer cancellation request").click()
+    page.get_by_role("link", name=order.amazon_order_id).click()
+    expect(page.locator("#cancel-request")).to_contain_text(
+        "The buyer asked to cancel this order (Too slow)"
+    )
+    page.get_by_role("link", name="Cancel order").click()
+    page.get_by_label("Reason (sent to Amazon)").select_option("BuyerCanceled")
+    expect(page.get_by_label(f"{line.seller_sku} ({line.quantity} left to ship)")).to_have_value(
+        str(line.quantity)
+    )
+    shot(page, "sales-order-cancel")
+    page.get_by_role("button", name="Cancel these lines").click()
+    expect(
+        page.get_by_text("Cancelled here, its stock released; Amazon is being told.")
+    ).to_be_visible()
+    expect(page.locator("#cancellation-table")).to_contain_text("Waiting to be sent")
+    expect(page.get_by_role("heading", name=re.compile("Sales order"))).to_contain_text("Cancelled")
+
+    run = send_order_updates(live_sim, channel)  # what the shipments worker does
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    page.reload()
+    expect(page.locator("#cancellation-table")).to_contain_text("Amazon confirmed")
+    shot(page, "sales-order-cancelled")
+    page.goto("/")
+    expect(page.locator("#attention, #quiet-day").first).not_to_contain_text(
+        "buyer cancellation request"
+    )
+    on_amazon = next(
+        o
+        for o in sim_get(live_sim, "/_sim/orders")["orders"]
+        if o["orderId"] == order.amazon_order_id
+    )
+    assert on_amazon["fulfillment"]["fulfillmentStatus"] == "CANCELLED"

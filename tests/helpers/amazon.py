@@ -85,6 +85,23 @@ def push(channel: SalesChannel) -> SyncRun:
     return history.finish_run(run)
 
 
+def send_order_updates(sim: Simulator, channel: SalesChannel) -> SyncRun:
+    """One shipments run (shipment confirmations, then the seller's cancellations), waiting
+    for the cancellation feed as a worker would: the simulator's clock moves past Amazon's
+    processing time instead of the wall clock."""
+    run = history.start_run(channel.id, SyncRun.Kind.SHIPMENTS, SyncRun.Trigger.AUTOMATIC)
+    assert history.claim_run(run.id)
+    run.refresh_from_db()
+    for _ in range(3):
+        try:
+            shipment_push.push_shipments(run, client_for(channel))
+        except WaitForAmazon:
+            sim_post(sim, "/_sim/clock/advance", {"seconds": 80})
+        else:
+            break
+    return history.finish_run(run)
+
+
 def link_listings(
     sim: Simulator, channel: SalesChannel, warehouse: Warehouse, count: int
 ) -> list[Listing]:

@@ -234,6 +234,7 @@ def test_the_home_page_costs_the_same_queries_with_more_data(
         SyncRecordFactory.create(run=run, outcome="failed", reason=f"reason {run.id}")
         order(now - timedelta(hours=1), channel=channel)
         order(due_today, channel=channel, status=SalesOrder.Status.ON_HOLD, hold_reason="x")
+        order(None, channel=channel, buyer_cancel_request=SalesOrder.CancelRequest.OPEN)
         ListingFactory.create(
             channel=channel, amazon_quantity=1, pushed_quantity=2, amazon_quantity_checked_at=now
         )
@@ -246,6 +247,7 @@ def test_the_home_page_costs_the_same_queries_with_more_data(
     with django_assert_max_num_queries(len(one.captured_queries)):
         response = admin_client.get("/")
     assert " 6 orders late to ship " in text(response)
+    assert " 6 buyer cancellation requests " in text(response)
 
 
 def test_amazons_ship_by_date_is_read_from_the_order() -> None:

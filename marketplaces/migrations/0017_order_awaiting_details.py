@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('marketplaces', '0015_order_latest_ship_date'),
+        ('marketplaces', '0016_order_cancellations'),
         ('warehouses', '0005_item_reorder_point'),
     ]
 
