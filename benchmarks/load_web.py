@@ -253,8 +253,9 @@ def page_mix(channel: int, history_older: int, orders_older: int) -> list[tuple[
 WEIGHTS = {"Home": 3, "Sync History": 3, "Sales Orders": 3, "Items": 3}
 
 
-def query_profile(pages: list[tuple[str, str]]) -> list[dict[str, object]]:
-    """Queries per page and the slowest one, from Django's test client in this process."""
+def query_profile(pages: list[tuple[str, str]], repeat: int = 1) -> list[dict[str, object]]:
+    """Queries per page and the slowest one, from Django's test client in this process; with
+    ``repeat``, the page is read that many times more for its p50 / p95 (one at a time)."""
     from django.db import connection, reset_queries
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -272,8 +273,15 @@ def query_profile(pages: list[tuple[str, str]]) -> list[dict[str, object]]:
             response = client.get(url, secure=True)
             elapsed = time.perf_counter() - started
         slowest = max(captured.captured_queries, key=lambda q: float(q["time"]))
+        timings = [elapsed]
+        for _ in range(repeat - 1):
+            started = time.perf_counter()
+            client.get(url, secure=True)
+            timings.append(time.perf_counter() - started)
         rows.append(
             {
+                "p50_ms": percentile(timings, 50) * 1000,
+                "p95_ms": percentile(timings, 95) * 1000,
                 "page": name,
                 "status": response.status_code,
                 "queries": len(captured),
@@ -848,6 +856,12 @@ def main() -> None:
         "--threads", type=int, default=4, help="threads per gunicorn worker (1: sync workers)"
     )
     parser.add_argument("--keep-db", action="store_true", help="do not drop the database")
+    parser.add_argument(
+        "--profile-only",
+        type=int,
+        metavar="N",
+        help="only the one-at-a-time profile: each page read N times (p50/p95), no load phases",
+    )
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -873,9 +887,9 @@ def main() -> None:
             older_cursor(base_url, cookie, history),
             older_cursor(base_url, cookie, "/sales-orders/"),
         )
-        profile = query_profile(pages)
+        profile = query_profile(pages, repeat=args.profile_only or 1)
         print_table(
-            ["page", "HTTP", "queries", "in-process ms", "SQL ms", "slowest SQL ms"],
+            ["page", "HTTP", "queries", "in-process ms", "SQL ms", "slowest SQL ms", "p50", "p95"],
             [
                 [
                     str(p["page"]),
@@ -884,10 +898,16 @@ def main() -> None:
                     f"{p['ms']:.1f}",
                     f"{p['sql_ms']:.1f}",
                     f"{p['slowest_ms']:.1f}",
+                    f"{p['p50_ms']:.1f}",
+                    f"{p['p95_ms']:.1f}",
                 ]
                 for p in profile
             ],
         )
+        if args.profile_only:
+            slowest = max(profile, key=lambda p: float(str(p["p95_ms"])))
+            log(f"slowest SQL of {slowest['page']}: {slowest['slowest_sql']}")
+            return
         # Warm every worker's connection and caches before measuring.
         asyncio.run(run_users(base_url, cookie, pages, users=6, seconds=3, think=(0, 0)))
 

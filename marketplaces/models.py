@@ -242,10 +242,11 @@ class SalesOrder(models.Model):
     )
     awaiting_details = models.BooleanField(
         default=False,
+        db_default=False,
         help_text=(
-            "Imported from Amazon's ORDER_CHANGE notification while getOrder could not be "
-            "called: lines, quantities and stock are in; prices, taxes and the buyer come with "
-            "the next fetch of the order."
+            "Imported while Amazon's getOrder could not be called (its quota spent, Amazon "
+            "down): from the ORDER_CHANGE notification (no prices, taxes or buyer) or without "
+            "the buyer; lines, quantities and stock are in, the rest comes with the next fetch."
         ),
     )
     # Database defaults too, so rows written in SQL (the benchmarks' data) need not name them.
