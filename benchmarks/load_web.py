@@ -272,7 +272,8 @@ def query_profile(pages: list[tuple[str, str]], repeat: int = 1) -> list[dict[st
             started = time.perf_counter()
             response = client.get(url, secure=True)
             elapsed = time.perf_counter() - started
-        slowest = max(captured.captured_queries, key=lambda q: float(q["time"]))
+        queries = list(captured.captured_queries)  # before the next request resets the log
+        slowest = max(queries, key=lambda q: float(q["time"]))
         timings = [elapsed]
         for _ in range(repeat - 1):
             started = time.perf_counter()
@@ -284,9 +285,9 @@ def query_profile(pages: list[tuple[str, str]], repeat: int = 1) -> list[dict[st
                 "p95_ms": percentile(timings, 95) * 1000,
                 "page": name,
                 "status": response.status_code,
-                "queries": len(captured),
+                "queries": len(queries),
                 "ms": elapsed * 1000,
-                "sql_ms": sum(float(q["time"]) for q in captured) * 1000,
+                "sql_ms": sum(float(q["time"]) for q in queries) * 1000,
                 "slowest_ms": float(slowest["time"]) * 1000,
                 "slowest_sql": slowest["sql"],
             }
