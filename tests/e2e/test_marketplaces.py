@@ -394,3 +394,26 @@ def test_an_admin_adds_amazon_com_from_the_same_authorization(
     expect(
         table.get_by_role("row", name=re.compile("Amazon.com ATVPDKIKX0DER USD"))
     ).to_contain_text("Active")
+
+
+def test_an_order_awaiting_amazons_details_says_so_in_the_list_and_on_its_page(
+    staff_page: Page,
+) -> None:
+    """Imported from its notification (or without its buyer) while getOrder's quota was spent:
+    the seller sees the stock is held and that the rest is on its way."""
+    order = SalesOrderFactory.create(awaiting_details=True, total=Decimal("0"))
+    SalesOrderLine.objects.create(
+        order=order,
+        amazon_order_item_id="1",
+        item=ItemFactory.create(sku="MAPLE-2"),
+        seller_sku="MAPLE-2",
+        quantity=2,
+        unit_price=Decimal("0"),
+    )
+    staff_page.goto("/sales-orders/")
+    expect(staff_page.get_by_text("Amazon's details to come")).to_be_visible()
+    staff_page.get_by_role("link", name=order.amazon_order_id).click()
+    banner = staff_page.locator("#awaiting-details")
+    expect(banner).to_contain_text("Amazon's details are on their way.")
+    expect(banner).to_contain_text("their stock is committed")
+    screenshot(staff_page, "sales-order-awaiting-details")
