@@ -834,7 +834,8 @@ def _unchanged(order: SalesOrder, amazon_order: AmazonOrder) -> bool:
     if amazon_order.last_updated < order.amazon_updated_at:
         return True
     if order.awaiting_details:
-        # Imported from its notification: Amazon's own view of the order completes it.
+        # Imported while getOrder's quota was spent: Amazon's own view of the order completes
+        # it (a notification or a report does not).
         return not amazon_order.completes_details
     return (
         amazon_order.last_updated == order.amazon_updated_at
@@ -1088,9 +1089,9 @@ def _compute_totals(order: SalesOrder, amazon_order: AmazonOrder) -> None:
 
 
 def _complete_details(order: SalesOrder, amazon_order: AmazonOrder, context: PageContext) -> None:
-    """An order imported from its ORDER_CHANGE notification gets what the notification does not
-    carry: titles, prices, discounts, taxes, totals (the buyer follows in ``_update``). Amazon's
-    lines decide: one the notification did not list is added (``_update`` commits its stock),
+    """An order awaiting Amazon's details gets them from Amazon's own view of it: titles, prices,
+    discounts, taxes, totals (the buyer follows in ``_update``, unless this page could not ask
+    for it either: it then keeps awaiting). Amazon's lines decide: one the notification did not list is added (``_update`` commits its stock),
     a quantity Amazon counts otherwise is Amazon's."""
     lines = {line.amazon_order_item_id: line for line in order.lines.select_for_update()}
     completed, added = [], []
