@@ -35,6 +35,7 @@ def home(request: HttpRequest) -> HttpResponse:
     low_stock = attention.low_stock_items()
     unconfirmed = Item.objects.filter(status=Item.Status.UNCONFIRMED).count()
     notifications = attention.failed_notifications()
+    unhealthy_notifications = attention.unhealthy_notifications(now)
     charts = _charts(now)
     quiet = not (
         to_ship.late
@@ -48,6 +49,7 @@ def home(request: HttpRequest) -> HttpResponse:
         or low_stock
         or unconfirmed
         or notifications
+        or unhealthy_notifications
     )
     context = {
         "organization": Organization.load(),
@@ -62,6 +64,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "low_stock": low_stock,
         "unconfirmed_count": unconfirmed,
         "notifications": notifications,
+        "unhealthy_notifications": unhealthy_notifications,
         "quiet": quiet,
         "charts": charts,
         "chart_days": attention.CHART_DAYS,

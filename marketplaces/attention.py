@@ -181,6 +181,30 @@ def failed_notifications() -> list[NotificationSetup]:
     return list(NotificationSetup.objects.filter(status=NotificationSetup.Status.FAILED))
 
 
+@dataclass(frozen=True)
+class UnhealthyNotifications:
+    channel: SalesChannel  # the seller's first channel: its Notifications tab lists them
+    health: queries.NotificationHealth
+
+
+def unhealthy_notifications(now: datetime) -> list[UnhealthyNotifications]:
+    """Sellers whose notifications are on but quiet for too long, or failing today: orders
+    then arrive by polling only (every few minutes), and something may need fixing (the
+    consumer stopped, the queue policy changed). Two queries per seller with notifications on
+    (a handful), whatever the volume of messages."""
+    unhealthy = []
+    for setup in NotificationSetup.objects.filter(status=NotificationSetup.Status.ENABLED):
+        channel = (
+            SalesChannel.objects.filter(seller_id__iexact=setup.seller_id).order_by("id").first()
+        )
+        if channel is None:
+            continue
+        health = queries.notification_health(channel, now)
+        if not health.healthy or health.failed_today:
+            unhealthy.append(UnhealthyNotifications(channel, health))
+    return unhealthy
+
+
 def daily_sales(now: datetime) -> list[ChannelChart]:
     """Orders and sales per local day for the last 30 days, per channel, sales in the base
     currency: one aggregate query and the rates of the days with other currencies. A day

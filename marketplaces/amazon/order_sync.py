@@ -1091,8 +1091,9 @@ def _compute_totals(order: SalesOrder, amazon_order: AmazonOrder) -> None:
 def _complete_details(order: SalesOrder, amazon_order: AmazonOrder, context: PageContext) -> None:
     """An order awaiting Amazon's details gets them from Amazon's own view of it: titles, prices,
     discounts, taxes, totals (the buyer follows in ``_update``, unless this page could not ask
-    for it either: it then keeps awaiting). Amazon's lines decide: one the notification did not list is added (``_update`` commits its stock),
-    a quantity Amazon counts otherwise is Amazon's."""
+    for it either: it then keeps awaiting). Amazon's lines decide: one the notification did not
+    list is added (``_update`` commits its stock), a quantity Amazon counts otherwise is
+    Amazon's."""
     lines = {line.amazon_order_item_id: line for line in order.lines.select_for_update()}
     completed, added = [], []
     for amazon_line in amazon_order.items:

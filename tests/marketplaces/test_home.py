@@ -13,7 +13,13 @@ from django.test import Client
 from django.utils import timezone
 
 from marketplaces.amazon.types import parse_order
-from marketplaces.models import SalesChannel, SalesOrder, SalesOrderLine
+from marketplaces.models import (
+    NotificationMessage,
+    NotificationSetup,
+    SalesChannel,
+    SalesOrder,
+    SalesOrderLine,
+)
 from synchistory.models import SyncRun
 from tests.factories import (
     ItemFactory,
@@ -117,6 +123,43 @@ def test_channels_that_need_the_seller(admin_client: Client, staff_client: Clien
     staff_page = staff_client.get("/").content.decode()
     assert "/reauthorize/" not in staff_page
     assert "an administrator can re-authorize it" in staff_page
+
+
+def test_notifications_gone_quiet_or_failing_today_are_named(staff_client: Client) -> None:
+    """On, and nothing from Amazon for hours (or messages failing): orders arrive by polling
+    only, and the consumer or the queue may need the seller."""
+    now = timezone.now()
+    quiet = SalesChannelFactory.create(name="Quiet", seller_id="A1QUIET")
+    failing = SalesChannelFactory.create(name="Failing", seller_id="A1FAILING")
+    SalesChannelFactory.create(name="Heard", seller_id="A1HEARD")
+    for seller, enabled_at in (
+        ("A1QUIET", now - timedelta(hours=5)),
+        ("A1FAILING", now - timedelta(minutes=5)),
+        ("A1HEARD", now - timedelta(hours=5)),
+    ):
+        NotificationSetup.objects.create(
+            seller_id=seller, status=NotificationSetup.Status.ENABLED, enabled_at=enabled_at
+        )
+    for seller, status in (("A1FAILING", "failed"), ("A1HEARD", "applied")):
+        NotificationMessage.objects.create(
+            notification_id=f"n-{seller}",
+            notification_type="ORDER_CHANGE",
+            seller_id=seller,
+            status=status,
+        )
+
+    response = staff_client.get("/")
+
+    html = response.content.decode()
+    entries = re.findall(r'<li data-entry="notifications-unhealthy">.*?</li>', html, re.S)
+    assert len(entries) == 2
+    quiet_entry = next(entry for entry in entries if "A1QUIET" in entry)
+    assert "quiet since" in quiet_entry
+    assert f"/settings/integrations/marketplaces/{quiet.id}/" in quiet_entry
+    failing_entry = next(entry for entry in entries if "A1FAILING" in entry)
+    assert "1 failed today" in failing_entry and "quiet since" not in failing_entry
+    assert f"/settings/integrations/marketplaces/{failing.id}/" in failing_entry
+    assert "orders still arrive by polling" in text(response)
 
 
 def test_failed_records_of_the_week_by_reason(staff_client: Client) -> None:
