@@ -56,6 +56,7 @@ def start_due_syncs(now: datetime | None = None) -> int:
                 timedelta(minutes=channel.sync_interval_minutes), healthy[seller]
             ),
             SyncRun.Kind.ITEMS: item_interval,
+            SyncRun.Kind.RETURNS: timedelta(hours=settings.AMAZON_RETURNS_SYNC_HOURS),
         }
         if Listing.objects.filter(
             channel=channel, fulfillment_channel=FulfillmentChannel.AMAZON
