@@ -74,6 +74,7 @@ class SalesChannel(models.Model):
     sync_orders = models.BooleanField(default=True)
     sync_stock = models.BooleanField(default=True)
     sync_shipments = models.BooleanField(default=True)
+    sync_returns = models.BooleanField("sync returns and refunds", default=True)
     mapped_warehouse = models.ForeignKey(
         "warehouses.Warehouse",
         null=True,

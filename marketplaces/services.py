@@ -19,8 +19,7 @@ MODULE_FOR_KIND = {
     SyncRun.Kind.SHIPMENTS: "sync_shipments",
     # The Items module brings in what Amazon knows of the listings, FBA stock included.
     SyncRun.Kind.FBA_INVENTORY: "sync_items",
-    # Returns and refunds belong to the orders they come back on.
-    SyncRun.Kind.RETURNS: "sync_orders",
+    SyncRun.Kind.RETURNS: "sync_returns",
 }
 # Kinds a finished run can be re-initiated of: items and orders fetch again exactly what the
 # run brought in, returns read the run's period again.
