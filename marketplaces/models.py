@@ -420,7 +420,7 @@ class SalesReturn(models.Model):
 
     class Status(models.TextChoices):
         REQUESTED = "requested", "Requested"
-        RECEIVED = "received", "Received by Amazon's account"
+        RECEIVED = "received", "Delivered back"
         RESTOCKED = "restocked", "Received into a warehouse"
 
     order = models.ForeignKey(SalesOrder, on_delete=models.CASCADE, related_name="returns")

@@ -37,7 +37,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('amazon_return_id', models.CharField(help_text="Amazon's RMA id (merchant) or the license plate number (FBA).", max_length=120)),
                 ('fulfillment_channel', models.CharField(choices=[('merchant', 'Fulfilled by merchant'), ('amazon', 'Fulfilled by Amazon')], max_length=16)),
-                ('status', models.CharField(choices=[('requested', 'Requested'), ('received', "Received by Amazon's account"), ('restocked', 'Received into a warehouse')], default='requested', max_length=16)),
+                ('status', models.CharField(choices=[('requested', 'Requested'), ('received', "Delivered back"), ('restocked', 'Received into a warehouse')], default='requested', max_length=16)),
                 ('reason', models.CharField(blank=True, help_text="Amazon's return reason.", max_length=120)),
                 ('requested_at', models.DateTimeField(blank=True, null=True)),
                 ('received_at', models.DateTimeField(blank=True, help_text='Delivered back to the seller, or received by FBA.', null=True)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -17,6 +18,7 @@ from marketplaces.amazon.return_types import (
     parse_transactions,
 )
 from marketplaces.models import (
+    Listing,
     SalesChannel,
     SalesOrder,
     SalesOrderLine,
@@ -327,6 +329,21 @@ def test_receiving_puts_sellable_units_back_and_names_the_return(shipped: SalesO
     with pytest.raises(ValidationError, match="already received into Main"):
         returns.receive_return(sales_return, shipped.warehouse, {line.id: 1})
     assert on_hand(shipped) == 1
+
+
+def test_receiving_sellable_units_queues_the_stock_push(
+    shipped: SalesOrder, django_capture_on_commit_callbacks: Any
+) -> None:
+    line = shipped.lines.get()
+    listing = Listing.objects.create(channel=shipped.channel, item=line.item, seller_sku="MUG")
+    returns.record_return(shipped.channel, merchant_return(shipped, 1, received=True))
+    sales_return = SalesReturn.objects.get()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        returns.receive_return(sales_return, shipped.warehouse, {sales_return.lines.get().id: 1})
+
+    listing.refresh_from_db()
+    assert listing.push_pending
 
 
 def test_receiving_refuses_more_units_than_returned(shipped: SalesOrder) -> None:
