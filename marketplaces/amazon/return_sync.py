@@ -177,7 +177,7 @@ def _read_report(
         for external_id, reason in unreadable
     ]
     for one in facts:
-        entries.append(_import_return(run.channel, one))
+        entries.append(import_return(run.channel, one))
         if len(entries) >= RECORD_BATCH:
             state.done += len(entries)
             _flush(run, entries)
@@ -192,7 +192,8 @@ def _flush(run: SyncRun, entries: list[history.Entry]) -> None:
         history.record_many(run, entries)
 
 
-def _import_return(channel: SalesChannel, facts: return_rules.ReturnFacts) -> history.Entry:
+def import_return(channel: SalesChannel, facts: return_rules.ReturnFacts) -> history.Entry:
+    """Record one return of a report on this channel's order; the sync record to write."""
     external_id = f"{facts.amazon_order_id} {facts.amazon_return_id}"
     outcome = return_rules.record_return(channel, facts)
     if outcome.outcome == "failed" and (owner := _sibling_owner(channel, facts)) is not None:

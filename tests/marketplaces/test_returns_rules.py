@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
 from marketplaces import returns
+from marketplaces.amazon.return_sync import import_return
 from marketplaces.amazon.return_types import (
     parse_fba_returns,
     parse_merchant_returns,
@@ -450,3 +451,21 @@ def test_a_refund_for_an_order_never_imported_fails() -> None:
     outcome = returns.record_refund(channel, facts)
     assert outcome.outcome == "failed"
     assert "Order 702-404 was never imported here" in outcome.reason
+
+
+def test_an_fba_return_of_another_marketplace_is_left_to_its_channel(shipped: SalesOrder) -> None:
+    """The FBA report lists the returns of every marketplace the FBA network serves."""
+    us = SalesChannel.objects.create(
+        name="Amazon.com", seller_id="a3seller", marketplace_id="ATVPDKIKX0DER", currency="USD"
+    )
+    facts = ReturnFacts(
+        "LPN9", shipped.amazon_order_id, "amazon", (ReturnLineFacts("MUG", 1, "SELLABLE"),)
+    )
+
+    entry = import_return(us, facts)
+
+    assert (entry.outcome, entry.reason) == (
+        "skipped",
+        "An order of Amazon.ca: that channel's returns sync records it",
+    )
+    assert not SalesReturn.objects.exists()
