@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from marketplaces import returns as return_rules
 from marketplaces.amazon.client import AmazonClient
-from marketplaces.amazon.errors import WaitForAmazon
+from marketplaces.amazon.errors import AmazonPayloadError, WaitForAmazon
 from marketplaces.amazon.return_types import (
     FBA_RETURNS_REPORT,
     MERCHANT_RETURNS_REPORT,
@@ -169,7 +169,19 @@ def _read_report(
         return
     text = client.download_report(status.document_id)
     parse = parse_merchant_returns if name == "merchant" else parse_fba_returns
-    facts, unreadable = parse(text)
+    try:
+        facts, unreadable = parse(text)
+    except AmazonPayloadError as error:
+        # The same document would be just as unreadable on a retry: the report fails alone.
+        history.record(
+            run,
+            SyncRecord.RecordType.RETURN,
+            report_type,
+            "failed",
+            reason=f"Amazon's {report_type} report {report_id} could not be read: {error}",
+        )
+        history.heartbeat(run, cursor=state.dump())
+        return
     state.total += len(facts) + len(unreadable)
     history.heartbeat(run, done=state.done, total=state.total)
     entries = [

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from marketplaces.amazon import return_sync
 from marketplaces.amazon.connection import client_for
-from marketplaces.amazon.errors import WaitForAmazon
+from marketplaces.amazon.errors import AmazonTransientError, WaitForAmazon
 from marketplaces.models import SalesChannel, SalesOrder, SalesRefund, SalesReturn
 from spapi_simulator import Simulator
 from spapi_simulator.testing import sim_get, sim_post
@@ -247,3 +247,43 @@ def test_an_fba_return_is_recorded_and_never_moves_stock(
     line = sales_return.lines.get()
     assert (line.disposition, line.condition) == ("SELLABLE", "sellable")
     assert order.warehouse.movements.count() == movements_before
+
+
+def test_a_run_that_fails_half_way_resumes_without_asking_for_its_reports_again(
+    live_sim: Simulator, channel: SalesChannel, stocked_items: dict[str, Item]
+) -> None:
+    order = shipped_order(live_sim, channel, merchant_sku(stocked_items))
+    sim_post(
+        live_sim, "/_sim/returns", {"orderId": order.amazon_order_id, "arrivesAfterSeconds": 0}
+    )
+    sim_post(live_sim, "/_sim/clock/advance", {"seconds": 300})
+    sim_post(
+        live_sim,
+        "/_sim/faults",
+        {"operation": "listTransactions", "kind": "server_error", "count": 1},
+    )
+    run = history.start_run(channel.id, SyncRun.Kind.RETURNS, SyncRun.Trigger.AUTOMATIC)
+    assert history.claim_run(run.id)
+    failures = 0
+    for _ in range(10):
+        run.refresh_from_db()
+        try:
+            return_sync.sync_returns(run, client_for(channel))
+        except WaitForAmazon:
+            sim_post(live_sim, "/_sim/clock/advance", {"seconds": 120})
+            continue
+        except AmazonTransientError:
+            failures += 1  # what the run policy retries
+            continue
+        break
+    run = history.finish_run(run)
+
+    assert failures == 1
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    counters = httpx.get(f"{live_sim.base_url}/_sim/counters", timeout=10).json()["operations"]
+    assert counters["createReport"]["calls"] == 2
+    assert SalesReturn.objects.count() == 1
+    assert SalesRefund.objects.count() == 1
+    assert run.orders_synced == 2
+    channel.refresh_from_db()
+    assert channel.refunds_checkpoint is not None

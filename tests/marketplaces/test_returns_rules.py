@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
 from marketplaces import returns
+from marketplaces.amazon.errors import AmazonPayloadError
 from marketplaces.amazon.return_sync import import_return
 from marketplaces.amazon.return_types import (
     parse_fba_returns,
@@ -469,3 +470,10 @@ def test_an_fba_return_of_another_marketplace_is_left_to_its_channel(shipped: Sa
         "An order of Amazon.ca: that channel's returns sync records it",
     )
     assert not SalesReturn.objects.exists()
+
+
+def test_a_report_without_its_columns_is_refused_as_a_whole() -> None:
+    with pytest.raises(AmazonPayloadError, match="has no 'Order ID' column"):
+        parse_merchant_returns("something\telse\r\n1\t2\r\n")
+    with pytest.raises(AmazonPayloadError, match="is empty"):
+        parse_fba_returns("")
