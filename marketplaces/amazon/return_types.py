@@ -6,7 +6,7 @@ reason): one unreadable row or transaction is a failed record, never the run's f
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -36,10 +36,16 @@ def _rows(text: str, required: str, what: str) -> list[tuple[int, dict[str, str]
 
 
 def _report_time(row: dict[str, str], column: str) -> datetime | None:
+    """A report's date or time. Amazon publishes no sample of these files: a value without a
+    time zone (a bare date) is taken as UTC rather than refused."""
     text = (row.get(column) or "").strip()
     if not text:
         return None
-    return parse_time(text, column)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise AmazonPayloadError(f"{column} is not an ISO 8601 time: {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _quantity(row: dict[str, str], column: str) -> int:

@@ -136,13 +136,15 @@ def test_merchant_rows_of_one_rma_are_one_return_and_a_bad_row_fails_alone() -> 
             merchant_row("702-2", "D2RRMA", "MUG", "two"),
             merchant_row("", "", "MUG", "1"),
             merchant_row("702-3", "D3RRMA", "MUG", "1"),
+            merchant_row("702-4", "D4RRMA", "MUG", "1", "2026-11-19"),
         ]
     )
 
     facts, bad = parse_merchant_returns(text)
 
     by_rma = {f.amazon_return_id: f for f in facts}
-    assert set(by_rma) == {"D1RRMA", "D3RRMA"}
+    assert set(by_rma) == {"D1RRMA", "D3RRMA", "D4RRMA"}
+    assert by_rma["D4RRMA"].received_at == datetime(2026, 11, 19, tzinfo=UTC)
     first = by_rma["D1RRMA"]
     assert [(x.seller_sku, x.quantity) for x in first.lines] == [("MUG", 1), ("SOCK", 2)]
     assert first.received_at == datetime(2026, 11, 19, 9, 0, tzinfo=UTC)
