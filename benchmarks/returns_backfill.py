@@ -262,6 +262,11 @@ and FBA returns reports, then every Finances `listTransactions` page of the peri
   returned check holds against a concurrent run); the records of each batch go in one INSERT.
 - Failed records, if any, are returns and refunds of orders the simulator has and the import
   did not bring in (e.g. outside the imported window); each says why.
+- Full run (10,000 orders over 90 days, 2026-12-04, same machine, load average about 3):
+  9,330 sales orders imported, 622 returns (196 FBA) and 746 refunds (149 concessions), all
+  1,368 records synced in 19.4 s of local processing (70 records/s, 9.1 SQL statements per
+  record); 2 `createReport`, 3 `getReport`, 2 `getReportDocument` and 100 `listTransactions`
+  calls: **3.0 min** of Amazon time, all of it `listTransactions`.
 """
     _common.write_section(*SECTION, body)
 
