@@ -9,7 +9,7 @@ outcome with the reason, so one bad return holds up nothing else.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -131,14 +131,24 @@ def never_imported_reason(amazon_order_id: str) -> str:
     )
 
 
-def record_return(channel: SalesChannel, facts: ReturnFacts) -> Outcome:
+def _no_fence() -> None:
+    pass
+
+
+def record_return(
+    channel: SalesChannel, facts: ReturnFacts, *, fence: Callable[[], None] = _no_fence
+) -> Outcome:
     """Create or update the return on its order; failed with the reason for a return this
-    product cannot place (no such order, an SKU not on it, more units than shipped)."""
+    product cannot place (no such order, an SKU not on it, more units than shipped).
+
+    ``fence`` runs first in the transaction: a sync run's ownership check, so a worker whose
+    run was taken over writes nothing (it raises, and the transaction is rolled back)."""
     order = find_order(channel, facts.amazon_order_id)
     if order is None:
         return Outcome("failed", never_imported_reason(facts.amazon_order_id))
     try:
         with transaction.atomic():
+            fence()
             # The order's row lock serialises two runs recording returns of the same order,
             # so the shipped-versus-returned check below holds.
             SalesOrder.objects.select_for_update().filter(id=order.id).first()
@@ -269,12 +279,17 @@ def _restock_automatically(sales_return: SalesReturn, order: SalesOrder) -> None
     lines = list(sales_return.lines.select_related("order_line"))
     if any(line.condition != SalesReturnLine.Condition.SELLABLE for line in lines):
         return
-    receive_return(
-        sales_return,
-        order.warehouse,
-        {line.id: line.quantity for line in lines},
-        note="Restocked automatically: the channel restocks sellable returns on receipt",
-    )
+    try:
+        receive_return(
+            sales_return,
+            order.warehouse,
+            {line.id: line.quantity for line in lines},
+            note="Restocked automatically: the channel restocks sellable returns on receipt",
+        )
+    except ValidationError:
+        # The seller received it meanwhile, or the order's warehouse was deactivated: the
+        # return stays delivered back, for the seller to receive where they choose.
+        return
 
 
 def _link_refunds(sales_return: SalesReturn) -> None:
@@ -355,9 +370,11 @@ def receive_return(
     return locked
 
 
-def record_refund(channel: SalesChannel, facts: RefundFacts) -> Outcome:
+def record_refund(
+    channel: SalesChannel, facts: RefundFacts, *, fence: Callable[[], None] = _no_fence
+) -> Outcome:
     """Create or update the refund on its order. Failed with the reason for an order never
-    imported or a refund in another currency than the order's."""
+    imported or a refund in another currency than the order's. ``fence`` as for returns."""
     order = find_order(channel, facts.amazon_order_id)
     if order is None:
         return Outcome("failed", never_imported_reason(facts.amazon_order_id))
@@ -386,6 +403,7 @@ def record_refund(channel: SalesChannel, facts: RefundFacts) -> Outcome:
     }
     try:
         with transaction.atomic():
+            fence()
             refund = SalesRefund.objects.filter(
                 order=order, transaction_id=facts.transaction_id
             ).first()

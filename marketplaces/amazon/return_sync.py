@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -189,7 +190,7 @@ def _read_report(
         for external_id, reason in unreadable
     ]
     for one in facts:
-        entries.append(import_return(run.channel, one))
+        entries.append(import_return(run.channel, one, fence=lambda: history.heartbeat(run)))
         if len(entries) >= RECORD_BATCH:
             state.done += len(entries)
             _flush(run, entries)
@@ -204,10 +205,15 @@ def _flush(run: SyncRun, entries: list[history.Entry]) -> None:
         history.record_many(run, entries)
 
 
-def import_return(channel: SalesChannel, facts: return_rules.ReturnFacts) -> history.Entry:
+def import_return(
+    channel: SalesChannel,
+    facts: return_rules.ReturnFacts,
+    *,
+    fence: Callable[[], None] = lambda: None,
+) -> history.Entry:
     """Record one return of a report on this channel's order; the sync record to write."""
     external_id = f"{facts.amazon_order_id} {facts.amazon_return_id}"
-    outcome = return_rules.record_return(channel, facts)
+    outcome = return_rules.record_return(channel, facts, fence=fence)
     if outcome.outcome == "failed" and (owner := _sibling_owner(channel, facts)) is not None:
         # The FBA report lists every marketplace of the seller's FBA network: an order of
         # another marketplace is that channel's to record.
@@ -261,7 +267,9 @@ def _read_refunds(run: SyncRun, client: AmazonClient, state: _State) -> None:
                 for external_id, reason in unreadable
             ]
             for facts in refunds:
-                outcome = return_rules.record_refund(run.channel, facts)
+                outcome = return_rules.record_refund(
+                    run.channel, facts, fence=lambda: history.heartbeat(run)
+                )
                 entries.append(
                     history.Entry(
                         SyncRecord.RecordType.REFUND,

@@ -479,3 +479,32 @@ def test_a_report_without_its_columns_is_refused_as_a_whole() -> None:
         parse_merchant_returns("something\telse\r\n1\t2\r\n")
     with pytest.raises(AmazonPayloadError, match="is empty"):
         parse_fba_returns("")
+
+
+def test_a_run_taken_over_writes_no_return_or_refund(shipped: SalesOrder) -> None:
+    class TakenOver(Exception):
+        pass
+
+    def taken_over() -> None:
+        raise TakenOver
+
+    with pytest.raises(TakenOver):
+        returns.record_return(shipped.channel, merchant_return(shipped), fence=taken_over)
+    with pytest.raises(TakenOver):
+        returns.record_refund(shipped.channel, refund(shipped), fence=taken_over)
+    assert not SalesReturn.objects.exists()
+    assert not SalesRefund.objects.exists()
+
+
+def test_a_return_the_seller_received_first_is_not_restocked_again(shipped: SalesOrder) -> None:
+    SalesChannel.objects.filter(id=shipped.channel_id).update(restock_returns_automatically=True)
+    channel = SalesChannel.objects.get(id=shipped.channel_id)
+    returns.record_return(channel, merchant_return(shipped, 1))
+    sales_return = SalesReturn.objects.get()
+    returns.receive_return(sales_return, shipped.warehouse, {sales_return.lines.get().id: 1})
+
+    outcome = returns.record_return(channel, merchant_return(shipped, 1, received=True))
+
+    assert outcome.outcome == "synced"
+    assert on_hand(shipped) == 1
+    assert StockMovement.objects.filter(kind=StockMovement.Kind.RETURN).count() == 1
