@@ -160,3 +160,26 @@ def test_it_estimates_refunds_with_amazon(admin_client: Client, amazon_settings:
     assert " refunds</strong>" in html or " refund</strong>" in html, html
     assert "Refunds posted since" in html
     assert not SyncRun.objects.exists()
+
+
+def test_the_admin_shows_returns_and_refunds_and_edits_neither(admin_client: Client) -> None:
+    from accounts.models import User
+
+    User.objects.filter(username="alice").update(is_staff=True, is_superuser=True)
+    order, sales_return = returned_order()
+    refund = order.refunds.first()
+    assert refund is not None
+    for url in (
+        "/admin/marketplaces/salesreturn/",
+        f"/admin/marketplaces/salesreturn/{sales_return.id}/change/",
+        "/admin/marketplaces/salesrefund/",
+        f"/admin/marketplaces/salesrefund/{refund.id}/change/",
+    ):
+        response = admin_client.get(url)
+        assert response.status_code == 200, url
+    response = admin_client.post(
+        f"/admin/marketplaces/salesreturn/{sales_return.id}/change/", {"status": "restocked"}
+    )
+    assert response.status_code == 403
+    sales_return.refresh_from_db()
+    assert sales_return.status == SalesReturn.Status.RECEIVED
