@@ -594,10 +594,7 @@ class AmazonClient:
                 params["postedBefore"] = _iso(posted_before)
         finances = self._sp(Finances, FINANCES_VERSION)
         response = self._call("listTransactions", lambda: finances.list_transactions(**params))
-        payload = response.payload if isinstance(response, ApiResponse) else None
-        if not isinstance(payload, dict):  # an empty 429/503 body, as in _payload
-            raise AmazonTransientError("listTransactions: empty answer from Amazon")
-        return payload
+        return self._payload("listTransactions", response)
 
     def submit_json_feed(self, feed_type: str, document: dict[str, Any]) -> str:
         """Upload a JSON feed document as UTF-8 and create the feed; return the feed id."""
