@@ -19,8 +19,13 @@ pytestmark = pytest.mark.django_db
 
 
 def only_returns_channel() -> SalesChannel:
+    """Its orders imported once (a checkpoint), every module but returns off."""
     return SalesChannelFactory.create(
-        sync_items=False, sync_orders=False, sync_stock=False, sync_shipments=False
+        sync_items=False,
+        sync_orders=False,
+        sync_stock=False,
+        sync_shipments=False,
+        orders_checkpoint=timezone.now() - timedelta(minutes=5),
     )
 
 
@@ -37,6 +42,12 @@ def test_the_scheduler_starts_a_returns_sync_every_few_hours(settings: object) -
     SyncRun.objects.filter(id=run.id).update(created_at=now - timedelta(hours=6, minutes=1))
     assert schedule.start_due_syncs(now) == 1
     assert SyncRun.objects.filter(channel=channel, kind="returns").count() == 2
+
+
+def test_returns_wait_for_the_first_order_import() -> None:
+    channel = only_returns_channel()
+    SalesChannel.objects.filter(id=channel.id).update(orders_checkpoint=None)
+    assert schedule.start_due_syncs(timezone.now()) == 0
 
 
 def test_switched_off_returns_do_not_sync_on_their_own() -> None:
