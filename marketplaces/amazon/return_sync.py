@@ -64,6 +64,8 @@ class _State:
     read: list[str]  # the reports already read
     # Read since the channel's checkpoint (no period of its own): moves it at the end.
     moves_checkpoint: bool = False
+    # Transactions are read up to here (the checkpoint then), fixed when reading them starts.
+    refunds_until: datetime | None = None
     refunds_after: datetime | None = None  # the Finances chunk being read
     token: str = ""  # its next page
     done: int = 0
@@ -78,6 +80,7 @@ class _State:
                 "reports": self.reports,
                 "read": self.read,
                 "moves_checkpoint": self.moves_checkpoint,
+                "refunds_until": self.refunds_until.isoformat() if self.refunds_until else None,
                 "refunds_after": self.refunds_after.isoformat() if self.refunds_after else None,
                 "token": self.token,
                 "done": self.done,
@@ -88,7 +91,7 @@ class _State:
     @classmethod
     def load(cls, cursor: str) -> _State:
         raw = json.loads(cursor)
-        after = raw.get("refunds_after")
+        after, until = raw.get("refunds_after"), raw.get("refunds_until")
         return cls(
             start=datetime.fromisoformat(raw["start"]),
             end=datetime.fromisoformat(raw["end"]) if raw.get("end") else None,
@@ -96,6 +99,7 @@ class _State:
             reports=dict(raw["reports"]),
             read=list(raw["read"]),
             moves_checkpoint=bool(raw.get("moves_checkpoint")),
+            refunds_until=datetime.fromisoformat(until) if until else None,
             refunds_after=datetime.fromisoformat(after) if after else None,
             token=raw.get("token") or "",
             done=int(raw.get("done") or 0),
@@ -139,10 +143,12 @@ def sync_returns(run: SyncRun, client: AmazonClient) -> None:
     for name, report_type in REPORTS.items():
         if name not in state.read:
             _read_report(run, client, state, name, report_type)
-    read_up_to = state.end or timezone.now() - FINANCES_LAG
-    _read_refunds(run, client, state)
+    if state.refunds_until is None:
+        state.refunds_until = state.end or timezone.now() - FINANCES_LAG
+        history.heartbeat(run, cursor=state.dump())
+    _read_refunds(run, client, state, state.refunds_until)
     if state.moves_checkpoint:
-        _advance_checkpoint(run.channel, read_up_to)
+        _advance_checkpoint(run.channel, state.refunds_until)
 
 
 def _read_report(
@@ -246,10 +252,9 @@ def _sibling_owner(channel: SalesChannel, facts: return_rules.ReturnFacts) -> Sa
     return other.channel if other is not None else None
 
 
-def _read_refunds(run: SyncRun, client: AmazonClient, state: _State) -> None:
-    """Every Finances page of the period, in chunks of at most 180 days."""
+def _read_refunds(run: SyncRun, client: AmazonClient, state: _State, stop: datetime) -> None:
+    """Every Finances page of the period up to ``stop``, in chunks of at most 180 days."""
     after = state.refunds_after or state.refunds_start
-    stop = state.end or timezone.now() - FINANCES_LAG
     while after < stop:
         before = after + FINANCES_MAX_SPAN
         # The last chunk of a period up to now ends at Amazon's now (no postedBefore).
