@@ -485,6 +485,8 @@ AMAZON_RATE_SCALE: float = _typed("AMAZON_RATE_SCALE", env.float, 1.0)
 AMAZON_ITEM_SYNC_HOURS: int = _typed("AMAZON_ITEM_SYNC_HOURS", env.int, 6)
 # Minutes between automatic FBA stock refreshes (only what changed since the last one).
 AMAZON_FBA_INVENTORY_MINUTES: int = _typed("AMAZON_FBA_INVENTORY_MINUTES", env.int, 30)
+# Returns and refunds (two reports and the Finances transactions) are read this often.
+AMAZON_RETURNS_SYNC_HOURS: int = _typed("AMAZON_RETURNS_SYNC_HOURS", env.int, 6)
 # Amazon's startDateTime leaves out changes to inbound quantities (working, shipped, receiving):
 # an automatic refresh reads every SKU again once this long after the last complete one.
 AMAZON_FBA_FULL_REFRESH_HOURS: int = _typed("AMAZON_FBA_FULL_REFRESH_HOURS", env.int, 24)

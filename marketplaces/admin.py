@@ -17,6 +17,10 @@ from marketplaces.models import (
     SalesOrderComment,
     SalesOrderLine,
     SalesOrderTax,
+    SalesRefund,
+    SalesRefundTax,
+    SalesReturn,
+    SalesReturnLine,
     SellerCancellation,
     SellerCancellationLine,
     Shipment,
@@ -130,3 +134,45 @@ class SellerCancellationAdmin(ModelAdmin[SellerCancellation]):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class _ViewOnly:
+    """Returns and refunds come from Amazon's reports and change only through their rules
+    (receiving a return moves stock): the admin shows them, never edits them."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class SalesReturnLineInline(_ViewOnly, TabularInline[SalesReturnLine, SalesReturn]):
+    model = SalesReturnLine
+    extra = 0
+
+
+@admin.register(SalesReturn)
+class SalesReturnAdmin(_ViewOnly, ModelAdmin[SalesReturn]):
+    list_display = ("amazon_return_id", "order", "fulfillment_channel", "status", "requested_at")
+    list_filter = ("status", "fulfillment_channel")
+    list_select_related = ("order",)
+    search_fields = ("amazon_return_id", "order__amazon_order_id")
+    inlines = [SalesReturnLineInline]
+
+
+class SalesRefundTaxInline(_ViewOnly, TabularInline[SalesRefundTax, SalesRefund]):
+    model = SalesRefundTax
+    extra = 0
+
+
+@admin.register(SalesRefund)
+class SalesRefundAdmin(_ViewOnly, ModelAdmin[SalesRefund]):
+    list_display = ("transaction_id", "order", "refunded", "currency", "is_concession", "posted_at")
+    list_filter = ("is_concession", "currency")
+    list_select_related = ("order",)
+    search_fields = ("transaction_id", "order__amazon_order_id")
+    inlines = [SalesRefundTaxInline]

@@ -25,6 +25,8 @@ SETTABLE_FIELDS = frozenset(
         "sync_orders",
         "sync_stock",
         "sync_shipments",
+        "sync_returns",
+        "restock_returns_automatically",
         "safety_buffer",
         "max_quantity",
     }
@@ -36,6 +38,8 @@ _SETTING_GROUP = {
     "sync_orders": "modules",
     "sync_stock": "modules",
     "sync_shipments": "modules",
+    "sync_returns": "modules",
+    "restock_returns_automatically": "returns",
     "safety_buffer": "limits",
     "max_quantity": "limits",
 }

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from inventory_sync.generics import generic
 from marketplaces.cancellations import CANCEL_REASONS, CancellationRequest
-from marketplaces.models import SalesChannel, SalesOrder, SalesOrderLine
+from marketplaces.models import SalesChannel, SalesOrder, SalesOrderLine, SalesReturn
 from marketplaces.shipments import CARRIERS, ShipmentRequest
 from synchistory.models import SyncRun
 from warehouses.models import Item, Organization, Warehouse
@@ -69,12 +69,22 @@ class IntervalForm(ModelForm[SalesChannel]):
 class ModulesForm(ModelForm[SalesChannel]):
     class Meta:
         model = SalesChannel
-        fields = ["sync_items", "sync_orders", "sync_stock", "sync_shipments"]
+        fields = [
+            "sync_items",
+            "sync_orders",
+            "sync_stock",
+            "sync_shipments",
+            "sync_returns",
+            "restock_returns_automatically",
+        ]
         labels = {
             "sync_items": "Items",
             "sync_orders": "Sales orders",
             "sync_stock": "Stock",
             "sync_shipments": "Shipments",
+            "sync_returns": "Returns and refunds",
+            "restock_returns_automatically": "Restock sellable returns when Amazon reports "
+            "them received",
         }
 
 
@@ -131,7 +141,11 @@ class ManualSyncForm(forms.Form):
 
     kind = forms.ChoiceField(
         label="Sync",
-        choices=[(SyncRun.Kind.ITEMS, "Items"), (SyncRun.Kind.ORDERS, "Orders")],
+        choices=[
+            (SyncRun.Kind.ITEMS, "Items"),
+            (SyncRun.Kind.ORDERS, "Orders"),
+            (SyncRun.Kind.RETURNS, "Returns and refunds"),
+        ],
         initial=SyncRun.Kind.ORDERS,
         widget=forms.RadioSelect,
     )
@@ -192,6 +206,35 @@ class LinkItemForm(forms.Form):
         label="Existing item",
         empty_label="Choose an item…",
     )
+
+
+class ReceiveReturnForm(forms.Form):
+    """A merchant return back at the seller's: the warehouse it goes into and, per line, how
+    many units are sellable (the others are damaged and stay out of stock)."""
+
+    warehouse = forms.ModelChoiceField(
+        label="Receive into",
+        queryset=Warehouse.objects.filter(is_active=True, amazon_pool="").order_by("name"),
+        empty_label=None,
+    )
+
+    def __init__(self, *args: Any, sales_return: SalesReturn, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.line_fields: list[tuple[int, str]] = []
+        for line in sales_return.lines.select_related("order_line"):
+            name = f"sellable_{line.id}"
+            self.fields[name] = forms.IntegerField(
+                label=f"{line.order_line.seller_sku}: sellable of {line.quantity}",
+                min_value=0,
+                max_value=line.quantity,
+                # Presumed sellable unless Amazon's reason says the unit is faulty.
+                initial=line.quantity if line.condition == "sellable" else 0,
+            )
+            self.line_fields.append((line.id, name))
+        self.fields["warehouse"].initial = sales_return.order.warehouse_id
+
+    def sellable(self) -> dict[int, int]:
+        return {line_id: self.cleaned_data[name] for line_id, name in self.line_fields}
 
 
 class ShipmentForm(forms.Form):

@@ -23,6 +23,7 @@ PUSH_STOCK_SOON = "marketplaces.tasks.push_stock_soon_task"
 PUSH_SHIPMENTS = "marketplaces.tasks.push_shipments_task"
 PUSH_SHIPMENTS_SOON = "marketplaces.tasks.push_shipments_soon_task"
 REFRESH_FBA_INVENTORY = "marketplaces.tasks.refresh_fba_inventory_task"
+SYNC_RETURNS = "marketplaces.tasks.sync_returns_task"
 CHECK_DRIFT = "marketplaces.tasks.check_drift_task"
 
 TASK_FOR_KIND = {
@@ -31,6 +32,7 @@ TASK_FOR_KIND = {
     SyncRun.Kind.STOCK: PUSH_STOCK,
     SyncRun.Kind.SHIPMENTS: PUSH_SHIPMENTS,
     SyncRun.Kind.FBA_INVENTORY: REFRESH_FBA_INVENTORY,
+    SyncRun.Kind.RETURNS: SYNC_RETURNS,
 }
 
 

@@ -74,6 +74,7 @@ class SalesChannel(models.Model):
     sync_orders = models.BooleanField(default=True)
     sync_stock = models.BooleanField(default=True)
     sync_shipments = models.BooleanField(default=True)
+    sync_returns = models.BooleanField("sync returns and refunds", default=True)
     mapped_warehouse = models.ForeignKey(
         "warehouses.Warehouse",
         null=True,
@@ -89,12 +90,19 @@ class SalesChannel(models.Model):
     max_quantity = models.PositiveIntegerField(
         null=True, blank=True, help_text="Never tell Amazon more than this."
     )
+    restock_returns_automatically = models.BooleanField(
+        default=False,
+        help_text="Put sellable merchant returns back on hand as soon as Amazon reports them "
+        "received, instead of waiting for the seller to receive them.",
+    )
 
     # Checkpoints: taken from Amazon's data, moved only after the data they cover is committed.
     orders_checkpoint = models.DateTimeField(null=True, blank=True)
     items_checkpoint = models.DateTimeField(null=True, blank=True)
     # FBA inventory read up to here: the next automatic refresh asks for what changed since.
     fba_inventory_checkpoint = models.DateTimeField(null=True, blank=True)
+    # Finances transactions read up to here (Amazon's postedBefore of the last returns sync).
+    refunds_checkpoint = models.DateTimeField(null=True, blank=True)
 
     connected_at = models.DateTimeField(auto_now_add=True)
     connected_by = models.ForeignKey(
@@ -516,6 +524,168 @@ class SalesOrderComment(models.Model):
 
     def __str__(self) -> str:
         return self.text[:60]
+
+
+class SalesReturn(models.Model):
+    """Units a buyer sends back, as Amazon's returns reports describe them: a merchant return
+    (the flat file's Amazon RMA) or an FBA customer return (one license plate)."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        RECEIVED = "received", "Delivered back"
+        RESTOCKED = "restocked", "Received into a warehouse"
+
+    order = models.ForeignKey(SalesOrder, on_delete=models.CASCADE, related_name="returns")
+    amazon_return_id = models.CharField(
+        max_length=120,
+        help_text="Amazon's RMA id (merchant) or the license plate number (FBA).",
+    )
+    fulfillment_channel = models.CharField(max_length=16, choices=FulfillmentChannel.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
+    reason = models.CharField(max_length=120, blank=True, help_text="Amazon's return reason.")
+    requested_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(
+        null=True, blank=True, help_text="Delivered back to the seller, or received by FBA."
+    )
+    merchant_rma_id = models.CharField(max_length=120, blank=True)
+    carrier = models.CharField(max_length=120, blank=True)
+    tracking_id = models.CharField(max_length=120, blank=True)
+    fulfillment_center_id = models.CharField(max_length=16, blank=True)
+    customer_comments = models.TextField(blank=True)
+    restocked_into = models.ForeignKey(
+        "warehouses.Warehouse",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    restocked_at = models.DateTimeField(null=True, blank=True)
+    restocked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            # A return is recorded once, however often the reports list it.
+            models.UniqueConstraint(
+                fields=["order", "amazon_return_id"], name="return_order_amazon_id"
+            ),
+        ]
+        indexes = [
+            # The returns list: merchant returns waiting for the seller first.
+            models.Index(fields=["status", "fulfillment_channel"], name="return_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Return {self.amazon_return_id} of {self.order_id}"
+
+    @property
+    def is_merchant(self) -> bool:
+        return self.fulfillment_channel == FulfillmentChannel.MERCHANT
+
+
+class SalesReturnLine(models.Model):
+    class Condition(models.TextChoices):
+        SELLABLE = "sellable", "Sellable"
+        DAMAGED = "damaged", "Damaged or defective"
+        TO_INSPECT = "to_inspect", "To inspect"
+
+    sales_return = models.ForeignKey(SalesReturn, on_delete=models.CASCADE, related_name="lines")
+    order_line = models.ForeignKey(
+        SalesOrderLine, on_delete=models.PROTECT, related_name="return_lines"
+    )
+    quantity = models.PositiveIntegerField()
+    condition = models.CharField(
+        max_length=16, choices=Condition.choices, default=Condition.TO_INSPECT
+    )
+    disposition = models.CharField(
+        max_length=64, blank=True, help_text="Amazon's detailed disposition (FBA)."
+    )
+    quantity_restocked = models.PositiveIntegerField(default=0)
+    quantity_damaged = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sales_return", "order_line"], name="return_line_order_line"
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__gte=1)
+                & Q(quantity__gte=F("quantity_restocked") + F("quantity_damaged")),
+                name="return_line_quantities",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_line_id} × {self.quantity}"
+
+
+class SalesRefund(models.Model):
+    """Money Amazon gave back to a buyer (a Finances ``Refund`` transaction): for a return, or
+    a concession (a refund without a return). Amounts are positive: what went back."""
+
+    order = models.ForeignKey(SalesOrder, on_delete=models.CASCADE, related_name="refunds")
+    transaction_id = models.CharField(max_length=100, help_text="Amazon's transactionId.")
+    refund_id = models.CharField(max_length=100, blank=True)
+    sales_return = models.ForeignKey(
+        SalesReturn, null=True, blank=True, on_delete=models.SET_NULL, related_name="refunds"
+    )
+    is_concession = models.BooleanField(
+        default=False, help_text="Refunded without units coming back."
+    )
+    posted_at = models.DateTimeField()
+    currency = models.CharField(max_length=3)
+    seller_sku = models.CharField(max_length=200, blank=True)
+    quantity = models.PositiveIntegerField(default=0)
+    principal = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    shipping = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    promotion = models.DecimalField(
+        max_digits=12, decimal_places=2, default=Decimal("0"), help_text="Discount taken back."
+    )
+    tax = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    refunded = models.DecimalField(
+        max_digits=12, decimal_places=2, help_text="What the buyer got back."
+    )
+    fees_returned = models.DecimalField(
+        max_digits=12, decimal_places=2, default=Decimal("0"), help_text="Amazon's fees reversed."
+    )
+    seller_total = models.DecimalField(
+        max_digits=12, decimal_places=2, help_text="Amazon's totalAmount: the seller's net."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["posted_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "transaction_id"], name="refund_order_transaction"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Refund {self.refunded} {self.currency} on {self.order_id}"
+
+
+class SalesRefundTax(models.Model):
+    """One tax component a refund reversed (GST, QST, HST…)."""
+
+    refund = models.ForeignKey(SalesRefund, on_delete=models.CASCADE, related_name="taxes")
+    tax_name = models.CharField(max_length=64)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["refund", "tax_name"], name="refund_tax_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tax_name} {self.amount}"
 
 
 class ApiQuota(models.Model):

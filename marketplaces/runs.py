@@ -18,7 +18,14 @@ from django.db import InterfaceError, OperationalError, connection
 from django.db.models import Q
 from django.utils import timezone
 
-from marketplaces.amazon import fba_inventory, item_sync, order_sync, shipment_push, stock_push
+from marketplaces.amazon import (
+    fba_inventory,
+    item_sync,
+    order_sync,
+    return_sync,
+    shipment_push,
+    stock_push,
+)
 from marketplaces.amazon.client import AmazonClient
 from marketplaces.amazon.connection import client_for
 from marketplaces.amazon.errors import (
@@ -51,6 +58,7 @@ def work_for(kind: str) -> Work:
         SyncRun.Kind.STOCK: stock_push.push_stock,
         SyncRun.Kind.SHIPMENTS: shipment_push.push_shipments,
         SyncRun.Kind.FBA_INVENTORY: fba_inventory.refresh_fba_inventory,
+        SyncRun.Kind.RETURNS: return_sync.sync_returns,
     }[SyncRun.Kind(kind)]
 
 

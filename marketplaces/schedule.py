@@ -40,8 +40,9 @@ def start_due_syncs(now: datetime | None = None) -> int:
     """Start each active channel's due syncs; returns how many started.
 
     Orders at ``order_polling.orders_interval`` (Amazon's quota rate without healthy
-    notifications, slower with them), items every AMAZON_ITEM_SYNC_HOURS, stock and shipments
-    as soon as there is something to send. Runs whose task was lost are handed out again first.
+    notifications, slower with them), items every AMAZON_ITEM_SYNC_HOURS, returns and refunds
+    every AMAZON_RETURNS_SYNC_HOURS once the orders are in, stock and shipments as soon as
+    there is something to send. Runs whose task was lost are handed out again first.
     """
     now = now or timezone.now()
     started = 0
@@ -66,6 +67,10 @@ def start_due_syncs(now: datetime | None = None) -> int:
             ),
             SyncRun.Kind.ITEMS: item_interval,
         }
+        if channel.orders_checkpoint is not None:
+            # Only once the orders are in: a return of an order not yet imported would only
+            # fail (a newly connected channel's first import takes a while).
+            intervals[SyncRun.Kind.RETURNS] = timedelta(hours=settings.AMAZON_RETURNS_SYNC_HOURS)
         if Listing.objects.filter(
             channel=channel, fulfillment_channel=FulfillmentChannel.AMAZON
         ).exists():

@@ -19,7 +19,11 @@ MODULE_FOR_KIND = {
     SyncRun.Kind.SHIPMENTS: "sync_shipments",
     # The Items module brings in what Amazon knows of the listings, FBA stock included.
     SyncRun.Kind.FBA_INVENTORY: "sync_items",
+    SyncRun.Kind.RETURNS: "sync_returns",
 }
+# Kinds a finished run can be re-initiated of: items and orders fetch again exactly what the
+# run brought in, returns read the run's period again.
+REINITIABLE_KINDS = (SyncRun.Kind.ITEMS, SyncRun.Kind.ORDERS, SyncRun.Kind.RETURNS)
 
 
 def request_sync(
@@ -80,8 +84,8 @@ def reinitiate(
     actor: audit.Who = None,
 ) -> SyncRun:
     """Fetch again exactly what ``run`` brought in; the new run links to the old one."""
-    if run.kind not in (SyncRun.Kind.ITEMS, SyncRun.Kind.ORDERS):
-        raise ValidationError("Only item and order syncs can be re-initiated.")
+    if run.kind not in REINITIABLE_KINDS:
+        raise ValidationError("Only item, order and returns syncs can be re-initiated.")
     if not run.is_final:
         raise ValidationError("This run has not finished yet.")
     if not run.records.exists():

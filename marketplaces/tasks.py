@@ -47,6 +47,11 @@ def refresh_fba_inventory_task(
     runs.run_in_worker(self, run_id, transient_failures)
 
 
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def sync_returns_task(self: Task[Any, Any], run_id: int, transient_failures: int = 0) -> None:
+    runs.run_in_worker(self, run_id, transient_failures)
+
+
 @shared_task
 def push_stock_soon_task(channel_id: int) -> None:
     """Debounced by its countdown: many stock changes in a burst make one push."""

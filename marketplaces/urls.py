@@ -56,6 +56,12 @@ urlpatterns = [
     path(
         "sales-orders/<int:order_id>/cancel/", views.sales_order_cancel, name="sales-order-cancel"
     ),
+    path("sales-returns/", views.sales_return_list, name="sales-return-list"),
+    path(
+        "sales-returns/<int:return_id>/receive/",
+        views.sales_return_receive,
+        name="sales-return-receive",
+    ),
     path("shipments/<int:shipment_id>/retry/", views.shipment_retry, name="shipment-retry"),
     path("items/<int:item_id>/confirm/", views.item_confirm, name="item-confirm"),
     path("items/<int:item_id>/link/", views.item_link, name="item-link"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -34,6 +34,7 @@ from marketplaces import (
     notifications,
     privacy,
     queries,
+    returns,
     services,
     shipments,
 )
@@ -41,6 +42,7 @@ from marketplaces.amazon import drift
 from marketplaces.amazon.connection import client_for
 from marketplaces.amazon.errors import AmazonError
 from marketplaces.amazon.order_sync import estimate_orders, order_window
+from marketplaces.amazon.return_sync import estimate_refunds, returns_window
 from marketplaces.forms import (
     SHIP_FILTERS,
     AddMarketplaceForm,
@@ -52,6 +54,7 @@ from marketplaces.forms import (
     ModulesForm,
     NotificationsForm,
     OrderPreferenceForm,
+    ReceiveReturnForm,
     SalesOrderFilterForm,
     ShipmentForm,
     ShipmentRetryForm,
@@ -64,6 +67,8 @@ from marketplaces.models import (
     SalesChannel,
     SalesOrder,
     SalesOrderTax,
+    SalesReturn,
+    SalesReturnLine,
     Shipment,
 )
 from synchistory.models import SyncRun
@@ -663,6 +668,8 @@ def _estimate(channel: SalesChannel, form: ManualSyncForm) -> dict[str, Any]:
             "note": "From the last item sync: every listing is read again.",
         }
     window_start, window_end = form.window()
+    if form.cleaned_data["kind"] == SyncRun.Kind.RETURNS:
+        return _estimate_returns(channel, window_start, window_end)
     if window_start is None:
         window_start = order_window(channel, timezone.now())
     try:
@@ -679,6 +686,27 @@ def _estimate(channel: SalesChannel, form: ManualSyncForm) -> dict[str, Any]:
         "orders": True,
         "imported": estimate.imported,
         "not_imported": estimate.not_imported,
+    }
+
+
+def _estimate_returns(
+    channel: SalesChannel, window_start: datetime | None, window_end: datetime | None
+) -> dict[str, Any]:
+    """Refunds posted in the period, from one page of Amazon's transactions: each received
+    return is refunded, so it is also about the returns the reports will bring."""
+    if window_start is None:
+        probe = SyncRun(channel=channel, kind=SyncRun.Kind.RETURNS)
+        window_start = returns_window(probe, timezone.now())[2]
+    try:
+        estimate = estimate_refunds(client_for(channel, max_wait=5), window_start, window_end)
+    except AmazonError as error:
+        return {"error": f"could not estimate: {error}"}
+    return {
+        "count": estimate.count,
+        "exact": estimate.exact,
+        "noun": "refund" if estimate.count == 1 else "refunds",
+        "note": f"Refunds posted since {timezone.localtime(window_start):%Y-%m-%d %H:%M}; "
+        "the returns reports are read by the sync itself (Amazon prepares them in minutes).",
     }
 
 
@@ -811,6 +839,76 @@ def sales_order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
             "comments": order.comments.select_related("author"),
             # An order in another currency than the base one also shows its total in it.
             "total_in_base": queries.order_totals_in_base_currency([order])[order.id],
+            "returns": [
+                (sales_return, _receive_form(sales_return))
+                for sales_return in _order_returns(order)
+            ],
+            "refunds": (refunds := list(order.refunds.prefetch_related("taxes"))),
+            "refunded_total": returns.refunded_total(refunds),
+        },
+    )
+
+
+def _order_returns(order: SalesOrder) -> list[SalesReturn]:
+    return list(
+        order.returns.select_related("restocked_into").prefetch_related(
+            Prefetch("lines", queryset=SalesReturnLine.objects.select_related("order_line"))
+        )
+    )
+
+
+def _receive_form(sales_return: SalesReturn) -> ReceiveReturnForm | None:
+    """The receive form of a merchant return not yet received into a warehouse."""
+    if not sales_return.is_merchant or sales_return.status == SalesReturn.Status.RESTOCKED:
+        return None
+    # Several on one page: each form's ids are its own.
+    return ReceiveReturnForm(sales_return=sales_return, auto_id=f"id_return-{sales_return.id}-%s")
+
+
+@require_POST
+def sales_return_receive(request: HttpRequest, return_id: int) -> HttpResponse:
+    """Staff and admins receive a merchant return: sellable units back on hand."""
+    sales_return = get_object_or_404(SalesReturn.objects.select_related("order"), id=return_id)
+    form = ReceiveReturnForm(request.POST, sales_return=sales_return)
+    back = _safe_next(request) or reverse("sales-order-detail", args=[sales_return.order_id])
+    if not form.is_valid():
+        errors = [f"{error}" for field_errors in form.errors.values() for error in field_errors]
+        messages.error(request, "The return was not received: " + " ".join(errors))
+        return redirect(back)
+    user = request.user if isinstance(request.user, User) else None
+    try:
+        received = returns.receive_return(
+            sales_return, form.cleaned_data["warehouse"], form.sellable(), user=user
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        units = sum(line.quantity_restocked for line in received.lines.all())
+        messages.success(
+            request,
+            f"Return {received.amazon_return_id} received into {form.cleaned_data['warehouse']}: "
+            f"{units} sellable unit(s) back on hand.",
+        )
+    return redirect(back)
+
+
+@require_GET
+def sales_return_list(request: HttpRequest) -> HttpResponse:
+    """Returns, the merchant ones still to receive first; the newest 200 of each group."""
+    waiting = request.GET.get("show") != "all"
+    rows = SalesReturn.objects.select_related("order", "order__channel").prefetch_related(
+        Prefetch("lines", queryset=SalesReturnLine.objects.select_related("order_line"))
+    )
+    if waiting:
+        rows = rows.filter(fulfillment_channel="merchant").exclude(
+            status=SalesReturn.Status.RESTOCKED
+        )
+    return render(
+        request,
+        "marketplaces/sales_return_list.html",
+        {
+            "returns": [(r, _receive_form(r)) for r in rows.order_by("-requested_at", "-id")[:200]],
+            "waiting": waiting,
         },
     )
 

@@ -17,6 +17,7 @@ class SyncRun(models.Model):
         STOCK = "stock", "Stock"
         SHIPMENTS = "shipments", "Shipments"
         FBA_INVENTORY = "fba_inventory", "FBA stock"
+        RETURNS = "returns", "Returns and refunds"
 
     class Trigger(models.TextChoices):
         AUTOMATIC = "automatic", "Automatic"
@@ -128,6 +129,8 @@ class SyncRecord(models.Model):
         STOCK = "stock", "Stock level"
         SHIPMENT = "shipment", "Shipment"
         CANCELLATION = "cancellation", "Seller cancellation"
+        RETURN = "return", "Return"
+        REFUND = "refund", "Refund"
 
     class Outcome(models.TextChoices):
         SYNCED = "synced", "Synced"

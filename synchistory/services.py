@@ -347,6 +347,13 @@ _COUNTERS: dict[tuple[str, str], str] = {
     (SyncRecord.RecordType.SHIPMENT, SyncRecord.Outcome.FAILED): "orders_failed",
     (SyncRecord.RecordType.CANCELLATION, SyncRecord.Outcome.SYNCED): "orders_synced",
     (SyncRecord.RecordType.CANCELLATION, SyncRecord.Outcome.FAILED): "orders_failed",
+    # A returns sync counts returns and refunds on the order counters: both belong to orders.
+    (SyncRecord.RecordType.RETURN, SyncRecord.Outcome.SYNCED): "orders_synced",
+    (SyncRecord.RecordType.RETURN, SyncRecord.Outcome.FAILED): "orders_failed",
+    (SyncRecord.RecordType.RETURN, SyncRecord.Outcome.SKIPPED): "orders_skipped",
+    (SyncRecord.RecordType.REFUND, SyncRecord.Outcome.SYNCED): "orders_synced",
+    (SyncRecord.RecordType.REFUND, SyncRecord.Outcome.FAILED): "orders_failed",
+    (SyncRecord.RecordType.REFUND, SyncRecord.Outcome.SKIPPED): "orders_skipped",
 }
 
 
@@ -386,14 +393,17 @@ _COUNTED = {
     SyncRun.Kind.ORDERS: ("orders", "orders"),
     SyncRun.Kind.SHIPMENTS: ("shipments", "orders"),
     SyncRun.Kind.FBA_INVENTORY: ("SKUs", "items"),
+    SyncRun.Kind.RETURNS: ("returns and refunds", "orders"),
 }
+# Kinds whose records can be skipped (fetched, not imported, each record saying why).
+KINDS_WITH_SKIPS = (SyncRun.Kind.ORDERS, SyncRun.Kind.RETURNS)
 
 
 def _counts(run: SyncRun) -> str:
     noun, counter = _COUNTED.get(SyncRun.Kind(run.kind), ("records", "orders"))
     synced = getattr(run, f"{counter}_synced")
     failed = getattr(run, f"{counter}_failed")
-    skipped = f", {run.orders_skipped} skipped" if run.kind == SyncRun.Kind.ORDERS else ""
+    skipped = f", {run.orders_skipped} skipped" if run.kind in KINDS_WITH_SKIPS else ""
     return f"{synced} {noun} synced, {failed} failed{skipped}"
 
 

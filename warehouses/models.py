@@ -162,6 +162,7 @@ class StockMovement(models.Model):
         RELEASE = "release", "Released from an order"
         SHIP = "ship", "Shipped"
         AMAZON_COUNT = "amazon_count", "Amazon's count"
+        RETURN = "return", "Returned by a buyer"
 
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="movements")
     warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="movements")

@@ -151,6 +151,32 @@ def ship_stock(
     )
 
 
+def return_stock(
+    item: Item,
+    warehouse: Warehouse,
+    quantity: int,
+    *,
+    reference: str,
+    note: str = "",
+    user: User | None = None,
+) -> StockMovement:
+    """Units a buyer sent back go on hand again (sellable ones only: the caller decides)."""
+    _require_positive(quantity)
+    _check_units(quantity, "A return")
+    _refuse_amazon(warehouse)
+    with transaction.atomic():
+        stock = _locked_stock(item.pk, warehouse.pk)
+        return _apply(
+            stock,
+            StockMovement.Kind.RETURN,
+            on_hand_change=quantity,
+            committed_change=0,
+            reference=reference,
+            note=note,
+            user=user,
+        )
+
+
 @dataclass(frozen=True)
 class OrderStockChange:
     """One commit, release or shipment for ``apply_order_changes``; the same meaning as a call

@@ -32,7 +32,16 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 from django.conf import settings
-from sp_api.api import Feeds, Inventories, ListingsItems, Notifications, Orders, Reports, Sellers
+from sp_api.api import (
+    Feeds,
+    Finances,
+    Inventories,
+    ListingsItems,
+    Notifications,
+    Orders,
+    Reports,
+    Sellers,
+)
 from sp_api.auth import AccessTokenClient
 from sp_api.auth.access_token_response import AccessTokenResponse
 from sp_api.auth.exceptions import AuthorizationError
@@ -88,6 +97,7 @@ def _http_timeout() -> float:
 
 
 ORDERS_VERSION = "2026-01-01"
+FINANCES_VERSION = "2024-06-19"
 # Login with Amazon's scope for the Notifications API's grantless operations.
 NOTIFICATIONS_SCOPE = "sellingpartnerapi::notifications"
 
@@ -560,6 +570,31 @@ class AmazonClient:
         return self._download(payload, "getReportDocument")
 
     # -- feeds ----------------------------------------------------------------------------
+
+    # -- finances -------------------------------------------------------------------------
+
+    def list_transactions(
+        self,
+        *,
+        posted_after: datetime | None = None,
+        posted_before: datetime | None = None,
+        next_token: str | None = None,
+    ) -> dict[str, Any]:
+        """One page of the marketplace's Finances transactions (the payload as Amazon gives
+        it: ``transactions`` and ``nextToken``); read by ``return_types.parse_transactions``."""
+        # Reference: https://developer-docs.amazon.com/sp-api/reference/listtransactions
+        params: dict[str, Any] = {"marketplaceId": self.connection.marketplace_id}
+        if next_token:
+            params["nextToken"] = next_token
+        else:
+            if posted_after is None:
+                raise ValueError("posted_after is required for the first page")
+            params["postedAfter"] = _iso(posted_after)
+            if posted_before is not None:
+                params["postedBefore"] = _iso(posted_before)
+        finances = self._sp(Finances, FINANCES_VERSION)
+        response = self._call("listTransactions", lambda: finances.list_transactions(**params))
+        return self._payload("listTransactions", response)
 
     def submit_json_feed(self, feed_type: str, document: dict[str, Any]) -> str:
         """Upload a JSON feed document as UTF-8 and create the feed; return the feed id."""

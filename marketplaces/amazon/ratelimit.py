@@ -49,6 +49,8 @@ USAGE_PLANS: dict[str, UsagePlan] = {
     "searchListingsItems": UsagePlan(5, 5),
     "getInventorySummaries": UsagePlan(2, 2),
     "getMarketplaceParticipations": UsagePlan(0.016, 15),
+    # Finances 2024-06-19 (finances_2024-06-19.json: 0.5 requests per second, burst 10).
+    "listTransactions": UsagePlan(0.5, 10),
     # Notifications API v1: every operation 1 per second, burst 5 (notifications.json).
     "getDestinations": UsagePlan(1, 5),
     "createDestination": UsagePlan(1, 5),

@@ -330,6 +330,10 @@ WALK: dict[str, tuple[Prepare, tuple[str, ...]]] = {
         lambda sim, c: lambda: c.get_fba_inventory(),
         ("getInventorySummaries",),
     ),
+    "list_transactions": (
+        lambda sim, c: lambda: c.list_transactions(posted_after=SIM_START - timedelta(days=1)),
+        ("listTransactions",),
+    ),
     "get_destinations": (lambda sim, c: lambda: c.get_destinations(), ("getDestinations",)),
     "create_destination": (
         lambda sim, c: lambda: c.create_destination("walk", QUEUE_ARN),

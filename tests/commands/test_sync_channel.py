@@ -241,7 +241,7 @@ def test_it_rejects_malformed_or_misplaced_dates(
 ) -> None:
     with pytest.raises(CommandError, match="YYYY-MM-DD"):
         sync(str(channel.id), kind="orders", start="01/02/2026")
-    with pytest.raises(CommandError, match="item and order syncs only"):
+    with pytest.raises(CommandError, match="item, order and returns syncs only"):
         sync(str(channel.id), kind="stock", start="2026-01-01")
     with pytest.raises(CommandError, match="No sales channel 'eBay'"):
         sync("eBay", kind="orders")
@@ -320,7 +320,7 @@ def test_it_refuses_to_reinitiate_a_stock_push(live_sim: Simulator, channel: Sal
     history.finish_run(claimed)
     SyncRecord.objects.create(run=run, record_type="stock", external_id="X", outcome="synced")
 
-    with pytest.raises(CommandError, match="Only item and order syncs can be re-initiated."):
+    with pytest.raises(CommandError, match="Only item, order and returns syncs can be re-init"):
         sync(str(channel.id), reinitiate=run.id)
 
 

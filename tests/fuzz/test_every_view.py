@@ -28,7 +28,13 @@ from django.utils import timezone
 from django.utils.datastructures import MultiValueDict
 
 from accounts.models import User
-from marketplaces.models import SalesChannel, SalesOrderLine, Shipment
+from marketplaces.models import (
+    SalesChannel,
+    SalesOrderLine,
+    SalesReturn,
+    SalesReturnLine,
+    Shipment,
+)
 from tests.factories import (
     ItemFactory,
     ListingFactory,
@@ -105,6 +111,12 @@ def world(channel: SalesChannel, warehouse: Warehouse, amazon_settings: Any) -> 
     )
     run = SyncRunFactory.create(channel=channel, status="partial")
     SyncRecordFactory.create(run=run, outcome="failed")
+    sales_return = SalesReturn.objects.create(
+        order=order, amazon_return_id="D1RRMA", fulfillment_channel="merchant"
+    )
+    return_line = SalesReturnLine.objects.create(
+        sales_return=sales_return, order_line=line, quantity=1
+    )
     return {
         "ids": {
             "channel_id": channel.id,
@@ -113,10 +125,12 @@ def world(channel: SalesChannel, warehouse: Warehouse, amazon_settings: Any) -> 
             "shipment_id": shipment.id,
             "item_id": unconfirmed.id,
             "warehouse_id": warehouse.id,
+            "return_id": sales_return.id,
         },
         "confirmed": confirmed,
         "warehouse": warehouse,
         "line": line,
+        "return_line": return_line,
         "channel": channel,
     }
 
@@ -164,6 +178,7 @@ def valid_values(world: dict[str, Any], admin: User) -> dict[str, str]:
         "sync_orders": "on",
         "sync_stock": "on",
         "sync_shipments": "on",
+        "sync_returns": "on",
         "safety_buffer": "0",
         "max_quantity": "100",
         "kind": "orders",
@@ -176,6 +191,8 @@ def valid_values(world: dict[str, Any], admin: User) -> dict[str, str]:
         "tracking_number": "7023456789",
         "ship_date": today,
         f"line_{world['line'].id}": "1",
+        f"sellable_{world['return_line'].id}": "1",
+        "restock_returns_automatically": "on",
         "channel": str(world["channel"].id),
         "purchased_from": today,
         "purchased_to": today,

@@ -97,6 +97,7 @@ def test_the_scheduler_polls_at_amazons_rate_unless_notifications_are_healthy(
         sync_items=False,
         sync_stock=False,
         sync_shipments=False,
+        sync_returns=False,
     )
     last = SyncRun.objects.create(
         channel=channel,
@@ -127,6 +128,7 @@ def test_with_healthy_notifications_polling_slows_down_but_never_stops() -> None
         sync_items=False,
         sync_stock=False,
         sync_shipments=False,
+        sync_returns=False,
     )
     last = SyncRun.objects.create(
         channel=channel,

@@ -18,7 +18,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.urls.exceptions import Resolver404
 
-from marketplaces.models import Shipment
+from marketplaces.models import SalesReturn, Shipment
 from tests.factories import ItemFactory, SalesOrderFactory, SyncRunFactory, WarehouseFactory
 
 pytestmark = pytest.mark.django_db
@@ -35,6 +35,7 @@ STAFF_MAY_POST = {
     "two-factor-verify",
     "sales-order-ship",  # staff create shipments
     "shipment-retry",  # …and correct and resend a rejected one
+    "sales-return-receive",  # …and receive the returns that come back
 }
 ID = re.compile(r"<(?:\w+:)?(\w+)>")
 
@@ -80,6 +81,9 @@ def existing_ids() -> dict[str, int]:
         "item_id": ItemFactory.create().id,
         "warehouse_id": WarehouseFactory.create().id,
         "run_id": SyncRunFactory.create(channel=order.channel).id,
+        "return_id": SalesReturn.objects.create(
+            order=order, amazon_return_id="D1RRMA", fulfillment_channel="merchant"
+        ).id,
     }
 
 

@@ -347,8 +347,8 @@ def sync_window(kind: str, start: str | None, end: str | None) -> tuple[Any, Any
     """--from/--to as the Sync Manually page checks and converts them (its form does both)."""
     if not start and not end:
         return None, None
-    if kind not in (SyncRun.Kind.ITEMS, SyncRun.Kind.ORDERS):
-        raise CommandError("--from/--to apply to item and order syncs only.")
+    if kind not in (SyncRun.Kind.ITEMS, SyncRun.Kind.ORDERS, SyncRun.Kind.RETURNS):
+        raise CommandError("--from/--to apply to item, order and returns syncs only.")
     if not start:
         raise CommandError("--to needs --from: the period has a start date.")
     start_day = parse_day(start, "--from")
