@@ -28,6 +28,7 @@ def home(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     to_ship = attention.to_ship(now)
     holds = attention.holds()
+    returns = attention.returns_to_receive()
     cancel_requests = attention.buyer_cancel_requests()
     channel_problems = attention.channel_problems()
     failed, failed_other = attention.failed_records(now)
@@ -50,11 +51,13 @@ def home(request: HttpRequest) -> HttpResponse:
         or unconfirmed
         or notifications
         or unhealthy_notifications
+        or returns.delivered
     )
     context = {
         "organization": Organization.load(),
         "to_ship": to_ship,
         "holds": holds,
+        "returns": returns,
         "cancel_requests": cancel_requests,
         "channel_problems": channel_problems,
         "failed_records": failed,

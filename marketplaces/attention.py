@@ -18,6 +18,7 @@ from marketplaces.models import (
     NotificationSetup,
     SalesChannel,
     SalesOrder,
+    SalesReturn,
 )
 from synchistory.models import SyncRecord, SyncRun
 from warehouses import attention as inventory_attention
@@ -104,6 +105,25 @@ def to_ship(now: datetime) -> ToShip:
 def buyer_cancel_requests() -> int:
     """Orders whose buyer asked to cancel and the seller has not acted on (a partial index)."""
     return SalesOrder.objects.filter(buyer_cancel_request=SalesOrder.CancelRequest.OPEN).count()
+
+
+@dataclass(frozen=True)
+class ReturnsToReceive:
+    delivered: int  # back at the seller's: to receive into a warehouse (or write off)
+    on_their_way: int
+
+    @property
+    def total(self) -> int:
+        return self.delivered + self.on_their_way
+
+
+def returns_to_receive() -> ReturnsToReceive:
+    """Merchant returns not received into stock yet: delivered back first, then in transit."""
+    counts = SalesReturn.objects.filter(fulfillment_channel=FulfillmentChannel.MERCHANT).aggregate(
+        delivered=Count("id", filter=Q(status=SalesReturn.Status.RECEIVED)),
+        on_their_way=Count("id", filter=Q(status=SalesReturn.Status.REQUESTED)),
+    )
+    return ReturnsToReceive(counts["delivered"], counts["on_their_way"])
 
 
 def holds() -> Holds:

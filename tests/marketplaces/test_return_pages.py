@@ -183,3 +183,20 @@ def test_the_admin_shows_returns_and_refunds_and_edits_neither(admin_client: Cli
     assert response.status_code == 403
     sales_return.refresh_from_db()
     assert sales_return.status == SalesReturn.Status.RECEIVED
+
+
+def test_the_home_page_counts_returns_delivered_back_until_they_are_received(
+    staff_client: Client,
+) -> None:
+    order, sales_return = returned_order()
+
+    before = staff_client.get("/").content.decode()
+    returns.receive_return(sales_return, order.warehouse, {})
+    after = staff_client.get("/").content.decode()
+
+    assert 'data-entry="returns"' in before
+    assert "1 </span> return delivered back" in before.replace('">', '">').replace(
+        '<span class="figure">1</span>', "1 </span>"
+    )
+    assert 'href="/sales-returns/"' in before
+    assert 'data-entry="returns"' not in after
