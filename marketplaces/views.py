@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from django import forms as django_forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -979,11 +980,7 @@ def sales_order_ship(request: HttpRequest, order_id: int) -> HttpResponse:
         try:
             shipments.create_shipment(order, form.to_request(), user=user)
         except ValidationError as error:
-            if hasattr(error, "error_dict"):
-                for field, errors in error.message_dict.items():
-                    form.add_error(None if field == "__all__" else field, errors)
-            else:
-                form.add_error(None, error)
+            _add_errors(form, error)
         else:
             merchant = order.fulfillment_channel == "merchant"
             messages.success(
@@ -994,6 +991,15 @@ def sales_order_ship(request: HttpRequest, order_id: int) -> HttpResponse:
             )
             return redirect("sales-order-detail", order_id=order.id)
     return render(request, "marketplaces/sales_order_ship.html", {"order": order, "form": form})
+
+
+def _add_errors(form: django_forms.BaseForm, error: ValidationError) -> None:
+    """A service's refusal on the form: per field where it names one, else above the form."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.message_dict.items():
+            form.add_error(None if field == "__all__" else field, errors)
+    else:
+        form.add_error(None, error)
 
 
 @require_http_methods(["GET", "POST"])
@@ -1011,11 +1017,7 @@ def sales_order_cancel(request: HttpRequest, order_id: int) -> HttpResponse:
         try:
             cancellations.cancel_order(order, form.to_request(), user=user)
         except ValidationError as error:
-            if hasattr(error, "error_dict"):
-                for field, errors in error.message_dict.items():
-                    form.add_error(None if field == "__all__" else field, errors)
-            else:
-                form.add_error(None, error)
+            _add_errors(form, error)
         else:
             messages.success(
                 request,

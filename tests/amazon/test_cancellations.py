@@ -20,7 +20,13 @@ from spapi_simulator import Simulator
 from spapi_simulator.testing import sim_get, sim_post
 from synchistory.models import SyncRun
 from tests.factories import ItemFactory, SalesOrderFactory
-from tests.helpers.amazon import place_merchant_order, run_order_sync, send_order_updates
+from tests.helpers.amazon import (
+    place_merchant_order,
+    placed_order,
+    run_order_sync,
+    send_order_updates,
+    stocked_skus,
+)
 from warehouses.models import Item, Stock, StockMovement
 
 pytestmark = pytest.mark.django_db
@@ -28,10 +34,6 @@ pytestmark = pytest.mark.django_db
 
 def committed(item: Item) -> int:
     return Stock.objects.filter(item=item).aggregate(total=Sum("committed"))["total"] or 0
-
-
-def stocked_skus(items: dict[str, Item], count: int) -> list[str]:
-    return [s for s, item in items.items() if Stock.objects.filter(item=item).exists()][:count]
 
 
 def buyer_asks_to_cancel(sim: Simulator, order_id: str, reason: str = "Found it cheaper") -> None:
@@ -118,9 +120,7 @@ def everything(order: SalesOrder, reason: str = "NoInventory") -> cancellations.
 def test_a_cancelled_order_releases_its_stock_once_and_amazon_cancels_it(
     live_sim: Simulator, channel: SalesChannel, stocked_items: dict[str, Item]
 ) -> None:
-    created = place_merchant_order(live_sim, stocked_skus(stocked_items, 1))
-    run_order_sync(channel)
-    order = SalesOrder.objects.get(amazon_order_id=created["orderId"])
+    order = placed_order(live_sim, channel, stocked_items)
     line = order.lines.get()
     held = committed(line.item)
 
@@ -197,9 +197,7 @@ def test_a_partial_cancellation_releases_only_its_line(
 def test_bad_cancellations_are_refused_with_a_reason(
     live_sim: Simulator, channel: SalesChannel, stocked_items: dict[str, Item]
 ) -> None:
-    created = place_merchant_order(live_sim, stocked_skus(stocked_items, 1))
-    run_order_sync(channel)
-    order = SalesOrder.objects.get(amazon_order_id=created["orderId"])
+    order = placed_order(live_sim, channel, stocked_items)
     line = order.lines.get()
     shipped = SalesOrderFactory.create(channel=channel, status=SalesOrder.Status.SHIPPED)
     fba = SalesOrderFactory.create(channel=channel, fulfillment_channel="amazon")
@@ -267,9 +265,7 @@ def test_a_cancellation_amazon_rejects_shows_why_and_the_order_is_open_again(
 def test_a_cancellation_whose_answer_was_lost_is_not_sent_again(
     live_sim: Simulator, channel: SalesChannel, stocked_items: dict[str, Item]
 ) -> None:
-    created = place_merchant_order(live_sim, stocked_skus(stocked_items, 1))
-    run_order_sync(channel)
-    order = SalesOrder.objects.get(amazon_order_id=created["orderId"])
+    order = placed_order(live_sim, channel, stocked_items)
     cancellation = cancellations.cancel_order(order, everything(order))
     # A worker sent the feed and died before it could write down the answer.
     client_for(channel).submit_xml_feed(
@@ -291,9 +287,7 @@ def test_a_cancellation_whose_answer_was_lost_is_not_sent_again(
 def test_transient_failures_are_retried_and_the_feed_goes_out_once(
     live_sim: Simulator, channel: SalesChannel, stocked_items: dict[str, Item]
 ) -> None:
-    created = place_merchant_order(live_sim, stocked_skus(stocked_items, 1))
-    run_order_sync(channel)
-    order = SalesOrder.objects.get(amazon_order_id=created["orderId"])
+    order = placed_order(live_sim, channel, stocked_items)
     cancellation = cancellations.cancel_order(order, everything(order))
     sim_post(live_sim, "/_sim/faults", {"operation": "createFeed", "kind": "server_error"})
 
@@ -342,9 +336,7 @@ def test_a_processing_report_that_declares_entities_is_refused() -> None:
 def test_a_pending_cancellation_starts_a_shipments_run(
     live_sim: Simulator, channel: SalesChannel, stocked_items: dict[str, Item]
 ) -> None:
-    created = place_merchant_order(live_sim, stocked_skus(stocked_items, 1))
-    run_order_sync(channel)
-    order = SalesOrder.objects.get(amazon_order_id=created["orderId"])
+    order = placed_order(live_sim, channel, stocked_items)
     schedule.start_due_syncs()
     assert not SyncRun.objects.filter(kind=SyncRun.Kind.SHIPMENTS).exists()  # nothing to send
 
@@ -357,9 +349,7 @@ def test_a_pending_cancellation_starts_a_shipments_run(
 def test_a_rejection_leaves_an_order_amazon_cancelled_meanwhile_cancelled(
     live_sim: Simulator, channel: SalesChannel, stocked_items: dict[str, Item]
 ) -> None:
-    created = place_merchant_order(live_sim, stocked_skus(stocked_items, 1))
-    run_order_sync(channel)
-    order = SalesOrder.objects.get(amazon_order_id=created["orderId"])
+    order = placed_order(live_sim, channel, stocked_items)
     line = order.lines.get()
     held = committed(line.item)
     cancellation = cancellations.cancel_order(order, everything(order))

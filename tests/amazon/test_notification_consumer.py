@@ -24,7 +24,7 @@ from marketplaces.notification_consumer import Consumer, handle, parse
 from spapi_simulator import Simulator
 from spapi_simulator.testing import sim_get, sim_post
 from synchistory.models import SyncRun
-from tests.helpers.amazon import run_order_sync
+from tests.helpers.amazon import run_order_sync, stocked_skus
 from tests.helpers.notifications import subscribe
 from tests.helpers.sqs import CREDENTIALS, REGION, SqsServer, receive_all
 from warehouses.models import Item, Stock
@@ -86,10 +86,6 @@ def consume(consumer: Consumer, expect: int, timeout: float = 15.0) -> Counter[s
     while sum(outcomes.values()) < expect and time.monotonic() < deadline:
         outcomes.update(consumer.run_once(wait_seconds=1).outcomes)
     return outcomes
-
-
-def merchant_skus(items: dict[str, Item], count: int) -> list[str]:
-    return [sku for sku, item in items.items() if Stock.objects.filter(item=item).exists()][:count]
 
 
 def committed(order: SalesOrder) -> dict[str, int]:
@@ -403,7 +399,7 @@ def test_a_new_order_amazon_cannot_be_asked_about_is_imported_from_its_notificat
     sqs: Any,
 ) -> None:
     url, arn = queue
-    body = {"count": 1, "fulfilledBy": "MERCHANT", "skus": merchant_skus(stocked_items, 2)}
+    body = {"count": 1, "fulfilledBy": "MERCHANT", "skus": stocked_skus(stocked_items, 2)}
     amazon = parse_order(sim_post(amazon_settings, "/_sim/orders", body)["orders"][0])
     wait_sent(amazon_settings, 2)
     sim_post(amazon_settings, "/_sim/faults", {"operation": "getOrder", "kind": "throttle"})

@@ -69,6 +69,11 @@ def run_order_sync(channel: SalesChannel, trigger: str = "automatic") -> SyncRun
     return run
 
 
+def stocked_skus(items: dict[str, Item], count: int) -> list[str]:
+    """The first ``count`` SKUs of ``items`` with stock here (merchant-fulfilled listings)."""
+    return [s for s, item in items.items() if Stock.objects.filter(item=item).exists()][:count]
+
+
 def placed_order(sim: Simulator, channel: SalesChannel, items: dict[str, Item]) -> SalesOrder:
     sku = next(s for s, item in items.items() if Stock.objects.filter(item=item).exists())
     created = place_merchant_order(sim, [sku])
