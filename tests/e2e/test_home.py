@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.core.cache import cache
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from marketplaces.models import SalesChannel, SalesOrder
+from marketplaces.models import NotificationSetup, SalesChannel, SalesOrder, SalesReturn
 from synchistory.models import SyncRun
 from tests.factories import (
     ItemFactory,
@@ -64,12 +65,37 @@ def a_busy_morning() -> dict[str, SalesOrder]:
             total=9,
         ),
     }
+    # A buyer asked to cancel the order due later; a return from last season is back.
+    SalesOrder.objects.filter(id=made["later"].id).update(
+        buyer_cancel_request=SalesOrder.CancelRequest.OPEN, buyer_cancel_reason="Ordered twice"
+    )
+    returned = SalesOrderFactory.create(
+        channel=ca,
+        warehouse=warehouse,
+        status=SalesOrder.Status.SHIPPED,
+        purchased_at=now - timedelta(days=45),
+    )
+    SalesReturn.objects.create(
+        order=returned,
+        amazon_return_id="D1RETURN",
+        fulfillment_channel="merchant",
+        status=SalesReturn.Status.RECEIVED,
+        requested_at=now - timedelta(days=5),
+        received_at=now - timedelta(hours=3),
+    )
+    # Notifications on for the seller, and nothing heard for five hours.
+    NotificationSetup.objects.create(
+        seller_id=ca.seller_id,
+        status=NotificationSetup.Status.ENABLED,
+        enabled_at=now - timedelta(hours=5),
+    )
     return made
 
 
 def test_the_home_page_leads_to_what_needs_fixing(admin_page: Page) -> None:
     page = admin_page
     orders = a_busy_morning()
+    cache.clear()  # the login landed on the home page: its charts are kept for a minute
     page.goto("/")
     attention = page.locator("#attention")
     expect(attention).to_contain_text("1 order late to ship")
@@ -78,6 +104,9 @@ def test_the_home_page_leads_to_what_needs_fixing(admin_page: Page) -> None:
     expect(attention).to_contain_text("2 No primary warehouse is set")
     expect(attention).to_contain_text("1 SKU whose Amazon quantity drifted")
     expect(attention).to_contain_text("1 item out of stock or at the reorder point")
+    expect(attention).to_contain_text("1 buyer cancellation request")
+    expect(attention).to_contain_text("1 return delivered back, to receive into stock")
+    expect(attention).to_contain_text(f"Amazon notifications of {orders['late'].channel.seller_id}")
     expect(page.get_by_role("link", name="Re-authorize")).to_be_visible()
     expect(page.locator("figure.chart")).to_contain_text("Amazon.ca: 3 orders, 69.00 CAD")
     screenshot(page, "home")
@@ -108,6 +137,15 @@ def test_the_home_page_leads_to_what_needs_fixing(admin_page: Page) -> None:
     page.goto("/")
     page.get_by_role("link", name="1 SKU whose Amazon quantity drifted").click()
     expect(page.locator("#item-table")).to_contain_text("MUG-RED")
+    page.goto("/")
+    page.get_by_role("link", name="1 buyer cancellation request").click()
+    expect(table).to_contain_text(orders["later"].amazon_order_id)
+    page.goto("/")
+    page.get_by_role("link", name="1 return delivered back, to receive into stock").click()
+    expect(page.locator("main")).to_contain_text("D1RETURN")
+    page.goto("/")
+    page.locator('[data-entry="notifications-unhealthy"] a').click()
+    expect(page.locator("main")).to_contain_text("Notifications")
 
 
 def test_staff_see_the_same_home_without_re_authorize(staff_page: Page) -> None:
