@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -368,17 +368,19 @@ class NotificationQueue:
     arn: str
     subscription_id: str
 
+    @cached_property
     def client(self) -> Any:
+        """boto3 on the queue's server (it reconnects by itself when the server restarts)."""
         return sqs_client(self.server.endpoint_url)
 
     def send(self, body: str) -> str:
         """A raw message straight to the queue (as anyone allowed to write to it could);
         its SQS MessageId."""
-        return str(self.client().send_message(QueueUrl=self.url, MessageBody=body)["MessageId"])
+        return str(self.client.send_message(QueueUrl=self.url, MessageBody=body)["MessageId"])
 
     def depth(self) -> int:
         """Messages still in the queue, visible or being handled."""
-        attributes = self.client().get_queue_attributes(
+        attributes = self.client.get_queue_attributes(
             QueueUrl=self.url,
             AttributeNames=[
                 "ApproximateNumberOfMessages",

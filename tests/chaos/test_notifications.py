@@ -182,8 +182,9 @@ def test_a_consumer_killed_while_applying_a_message_gets_it_again_and_applies_it
         before = NotificationMessage.objects.count()
         placed = rig.place_orders(rig.rng.randint(8, 20), change_imported_only=True)
         handled = rig.rng.randint(1, len(placed))
+        target = before + handled
         wait_until(
-            lambda: NotificationMessage.objects.count() >= before + handled,  # noqa: B023
+            lambda: NotificationMessage.objects.count() >= target,  # noqa: B023
             30,
             f"{handled} notifications handled",
             every=0.05,
@@ -235,7 +236,7 @@ def test_the_consumer_outlives_sqs_being_unreachable_and_then_brings_every_order
         queue = rig.queue_of_notifications
         assert queue is not None
         name = queue.arn.rsplit(":", 1)[1]
-        queue.client().create_queue(
+        queue.client.create_queue(
             QueueName=name,
             Attributes={"VisibilityTimeout": str(NOTIFICATION_VISIBILITY_SECONDS)},
         )
