@@ -409,9 +409,14 @@ NOTIFICATIONS_SHOWN = 100
 
 def recent_notifications(channel: SalesChannel) -> list[NotificationMessage]:
     """The channel's most recent notifications, failures first (newest first within each):
-    one query, without the payloads."""
+    one query, without the payloads.
+
+    With them, those of no channel: a message that could not be read names no seller or
+    marketplace, and one for a seller or marketplace without a channel here has none either.
+    They came through the deployment's one queue, and this tab is where a failed message is
+    shown with its reason."""
     return list(
-        NotificationMessage.objects.filter(channel=channel)
+        NotificationMessage.objects.filter(Q(channel=channel) | Q(channel__isnull=True))
         .defer("payload")
         .annotate(
             failed_first=Case(

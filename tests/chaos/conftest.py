@@ -8,6 +8,7 @@ import random
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,6 +36,7 @@ def make_rig(
     settings: Any,
     monkeypatch: pytest.MonkeyPatch,
     request: pytest.FixtureRequest,
+    tmp_path: Path,
 ) -> Iterator[MakeRig]:
     require_chaos_services()
     settings.SYNC_RUN_STALE_AFTER_SECONDS = STALE_SECONDS
@@ -43,6 +45,7 @@ def make_rig(
     forget_access_tokens()
     sims: list[Simulator] = []
     queues: list[tuple[str, str]] = []
+    rigs: list[Rig] = []
 
     def make(
         *,
@@ -72,11 +75,15 @@ def make_rig(
             redis_url=redis_url or chaos_redis_url(),
             spawn=start_worker,
             rng=random.Random(seed),
+            workdir=tmp_path,
         )
         queues.append((rig.redis_url, rig.queue))
+        rigs.append(rig)
         return rig
 
     yield make
+    for rig in rigs:
+        rig.stop_consumers()  # before the database is flushed under them
     for sim in sims:
         sim.stop()
     for redis_url, queue in queues:

@@ -7,6 +7,10 @@ the workers pace with AMAZON_RATE_SCALE = TIME_SCALE. Each test gets its own Cel
 the workers' default queue, so what a worker queues itself, such as a debounced stock push,
 comes back to the same workers and to no one else). This process plays beat: it starts runs
 with the product's ``request_sync`` and sends their tasks through Redis, and it runs the reaper.
+
+For notifications, the simulator sends to a queue on a local SQS server (moto's, its own
+process) that ``manage.py consume_notifications``, started by ``Rig.start_consumer`` as the
+process it is in production, reads.
 """
 
 from __future__ import annotations
@@ -14,11 +18,14 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
+from functools import cached_property, partial
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -32,14 +39,23 @@ from django.utils import timezone
 
 from inventory_sync.celery import app
 from marketplaces.jobs import TASK_FOR_KIND
-from marketplaces.models import FulfillmentChannel, Listing, NotificationSetup, SalesChannel
+from marketplaces.models import (
+    FulfillmentChannel,
+    Listing,
+    NotificationSetup,
+    SalesChannel,
+    SalesOrder,
+)
 from marketplaces.services import request_sync
 from spapi_simulator import Simulator
 from spapi_simulator.testing import sim_get, sim_post
 from synchistory import services as history
 from synchistory.models import SyncRun
+from tests.chaos import invariants
+from tests.helpers.notifications import subscribe
 from tests.helpers.services import require_service
-from tests.helpers.workers import StartWorker, Worker, database_url
+from tests.helpers.sqs import CREDENTIALS, REGION, SqsServer, new_queue, sqs_client
+from tests.helpers.workers import ROOT, StartWorker, Worker, database_url, worker_env
 from warehouses import stock
 from warehouses.models import Item, Organization, Warehouse
 
@@ -57,6 +73,9 @@ TRIALS = int(os.environ.get("CHAOS_TRIALS", "3"))
 CHAOS_REDIS_DB = 13
 FINAL = {SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL, SyncRun.Status.FAILED}
 ACTIVE = (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING)
+# The notifications queue's visibility timeout (real seconds): a message received by a consumer
+# that dies comes back this soon instead of after SQS' default 30 s.
+NOTIFICATION_VISIBILITY_SECONDS = 4
 
 
 def redis_answers(url: str) -> bool:
@@ -94,8 +113,11 @@ class Rig:
     redis_url: str
     spawn: StartWorker
     rng: random.Random
+    workdir: Path
     workers: list[Worker] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)
+    queue_of_notifications: NotificationQueue | None = None
+    consumers: list[Worker] = field(default_factory=list)
 
     # -- workers ------------------------------------------------------------------------
 
@@ -128,6 +150,82 @@ class Rig:
         worker.process.kill()  # SIGKILL: no warm shutdown, no ack, no finally
         worker.process.wait()
 
+    # -- Amazon's notifications and their consumer -------------------------------------
+
+    def notify_through(self, server: SqsServer) -> NotificationQueue:
+        """A fresh queue on ``server`` that the simulator's seller is subscribed to for
+        ORDER_CHANGE, as ``marketplaces.notifications.enable`` leaves it."""
+        client = sqs_client(server.endpoint_url)
+        url, arn = new_queue(client, prefix="chaos-notifications")
+        client.set_queue_attributes(
+            QueueUrl=url,
+            Attributes={"VisibilityTimeout": str(NOTIFICATION_VISIBILITY_SECONDS)},
+        )
+        self.sim_post("/_sim/notifications", {"sqsEndpointUrl": server.endpoint_url})
+        subscription = subscribe(self.sim, arn)
+        NotificationSetup.objects.filter(seller_id=SELLER_ID).update(
+            queue_arn=arn, subscriptions={"ORDER_CHANGE": subscription}
+        )
+        self.queue_of_notifications = NotificationQueue(server, url, arn, subscription)
+        return self.queue_of_notifications
+
+    def consumer_env(self) -> dict[str, str]:
+        queue = self.queue_of_notifications
+        assert queue is not None, "notify_through() first"
+        return {
+            **self.env(),
+            "AMAZON_NOTIFICATIONS_QUEUE_ARN": queue.arn,
+            "SQS_ENDPOINT_URL": queue.server.endpoint_url,
+            "AWS_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"],
+            "AMAZON_ALLOW_SIMULATOR_HOSTS": "true",
+            # Longer than the simulator holds a call (a `timeout` fault): a held getOrder is
+            # answered, so a test decides whether the consumer dies inside it.
+            "AMAZON_HTTP_TIMEOUT": "10",
+            **self.extra_env,
+        }
+
+    def start_consumer(self) -> Worker:
+        """``manage.py consume_notifications`` as its own process, its output in a log file."""
+        log_path = self.workdir / f"consumer-{len(self.consumers)}.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, str(ROOT / "manage.py"), "consume_notifications"],
+                cwd=ROOT,
+                env=worker_env(self.consumer_env()),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        consumer = Worker(process, log_path)
+        self.consumers.append(consumer)
+        return consumer
+
+    def stop_consumers(self) -> None:
+        for consumer in self.consumers:
+            consumer.stop()  # SIGTERM; SIGKILL if it does not stop within 20 s
+
+    def orders_match(self) -> bool:
+        """Whether every order Amazon has that is ours to import is here once, as Amazon has it
+        now (invariants.orders_match)."""
+        try:
+            invariants.orders_match(self.sim.base_url, self.channel)
+        except AssertionError:
+            return False
+        return True
+
+    def wait_orders_match(self, timeout: float = 45) -> None:
+        """Until every order Amazon has is here once with Amazon's status and lines; on a
+        time-out, the differences left."""
+        deadline = time.monotonic() + timeout
+        while not self.orders_match():
+            if time.monotonic() > deadline:
+                logs = "\n".join(w.log_tail(40) for w in [*self.consumers, *self.workers])
+                invariants.orders_match(self.sim.base_url, self.channel)  # says what differs
+                pytest.fail(f"orders only matched Amazon's after {timeout:.0f}s\n{logs}")
+            time.sleep(0.3)
+
     # -- the simulator ------------------------------------------------------------------
 
     def sim_get(self, path: str) -> Any:
@@ -143,8 +241,16 @@ class Rig:
             ).values_list("seller_sku", flat=True)
         )
 
-    def place_orders(self, count: int, *, fba: int = 0) -> list[str]:
-        """New Amazon orders (and a few status changes of earlier ones), as buyers would."""
+    def place_orders(
+        self, count: int, *, fba: int = 0, change_imported_only: bool = False
+    ) -> list[str]:
+        """New Amazon orders (and a few status changes of earlier ones), as buyers would.
+
+        ``change_imported_only``: only orders already imported here are shipped or cancelled.
+        Under "Confirmed only" an order shipped before it was ever imported is never imported,
+        so its sale never reaches our stock while Amazon counted it in its listed quantity: a
+        difference the listings invariant reports, which a scenario about how orders arrive
+        keeps out of the way."""
         skus = self.merchant_skus()
         created = self.sim_post(
             "/_sim/orders",
@@ -158,6 +264,13 @@ class Rig:
             if o["fulfillment"]["fulfillmentStatus"] == "UNSHIPPED"
             and o["fulfillment"]["fulfilledBy"] == "MERCHANT"
         ]
+        if change_imported_only:
+            here = set(
+                SalesOrder.objects.filter(
+                    channel=self.channel, amazon_order_id__in=earlier
+                ).values_list("amazon_order_id", flat=True)
+            )
+            earlier = [order_id for order_id in earlier if order_id in here]
         for order_id in self.rng.sample(earlier, min(4, len(earlier))):
             status = self.rng.choice(["CANCELLED", "SHIPPED"])
             self.sim_post(f"/_sim/orders/{order_id}/status", {"fulfillmentStatus": status})
@@ -244,6 +357,38 @@ class Rig:
             )
 
         wait_until(started, timeout, f"run #{run.pk} to start", every=0.02, workers=self.workers)
+
+
+@dataclass
+class NotificationQueue:
+    """The seller's queue on a local SQS server, and what Amazon's subscription to it is."""
+
+    server: SqsServer
+    url: str
+    arn: str
+    subscription_id: str
+
+    @cached_property
+    def client(self) -> Any:
+        """boto3 on the queue's server (it reconnects by itself when the server restarts)."""
+        return sqs_client(self.server.endpoint_url)
+
+    def send(self, body: str) -> str:
+        """A raw message straight to the queue (as anyone allowed to write to it could);
+        its SQS MessageId."""
+        return str(self.client.send_message(QueueUrl=self.url, MessageBody=body)["MessageId"])
+
+    def depth(self) -> int:
+        """Messages still in the queue, visible or being handled."""
+        attributes = self.client.get_queue_attributes(
+            QueueUrl=self.url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            ],
+        )["Attributes"]
+        return sum(int(value) for value in attributes.values())
 
 
 def _is_final(run_id: int) -> bool:

@@ -58,11 +58,15 @@ def start_consumer(log_path: Path, arn: str, endpoint: str, *extra: str) -> subp
         )
 
 
+# What a SIGTERM in the middle of a long poll may take: docker stop gives 10 s, then SIGKILL.
+PROMPT_STOP_SECONDS = 5.0
+
+
 def stop(process: subprocess.Popen[bytes]) -> int | None:
-    """SIGTERM, then the exit code (None: it did not stop, and was killed)."""
+    """SIGTERM, then the exit code (None: it did not stop promptly, and was killed)."""
     process.send_signal(signal.SIGTERM)
     try:
-        return process.wait(timeout=WAIT_SECONDS)
+        return process.wait(timeout=PROMPT_STOP_SECONDS)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()

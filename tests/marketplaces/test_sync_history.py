@@ -252,5 +252,38 @@ def test_the_notifications_tab_lists_failures_first_in_constant_queries(
     assert url in sync_history.content.decode()
 
 
+def test_the_notifications_tab_shows_the_messages_of_no_channel_with_their_reason(
+    staff_client: Client,
+) -> None:
+    """A message that could not be read, or that names a seller or marketplace without a
+    channel, belongs to no channel: shown with the channel's own, never hidden."""
+    from marketplaces.models import NotificationMessage
+
+    channel = SalesChannelFactory.create()
+    NotificationMessage.objects.create(
+        notification_id="sqs:m-1",
+        status="failed",
+        reason="the message is not JSON (Expecting value: line 1 column 1 (char 0))",
+        payload={"body": "{not json", "truncated": False},
+    )
+    NotificationMessage.objects.create(
+        notification_id="n-2",
+        notification_type="ORDER_CHANGE",
+        seller_id="A1OTHERSELLER99",
+        subject="702-1111111-1111111",
+        status="ignored",
+        reason="No sales channel here for seller A1OTHERSELLER99 on marketplace A2EUQ1WTGCTBG2",
+    )
+
+    response = staff_client.get(
+        f"/settings/integrations/marketplaces/{channel.id}/history/notifications/"
+    )
+
+    html = response.content.decode()
+    assert [m.notification_id for m in response.context["notifications"]] == ["sqs:m-1", "n-2"]
+    assert "the message is not JSON" in html
+    assert "No sales channel here for seller A1OTHERSELLER99" in html
+
+
 # The session, the user, the channel and the messages (the other queries are the layout's).
 QUERIES_FOR_TAB = 4

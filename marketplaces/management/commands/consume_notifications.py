@@ -28,8 +28,12 @@ logger = logging.getLogger("marketplaces.notifications")
 MAX_BACKOFF = 60.0
 
 
-class _Stop(Exception):
-    """Raised by the signal handler to cut a long poll short (nothing is being applied)."""
+class _Stop(BaseException):  # noqa: N818 - a signal, like KeyboardInterrupt, not an error
+    """Raised by the signal handler to cut a long poll short (nothing is being applied).
+
+    Not an Exception: botocore takes any Exception raised inside a request for a failed attempt
+    and sends the request again, so the poll went on to its end (20 s, longer than the 10 s
+    docker gives before its SIGKILL)."""
 
 
 class Command(BaseCommand):
