@@ -380,6 +380,13 @@ def publish(results: list[dict[str, Any]], *, write_docs: bool) -> None:
         return
     chart(results)
     first = results[0]
+    before = (
+        '\nRows marked "before" are saved results of this benchmark on the code before new '
+        "orders could be imported\nwithout waiting for getOrder (every new merchant order "
+        "fetched with its own getOrder first)."
+        if any("before" in result["mode"] for result in results)
+        else ""
+    )
     body = f"""
 `.venv/bin/python benchmarks/order_latency.py --write-docs` ({first["date"]}, {first["machine"]},
 shared with other work; both modes side by side: `--mode notifications --json n.json` and
@@ -394,7 +401,7 @@ from placing an order to its sales order being committed here, lines and stock c
 Amazon only returns orders at least two minutes old). A worker's `complete_awaiting_orders_task`
 runs each minute in both. "All details in": when the last order imported while `getOrder`'s
 quota was spent (from its notification, or without its buyer) had Amazon's prices, taxes and
-buyer, counted from the last order placed.
+buyer, counted from the last order placed.{before}
 
 {_common.markdown_table(header, rows)}
 
