@@ -9,7 +9,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed-from-lock
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock run test lint typecheck migrations-check pytest chromium clean
+.PHONY: help install lock run test lint typecheck migrations-check pytest chromium clean messages translations-check
 
 help:
 	@echo "make run               install, migrate, create the demo data, start web + worker + beat + simulator"
@@ -33,7 +33,16 @@ lock:
 	@command -v uv >/dev/null || { echo "uv is needed: $(PY) -m pip install uv" >&2; exit 1; }
 	uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
 
-run: install
+# The French catalogue compiled (locale/*/LC_MESSAGES/django.mo, not in git): GNU gettext's msgfmt.
+messages: install
+	@command -v msgfmt >/dev/null || { echo "msgfmt is missing: apt-get install gettext" >&2; exit 1; }
+	$(PY) manage.py compilemessages --ignore=.venv -v 0
+
+# Every string marked, every catalogue entry translated and not fuzzy (scripts/check_translations.py).
+translations-check: messages
+	$(PY) scripts/check_translations.py
+
+run: install messages
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py setup_demo
 	$(PY) scripts/run.py
@@ -54,16 +63,17 @@ migrations-check: install
 chromium:
 	bash scripts/ensure_chromium.sh
 
-pytest: install
+pytest: install messages
 	$(BIN)/pytest
 
-test: install
+test: install messages
 	@case "$${CI:-}" in [Tt][Rr][Uu][Ee]|1|[Yy][Ee][Ss]) bash scripts/ensure_chromium.sh;; esac
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy .
 	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) scripts/check_translations.py
 	$(BIN)/pytest
 	@# The default install runs on SQLite: after a PostgreSQL run, the database-only part of the
 	@# suite runs on SQLite as well, so a difference between the two cannot pass unseen.

@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.validators import MaxLengthValidator
+from django.utils.translation import gettext_lazy as _
 
 from accounts.audit import ACTIONS
 from inventory_sync.paging import BIGINT_MAX
@@ -12,7 +13,7 @@ from inventory_sync.paging import BIGINT_MAX
 
 class TokenForm(forms.Form):
     token = forms.CharField(
-        label="Code from your authenticator app",
+        label=_("Code from your authenticator app"),
         max_length=8,
         widget=forms.TextInput(
             attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
@@ -22,7 +23,7 @@ class TokenForm(forms.Form):
     def clean_token(self) -> str:
         token: str = self.cleaned_data["token"].replace(" ", "")
         if not (token.isascii() and token.isdigit()) or len(token) != 6:
-            raise forms.ValidationError("Enter the 6-digit code your authenticator app shows.")
+            raise forms.ValidationError(_("Enter the 6-digit code your authenticator app shows."))
         return token
 
 

@@ -1,4 +1,5 @@
-"""Session idle expiry, the two-factor gate and the Content-Security-Policy header."""
+"""Session idle expiry, the two-factor gate, the Content-Security-Policy header and each
+request's language."""
 
 from __future__ import annotations
 
@@ -11,9 +12,13 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import trans_real
 from django_otp import user_has_device
 
 from inventory_sync.clock import Clock
+from warehouses.models import Organization
 
 LAST_SEEN = "_last_seen"
 # When the user logged in (seconds since the epoch): the session's absolute lifetime counts from
@@ -145,3 +150,46 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
             origin = f"{parts_url.scheme}://{parts_url.netloc}"
             parts.update = {**(parts.update or {}), "form-action": [origin]}
         return parts
+
+
+class LanguageMiddleware:
+    """The language of each request: the user's own choice, else the browser's Accept-Language
+    (English or Canadian French, any variant: "fr-FR" reads Canadian French), else the
+    organization's. Replaces Django's LocaleMiddleware (which knows no user or organization);
+    goes after AuthenticationMiddleware. Responses vary by Accept-Language and say their
+    language (Content-Language)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        language = request_language(request)
+        translation.activate(language)
+        request.LANGUAGE_CODE = language
+        response = self.get_response(request)
+        patch_vary_headers(response, ("Accept-Language",))
+        response.headers.setdefault("Content-Language", language)
+        return response
+
+
+def request_language(request: HttpRequest) -> str:
+    user: Any = getattr(request, "user", None)
+    chosen = getattr(user, "language", "") if user is not None and user.is_authenticated else ""
+    if chosen:
+        return str(chosen)
+    browser = _browser_language(request.headers.get("Accept-Language", ""))
+    if browser:
+        return browser
+    return Organization.load().language or settings.LANGUAGE_CODE
+
+
+def _browser_language(header: str) -> str:
+    """The first of the browser's languages (by its q order) the product speaks, or ""."""
+    for code, _quality in trans_real.parse_accept_lang_header(header):
+        if code == "*":
+            continue
+        try:
+            return translation.get_supported_language_variant(code)
+        except LookupError:
+            continue
+    return ""

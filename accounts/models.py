@@ -7,6 +7,7 @@ from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class UserManager(DjangoUserManager["User"]):
@@ -22,10 +23,18 @@ class User(AbstractUser):
     """A person who logs in. The role decides what they may change."""
 
     class Role(models.TextChoices):
-        ADMIN = "admin", "Admin"
-        STAFF = "staff", "Staff"
+        ADMIN = "admin", _("Admin")
+        STAFF = "staff", _("Staff")
 
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.STAFF)
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        choices=settings.LANGUAGES,
+        blank=True,
+        default="",
+        help_text=_("Empty: the browser's language, else the organization's."),
+    )
 
     objects: ClassVar[UserManager] = UserManager()
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.contrib.auth.hashers import check_password
 from django.core.exceptions import ValidationError
+from django.utils.translation import ngettext
 
 from accounts.models import PasswordHistory, User
 
@@ -31,8 +32,12 @@ class PasswordHistoryValidator:
         for encoded in [*stored, *self._recent(user)]:
             if encoded and check_password(password, encoded):
                 raise ValidationError(
-                    "You have used this password before: choose one that is not among your "
-                    "last %(remember)d passwords.",
+                    ngettext(
+                        "You have used this password before: choose another.",
+                        "You have used this password before: choose one that is not among "
+                        "your last %(remember)d passwords.",
+                        self.remember,
+                    ),
                     code="password_reused",
                     params={"remember": self.remember},
                 )
@@ -42,7 +47,11 @@ class PasswordHistoryValidator:
             remember_password(user, keep=self.remember)
 
     def get_help_text(self) -> str:
-        return f"Your password cannot be one of your last {self.remember} passwords."
+        return ngettext(
+            "Your password cannot be your last one.",
+            "Your password cannot be one of your last %(remember)d passwords.",
+            self.remember,
+        ) % {"remember": self.remember}
 
     def _recent(self, user: Any) -> list[str]:
         return list(

@@ -14,13 +14,15 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import audit
 from accounts.forms import AuditFilterForm, TokenForm
-from accounts.middleware import remember_two_factor_state
+from accounts.middleware import remember_two_factor_state, request_language
 from accounts.models import AuditEvent, User
 from accounts.permissions import admin_required
 from inventory_sync.forms import safe_next
@@ -66,7 +68,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
             django_otp.login(request, device)
             remember_two_factor_state(request, user)
             audit.record(request, "two-factor-enabled", target=user)
-            messages.success(request, "Two-factor authentication is on.")
+            messages.success(request, _("Two-factor authentication is on."))
             return redirect(_next_url(request))
         form.add_error("token", "That code is not right; check the time on your phone.")
     uri = device.config_url
@@ -120,7 +122,7 @@ def password_change(request: HttpRequest) -> HttpResponse:
         form.save()
         update_session_auth_hash(request, form.user)
         audit.record(request, "password-changed", target=user)
-        messages.success(request, "Your password was changed.")
+        messages.success(request, _("Your password was changed."))
         return redirect("home")
     return render(
         request,
@@ -189,3 +191,18 @@ def audit_log(request: HttpRequest) -> HttpResponse:
             "security_contact": settings.SECURITY_CONTACT_EMAIL,
         },
     )
+
+
+@require_POST
+def language(request: HttpRequest) -> HttpResponse:
+    """The user's language, from the header's menu: one of the product's, or "" (the
+    browser's, then the organization's). Back to the page it was chosen on."""
+    user = _user(request)
+    chosen = request.POST.get("language", "")
+    if chosen and chosen not in dict(settings.LANGUAGES):
+        messages.error(request, _("That language is not one the product speaks."))
+        return redirect(_next_url(request))
+    user.language = chosen
+    user.save(update_fields=["language"])
+    translation.activate(chosen or request_language(request))
+    return redirect(_next_url(request))

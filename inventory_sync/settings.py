@@ -123,6 +123,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.LanguageMiddleware",  # needs the user: their language comes first
     "django_otp.middleware.OTPMiddleware",
     "accounts.middleware.SessionIdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -149,6 +150,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.roles",
@@ -238,6 +240,11 @@ if AUDIT_LOG_RETENTION_DAYS < 365:
     )
 
 LANGUAGE_CODE = "en-ca"
+# English and Canadian French (Quebec's Charter of the French Language; Amazon.ca is bilingual).
+# Each user picks one; until they do, the browser's Accept-Language, then the organization's
+# (accounts.middleware.LanguageMiddleware). Django's own French ("fr") covers its messages.
+LANGUAGES = [("en-ca", "English"), ("fr-ca", "Français")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = _typed("TIME_ZONE", env.str, "America/Toronto")
 USE_I18N = True
 USE_TZ = True

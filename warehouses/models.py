@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 
 class Organization(models.Model):
@@ -28,6 +29,14 @@ class Organization(models.Model):
     order_sync_preference = models.CharField(
         max_length=32, choices=OrderSyncPreference.choices, default=OrderSyncPreference.CONFIRMED
     )
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        choices=settings.LANGUAGES,
+        default="en-ca",
+        db_default="en-ca",
+        help_text=_("For users who chose none and whose browser asks for neither language."),
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -40,7 +49,7 @@ class Organization(models.Model):
 
     @classmethod
     def load(cls) -> Organization:
-        organization, _ = cls.objects.get_or_create(id=cls.SINGLETON_ID)
+        organization, _created = cls.objects.get_or_create(id=cls.SINGLETON_ID)
         return organization
 
 

@@ -19,9 +19,10 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 def log_in(page: Page, user: User) -> None:
     page.goto("/login/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    # By the fields' ids: the page may be in French (the browser's language).
+    page.locator("#id_username").fill(user.username)
+    page.locator("#id_password").fill(PASSWORD)
+    page.locator("form.form button[type=submit]").click()
     page.wait_for_url(lambda url: "/login/" not in url)
 
 

@@ -263,7 +263,7 @@ def test_sales_per_day_in_the_base_currency_and_a_missing_rate_named(staff_clien
     order(None, channel=us, total=Decimal("10.00"), currency="USD")
     page = text(staff_client.get("/"))
     assert "Amazon.ca : 2 orders, 25.50 CAD" in page
-    assert "Amazon.com : 1 order, 0 CAD without 1 day that have no exchange rate (USD on " in page
+    assert "Amazon.com : 1 order, 0.00 CAD without 1 day that has no exchange rate (USD on " in page
 
 
 def test_the_home_page_costs_the_same_queries_with_more_data(
