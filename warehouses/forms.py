@@ -27,6 +27,7 @@ class OrganizationForm(ModelForm[Organization]):
             "multi_warehouse_enabled",
             "primary_warehouse",
             "order_sync_preference",
+            "language",
         ]
         help_texts = {
             "order_sync_preference": "Applies to all sales channels.",

@@ -151,6 +151,7 @@ def valid_values(world: dict[str, Any], admin: User) -> dict[str, str]:
         "next": "/",
         "action": "login",
         "user": str(admin.id),
+        "language": "fr-ca",
         # warehouses
         "name": "Fuzzed",
         "address": "1 Main Street",

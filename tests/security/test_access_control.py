@@ -33,6 +33,7 @@ STAFF_MAY_POST = {
     "password-change",  # their own password
     "two-factor-setup",  # their own second factor
     "two-factor-verify",
+    "language",  # their own language
     "sales-order-ship",  # staff create shipments
     "shipment-retry",  # …and correct and resend a rejected one
     "sales-return-receive",  # …and receive the returns that come back
