@@ -108,7 +108,7 @@ def test_a_module_toggle_saves_without_a_reload(admin_page: Page) -> None:
     page = admin_page
     channel = SalesChannelFactory.create()
     page.goto(f"/settings/integrations/marketplaces/{channel.id}/")
-    page.get_by_role("switch", name="Stock").uncheck()
+    page.get_by_role("switch", name="Stock", exact=True).uncheck()
     expect(page.get_by_text("Saved.")).to_be_visible()
     channel.refresh_from_db()
     assert channel.sync_stock is False
