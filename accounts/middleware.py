@@ -180,7 +180,7 @@ def request_language(request: HttpRequest) -> str:
     browser = _browser_language(request.headers.get("Accept-Language", ""))
     if browser:
         return browser
-    return Organization.load().language or settings.LANGUAGE_CODE
+    return Organization.language_code()
 
 
 def _browser_language(header: str) -> str:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
+from django.core.cache import cache
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
@@ -16,6 +19,10 @@ class Organization(models.Model):
         CONFIRMED_AND_FULFILLED = "confirmed_and_fulfilled", "Confirmed and Fulfilled"
 
     SINGLETON_ID = 1
+    # The language middleware asks for the organization's language on every request whose user
+    # and browser name none: kept a minute per process rather than a query per page.
+    LANGUAGE_CACHE_KEY = "organization-language"
+    LANGUAGE_CACHE_SECONDS = 60
 
     name = models.CharField(max_length=200, default="My organization")
     base_currency = models.CharField(
@@ -47,10 +54,25 @@ class Organization(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        cache.delete(self.LANGUAGE_CACHE_KEY)
+
     @classmethod
     def load(cls) -> Organization:
         organization, _created = cls.objects.get_or_create(id=cls.SINGLETON_ID)
         return organization
+
+    @classmethod
+    def language_code(cls) -> str:
+        code: str | None = cache.get(cls.LANGUAGE_CACHE_KEY)
+        if code is None:
+            code = (
+                cls.objects.filter(id=cls.SINGLETON_ID).values_list("language", flat=True).first()
+                or settings.LANGUAGE_CODE
+            )
+            cache.set(cls.LANGUAGE_CACHE_KEY, code, cls.LANGUAGE_CACHE_SECONDS)
+        return code
 
 
 class Warehouse(models.Model):
