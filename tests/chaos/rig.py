@@ -446,6 +446,7 @@ def connect_channel(
         spapi_endpoint=sim.base_url,
         lwa_endpoint=sim.base_url,
         sync_items=False,  # listings are set up here; the item sync has its own tests
+        sync_returns=False,  # and so has the returns sync (its scheduled runs are not waited for)
         sync_interval_minutes=24 * 60,  # this rig's beat decides when orders sync
     )
     # Healthy notifications (with the workers' AMAZON_NOTIFICATIONS_HEALTHY_MINUTES): the

@@ -70,10 +70,12 @@ def test_it_saves_organization_settings(admin_client: Client) -> None:
             "multi_warehouse_enabled": "on",
             "primary_warehouse": warehouse.id,
             "order_sync_preference": "confirmed_and_fulfilled",
+            "language": "fr-ca",
         },
     )
     assert response.status_code == 302
     organization = Organization.load()
+    assert organization.language == "fr-ca"
     assert organization.name == "Érable & Co"
     assert organization.base_currency == "CAD"
     assert organization.multi_warehouse_enabled is True

@@ -211,7 +211,7 @@ def test_the_order_list_pages_by_keyset(
     assert [o.amazon_order_id for o in second.context["page"].orders] == ["702-C", "702-B"]
     last = staff_client.get(f"/sales-orders/?older_than={ids[1]}")
     assert [o.amazon_order_id for o in last.context["page"].orders] == ["702-A"]
-    assert "older_than" not in last.content.decode()
+    assert not last.context["page"].older_cursor and 'rel="next"' not in last.content.decode()
     back = staff_client.get(f"/sales-orders/?newer_than={ids[0]}")
     assert [o.amazon_order_id for o in back.context["page"].orders] == ["702-C", "702-B"]
     filtered = staff_client.get(f"/sales-orders/?channel={channel.id}")

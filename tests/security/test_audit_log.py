@@ -149,6 +149,7 @@ def test_the_pages_write_audit_events_for_changes_and_syncs(admin_client: Client
             "taxes_enabled": "on",
             "primary_warehouse": warehouse.id,
             "order_sync_preference": "confirmed",
+            "language": "en-ca",
         },
     )
     admin_client.post(
