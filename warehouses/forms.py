@@ -5,6 +5,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from inventory_sync.generics import generic
 from warehouses.bank_of_canada import SERIES
@@ -29,9 +30,20 @@ class OrganizationForm(ModelForm[Organization]):
             "order_sync_preference",
             "language",
         ]
+        labels = {
+            "name": _("Name"),
+            "base_currency": _("Base currency"),
+            "taxes_enabled": _("Taxes enabled"),
+            "multi_warehouse_enabled": _("Multi-warehouse"),
+            "primary_warehouse": _("Primary warehouse"),
+            "order_sync_preference": _("Order sync preference"),
+            "language": _("Language"),
+        }
         help_texts = {
-            "order_sync_preference": "Applies to all sales channels.",
-            "multi_warehouse_enabled": "Needed to map a warehouse to a sales channel.",
+            "base_currency": _("ISO 4217 code. Amazon.ca needs CAD."),
+            "order_sync_preference": _("Applies to all sales channels."),
+            "multi_warehouse_enabled": _("Needed to map a warehouse to a sales channel."),
+            "language": _("For users who chose none and whose browser asks for neither language."),
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -44,7 +56,7 @@ class OrganizationForm(ModelForm[Organization]):
     def clean_base_currency(self) -> str:
         value: str = self.cleaned_data["base_currency"].strip().upper()
         if not re.fullmatch(r"[A-Z]{3}", value):
-            raise forms.ValidationError("Enter a three-letter ISO 4217 code, such as CAD.")
+            raise forms.ValidationError(_("Enter a three-letter ISO 4217 code, such as CAD."))
         return value
 
 
@@ -53,12 +65,12 @@ class WarehouseForm(ModelForm[Warehouse]):
         model = Warehouse
         fields = ["name", "address", "is_active"]
         widgets = {"address": forms.Textarea(attrs={"rows": 3})}
-        labels = {"is_active": "Active"}
+        labels = {"name": _("Name"), "address": _("Address"), "is_active": _("Active")}
 
     def clean_name(self) -> str:
         name: str = self.cleaned_data["name"].strip()
         if not name:
-            raise forms.ValidationError("Enter a name.")
+            raise forms.ValidationError(_("Enter a name."))
         return name
 
 
@@ -67,57 +79,69 @@ class ReorderPointForm(ModelForm[Item]):
         model = Item
         fields = ["reorder_point"]
         widgets = {"reorder_point": forms.NumberInput(attrs={"min": 0, "step": 1})}
+        labels = {"reorder_point": _("Reorder point")}
         help_texts = {
-            "reorder_point": "The home page lists the item when its available units fall to "
-            "this or below. Empty: only when it is out of stock."
+            "reorder_point": _(
+                "The home page lists the item when its available units fall to this or "
+                "below. Empty: only when it is out of stock."
+            )
         }
 
     def clean_reorder_point(self) -> int | None:
         point: int | None = self.cleaned_data["reorder_point"]
         if point is not None and point > MAX_UNITS_PER_CHANGE:
-            raise forms.ValidationError(f"Enter a number from 0 to {MAX_UNITS_PER_CHANGE}.")
+            raise forms.ValidationError(
+                _("Enter a number from 0 to %(most)d.") % {"most": MAX_UNITS_PER_CHANGE}
+            )
         return point
 
 
 class StockAdjustmentForm(forms.Form):
     warehouse = forms.ModelChoiceField(
-        queryset=Warehouse.objects.filter(is_active=True, amazon_pool=""), empty_label=None
+        label=_("Warehouse"),
+        queryset=Warehouse.objects.filter(is_active=True, amazon_pool=""),
+        empty_label=None,
     )
     quantity_change = forms.IntegerField(
-        help_text="Positive adds units, negative removes them.",
+        label=_("Quantity change"),
+        help_text=_("Positive adds units, negative removes them."),
         widget=forms.NumberInput(
             attrs={"step": 1, "min": -MAX_UNITS_PER_CHANGE, "max": MAX_UNITS_PER_CHANGE}
         ),
     )
     reason = forms.CharField(
-        max_length=500, help_text="For example: stock count, damaged, found in the back room."
+        label=_("Reason"),
+        max_length=500,
+        help_text=_("For example: stock count, damaged, found in the back room."),
     )
 
     def clean_quantity_change(self) -> int:
         change: int = self.cleaned_data["quantity_change"]
         if abs(change) > MAX_UNITS_PER_CHANGE:
             raise forms.ValidationError(
-                f"Enter a change from {-MAX_UNITS_PER_CHANGE} to {MAX_UNITS_PER_CHANGE} units."
+                _("Enter a change from %(least)d to %(most)d units.")
+                % {"least": -MAX_UNITS_PER_CHANGE, "most": MAX_UNITS_PER_CHANGE}
             )
         if change == 0:
-            raise forms.ValidationError("Enter a quantity other than zero.")
+            raise forms.ValidationError(_("Enter a quantity other than zero."))
         return change
 
 
 class ExchangeRateForm(forms.Form):
     """An admin's rate for one currency and day (Settings › Exchange rates)."""
 
-    currency = forms.ChoiceField(choices=[(code, code) for code in SERIES])
-    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    currency = forms.ChoiceField(label=_("Currency"), choices=[(code, code) for code in SERIES])
+    date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
     rate = forms.DecimalField(
+        label=_("Rate"),
         max_digits=18,
         decimal_places=8,
         widget=forms.NumberInput(attrs={"step": "any"}),
-        help_text="CAD for one unit of the currency, e.g. 1.3921 for USD.",
+        help_text=_("CAD for one unit of the currency, e.g. 1.3921 for USD."),
     )
 
     def clean_rate(self) -> Decimal:
         rate: Decimal = self.cleaned_data["rate"]
         if rate <= 0:
-            raise forms.ValidationError("Enter a rate above zero.")
+            raise forms.ValidationError(_("Enter a rate above zero."))
         return rate

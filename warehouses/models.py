@@ -15,8 +15,8 @@ class Organization(models.Model):
     """The one organization of this installation. Always row id 1."""
 
     class OrderSyncPreference(models.TextChoices):
-        CONFIRMED = "confirmed", "Confirmed only"
-        CONFIRMED_AND_FULFILLED = "confirmed_and_fulfilled", "Confirmed and Fulfilled"
+        CONFIRMED = "confirmed", _("Confirmed only")
+        CONFIRMED_AND_FULFILLED = "confirmed_and_fulfilled", _("Confirmed and Fulfilled")
 
     SINGLETON_ID = 1
     # The language middleware asks for the organization's language on every request whose user
@@ -26,7 +26,7 @@ class Organization(models.Model):
 
     name = models.CharField(max_length=200, default="My organization")
     base_currency = models.CharField(
-        max_length=3, default="CAD", help_text="ISO 4217 code. Amazon.ca needs CAD."
+        max_length=3, default="CAD", help_text=_("ISO 4217 code. Amazon.ca needs CAD.")
     )
     taxes_enabled = models.BooleanField(default=True)
     multi_warehouse_enabled = models.BooleanField("multi-warehouse", default=False)
@@ -98,7 +98,7 @@ class Warehouse(models.Model):
         blank=True,
         default="",
         editable=False,
-        help_text="Set for Amazon's FBA warehouses, which mirror Amazon's counts.",
+        help_text=_("Set for Amazon's FBA warehouses, which mirror Amazon's counts."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -138,7 +138,7 @@ class Item(models.Model):
     reorder_point = models.PositiveIntegerField(
         null=True,
         blank=True,
-        help_text="Warn on the home page when the units available fall to this or below.",
+        help_text=_("Warn on the home page when the units available fall to this or below."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -203,7 +203,7 @@ class StockMovement(models.Model):
     on_hand_after = models.IntegerField()
     committed_after = models.IntegerField()
     reference = models.CharField(
-        max_length=200, blank=True, help_text="What caused it, e.g. a sales order number."
+        max_length=200, blank=True, help_text=_("What caused it, e.g. a sales order number.")
     )
     note = models.CharField(max_length=500, blank=True)
     created_by = models.ForeignKey(
@@ -248,10 +248,10 @@ class ExchangeRate(models.Model):
         BANK_OF_CANADA = "bank_of_canada", "Bank of Canada"
         ADMIN = "admin", "Set by an admin"
 
-    currency = models.CharField(max_length=3, help_text="ISO 4217 code, e.g. USD.")
+    currency = models.CharField(max_length=3, help_text=_("ISO 4217 code, e.g. USD."))
     date = models.DateField()
     rate = models.DecimalField(
-        max_digits=18, decimal_places=8, help_text="Base-currency units for one unit."
+        max_digits=18, decimal_places=8, help_text=_("Base-currency units for one unit.")
     )
     source = models.CharField(max_length=16, choices=Source.choices)
     changed_by = models.ForeignKey(
@@ -277,7 +277,7 @@ class ExchangeRateFetch(models.Model):
     start_date = models.DateField()
     end_date = models.DateField()
     rates_added = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True, help_text="Why the fetch failed; empty when it worked.")
+    error = models.TextField(blank=True, help_text=_("Why the fetch failed; empty when it worked."))
 
     class Meta:
         ordering = ["-started_at", "-id"]

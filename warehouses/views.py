@@ -9,6 +9,7 @@ from django.db.models import Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import User
@@ -105,7 +106,9 @@ def warehouse_make_primary(request: HttpRequest, warehouse_id: int) -> HttpRespo
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.success(request, f"“{warehouse.name}” is now the primary warehouse.")
+        messages.success(
+            request, _("“%(name)s” is now the primary warehouse.") % {"name": warehouse.name}
+        )
     return redirect("warehouse-list")
 
 
@@ -205,8 +208,13 @@ def item_adjust(request: HttpRequest, item_id: int) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"Stock of {item.sku} in {warehouse.name} adjusted by {change:+d}: "
-                f"{movement.on_hand_after} on hand.",
+                _("Stock of %(sku)s in %(warehouse)s adjusted by %(change)+d: %(on_hand)d on hand.")
+                % {
+                    "sku": item.sku,
+                    "warehouse": warehouse.name,
+                    "change": change,
+                    "on_hand": movement.on_hand_after,
+                },
             )
             return redirect("item-detail", item_id=item.id)
     return _render_item_detail(request, item, form)
@@ -222,9 +230,9 @@ def item_reorder_point(request: HttpRequest, item_id: int) -> HttpResponse:
         point = form.cleaned_data["reorder_point"]
         messages.success(
             request,
-            f"Reorder point of {item.sku} set to {point}."
+            _("Reorder point of %(sku)s set to %(point)d.") % {"sku": item.sku, "point": point}
             if point is not None
-            else f"{item.sku} has no reorder point now.",
+            else _("%(sku)s has no reorder point now.") % {"sku": item.sku},
         )
         return redirect("item-detail", item_id=item.id)
     item.refresh_from_db()

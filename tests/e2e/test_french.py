@@ -62,3 +62,29 @@ def test_the_user_picks_english_over_a_french_browser(french_page: Page) -> None
     expect(page.get_by_role("heading", name="What needs attention")).to_be_visible()
     page.goto("/")
     expect(page.locator("html")).to_have_attribute("lang", "en-ca")
+
+
+def test_the_warehouses_and_organization_pages_in_french(
+    browser: Browser, live_server: object, admin_user: User
+) -> None:
+    context = browser.new_context(
+        base_url=str(live_server), viewport={"width": 390, "height": 844}, locale="fr-CA"
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        log_in(page, admin_user)
+        page.goto("/warehouses/")
+        expect(page.get_by_role("heading", name="Entrepôts")).to_be_visible()
+        expect(page.get_by_role("link", name="Nouvel entrepôt")).to_be_visible()
+        page.goto("/settings/organization/")
+        expect(page.get_by_role("heading", name="Paramètres de l'organisation")).to_be_visible()
+        expect(page.get_by_label("Préférence de synchronisation des commandes")).to_be_visible()
+        page.get_by_label("Devise de base").fill("C4D")
+        page.get_by_role("button", name="Enregistrer").click()
+        expect(page.get_by_text("Entrez un code ISO 4217 de trois lettres")).to_be_visible()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, width
+        screenshot(page, "organization-settings-fr-390")
+    finally:
+        context.close()
