@@ -88,17 +88,20 @@ def _charts_html(now: datetime, organization: Organization) -> str:
     """The charts' section, drawn (its 30 bars a channel are most of the page's rendering),
     once a minute per day and language."""
     key = f"home-charts:{timezone.localdate(now).isoformat()}:{translation.get_language()}"
-    html: str | None = cache.get(key)
-    if html is None:
-        html = render_to_string(
-            "_home_charts.html",
-            {
-                "charts": [_chart(chart) for chart in attention.daily_sales(now)],
-                "chart_days": attention.CHART_DAYS,
-                "organization": organization,
-            },
+    html = str(
+        cache.get_or_set(
+            key,
+            lambda: render_to_string(
+                "_home_charts.html",
+                {
+                    "charts": [_chart(chart) for chart in attention.daily_sales(now)],
+                    "chart_days": attention.CHART_DAYS,
+                    "organization": organization,
+                },
+            ),
+            CHARTS_CACHE_SECONDS,
         )
-        cache.set(key, html, CHARTS_CACHE_SECONDS)
+    )
     # Our own template's autoescaped output, kept as it was rendered.
     return mark_safe(html)  # noqa: S308
 
@@ -106,11 +109,8 @@ def _charts_html(now: datetime, organization: Organization) -> str:
 def _low_stock() -> int:
     """Items out of stock or at their reorder point: the available units of every item summed
     (15 ms at 10,000 items), so also counted at most once a minute."""
-    count: int | None = cache.get(LOW_STOCK_CACHE_KEY)
-    if count is None:
-        count = attention.low_stock_items()
-        cache.set(LOW_STOCK_CACHE_KEY, count, CHARTS_CACHE_SECONDS)
-    return count
+    count = cache.get_or_set(LOW_STOCK_CACHE_KEY, attention.low_stock_items, CHARTS_CACHE_SECONDS)
+    return count or 0
 
 
 LOW_STOCK_CACHE_KEY = "home-low-stock"

@@ -65,14 +65,18 @@ class Organization(models.Model):
 
     @classmethod
     def language_code(cls) -> str:
-        code: str | None = cache.get(cls.LANGUAGE_CACHE_KEY)
-        if code is None:
-            code = (
-                cls.objects.filter(id=cls.SINGLETON_ID).values_list("language", flat=True).first()
-                or settings.LANGUAGE_CODE
+        return str(
+            cache.get_or_set(
+                cls.LANGUAGE_CACHE_KEY,
+                lambda: (
+                    cls.objects.filter(id=cls.SINGLETON_ID)
+                    .values_list("language", flat=True)
+                    .first()
+                    or settings.LANGUAGE_CODE
+                ),
+                cls.LANGUAGE_CACHE_SECONDS,
             )
-            cache.set(cls.LANGUAGE_CACHE_KEY, code, cls.LANGUAGE_CACHE_SECONDS)
-        return code
+        )
 
 
 class Warehouse(models.Model):
